@@ -1,0 +1,1 @@
+//! Series catalog and roaring postings.

@@ -1,0 +1,23 @@
+//! # sedimentdb
+//!
+//! An embedded time-series database engine. Points go to a write-ahead log and an
+//! in-memory hot head, then settle into zstd-compressed columnar segment files indexed by
+//! roaring bitmaps over their dimensions.
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+mod error;
+mod options;
+pub mod storage;
+mod types;
+
+pub(crate) mod index;
+pub(crate) mod segment;
+pub(crate) mod wal;
+
+pub use error::{Error, Result};
+pub use options::{Durability, Options, RecoveryMode};
+pub use types::{
+    KeyLimits, Matcher, Point, Selector, SeriesId, SeriesKey, TimeRange, Timestamp, MAX_TIMESTAMP,
+    MIN_TIMESTAMP,
+};

@@ -1,0 +1,186 @@
+//! Options for opening a database. Every option documents its default.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::storage::{FileSystem, OsFileSystem, ReadMode};
+use crate::types::KeyLimits;
+
+/// When a write is acknowledged relative to the WAL reaching stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync the WAL before acknowledging; concurrent writers share one fsync (group
+    /// commit). An acknowledged point survives a power cut. The default.
+    #[default]
+    Sync,
+    /// A background thread fsyncs the WAL at this interval; a power cut may lose up to
+    /// one interval of acknowledged points, a process crash loses none.
+    Periodic(Duration),
+    /// Never fsync the WAL except on flush and close; a process crash loses nothing
+    /// (the kernel holds the bytes), a power cut may lose everything since the last flush.
+    None,
+}
+
+/// What replay does with a damaged WAL record that is not the torn tail of the last file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecoveryMode {
+    /// Fail `open` with a corruption error naming file and offset. The default.
+    #[default]
+    Strict,
+    /// Skip the rest of the damaged file and carry on with the next one, reporting what
+    /// was skipped in [`crate::Db::recovery_report`]. Points in the skipped bytes are lost.
+    Salvage,
+}
+
+/// Options for [`crate::Db::open`], built with chained setters.
+///
+/// ```
+/// use sedimentdb::{Durability, Options};
+/// use std::time::Duration;
+/// let opts = Options::default()
+///     .durability(Durability::Periodic(Duration::from_millis(100)))
+///     .head_memory_budget(64 << 20);
+/// assert_eq!(opts.get_head_memory_budget(), 64 << 20);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub(crate) durability: Durability,
+    pub(crate) recovery: RecoveryMode,
+    pub(crate) head_window: i64,
+    pub(crate) head_memory_budget: usize,
+    pub(crate) partition_duration: i64,
+    pub(crate) warm_zstd_level: i32,
+    pub(crate) chunk_points: usize,
+    pub(crate) wal_file_size: u64,
+    pub(crate) max_series: u64,
+    pub(crate) max_batch_points: usize,
+    pub(crate) key_limits: KeyLimits,
+    pub(crate) read_mode: ReadMode,
+    pub(crate) create_if_missing: bool,
+    pub(crate) file_system: Arc<dyn FileSystem>,
+}
+
+const HOUR_NS: i64 = 3_600_000_000_000;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::Sync,
+            recovery: RecoveryMode::Strict,
+            head_window: 2 * HOUR_NS,
+            head_memory_budget: 256 << 20,
+            partition_duration: 24 * HOUR_NS,
+            warm_zstd_level: 3,
+            chunk_points: 2048,
+            wal_file_size: 64 << 20,
+            max_series: 10_000_000,
+            max_batch_points: 1_000_000,
+            key_limits: KeyLimits::default(),
+            read_mode: ReadMode::Mmap,
+            create_if_missing: true,
+            file_system: Arc::new(OsFileSystem),
+        }
+    }
+}
+
+impl Options {
+    /// WAL durability. Default: [`Durability::Sync`].
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// What replay does with damage in the middle of the WAL. Default: [`RecoveryMode::Strict`].
+    pub fn recovery_mode(mut self, mode: RecoveryMode) -> Self {
+        self.recovery = mode;
+        self
+    }
+
+    /// Span of time the hot head holds before it is flushed to a segment, measured from
+    /// its oldest to its newest timestamp. Default: 2 hours.
+    pub fn head_window(mut self, window: Duration) -> Self {
+        self.head_window = duration_ns(window);
+        self
+    }
+
+    /// Bytes of memory the head may use; at the budget it is flushed and writers wait for
+    /// the flush (backpressure). Default: 256 MiB.
+    pub fn head_memory_budget(mut self, bytes: usize) -> Self {
+        self.head_memory_budget = bytes.max(1 << 16);
+        self
+    }
+
+    /// The head memory budget in bytes.
+    pub fn get_head_memory_budget(&self) -> usize {
+        self.head_memory_budget
+    }
+
+    /// Length of a time partition; every segment holds points of one partition.
+    /// Default: 1 day.
+    pub fn partition_duration(mut self, duration: Duration) -> Self {
+        self.partition_duration = duration_ns(duration).max(1);
+        self
+    }
+
+    /// zstd level for segments written by a flush (1..=22). Default: 3.
+    pub fn warm_zstd_level(mut self, level: i32) -> Self {
+        self.warm_zstd_level = level.clamp(1, 22);
+        self
+    }
+
+    /// Most points in one segment chunk (a chunk is the unit of decompression and of
+    /// statistics). Default: 2048.
+    pub fn chunk_points(mut self, points: usize) -> Self {
+        self.chunk_points = points.clamp(16, 1 << 16);
+        self
+    }
+
+    /// Size at which a WAL file is closed and a new one started. Default: 64 MiB.
+    pub fn wal_file_size(mut self, bytes: u64) -> Self {
+        self.wal_file_size = bytes.max(4096);
+        self
+    }
+
+    /// Most series the database may hold; creating more fails with
+    /// [`crate::Error::LimitExceeded`]. Default: 10 million.
+    pub fn max_series(mut self, series: u64) -> Self {
+        self.max_series = series;
+        self
+    }
+
+    /// Most points in one write batch. Default: 1 million.
+    pub fn max_batch_points(mut self, points: usize) -> Self {
+        self.max_batch_points = points.max(1);
+        self
+    }
+
+    /// Limits on series names and dimensions. Default: [`KeyLimits::default`] (name 256
+    /// bytes, 32 dimensions, keys 128 bytes, values 1024 bytes).
+    pub fn key_limits(mut self, limits: KeyLimits) -> Self {
+        self.key_limits = limits;
+        self
+    }
+
+    /// How segment files are read. Default: [`ReadMode::Mmap`].
+    pub fn read_mode(mut self, mode: ReadMode) -> Self {
+        self.read_mode = mode;
+        self
+    }
+
+    /// Create the database when the directory does not hold one. Default: true.
+    pub fn create_if_missing(mut self, create: bool) -> Self {
+        self.create_if_missing = create;
+        self
+    }
+
+    /// The file system all I/O goes through. Default: [`OsFileSystem`]. Tests put a
+    /// fault-injecting implementation here.
+    pub fn file_system(mut self, fs: Arc<dyn FileSystem>) -> Self {
+        self.file_system = fs;
+        self
+    }
+}
+
+fn duration_ns(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}

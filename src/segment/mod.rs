@@ -1,0 +1,2 @@
+//! Immutable columnar segment files.
+pub(crate) mod encoding;
