@@ -10,6 +10,8 @@ mod error;
 mod options;
 pub mod storage;
 mod types;
+pub(crate) mod head;
+pub(crate) mod partition;
 
 pub(crate) mod index;
 pub(crate) mod segment;
