@@ -6,6 +6,8 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+mod batch;
+mod db;
 mod error;
 mod options;
 pub mod storage;
@@ -14,10 +16,14 @@ pub(crate) mod head;
 pub(crate) mod partition;
 
 pub(crate) mod index;
+pub(crate) mod query;
 pub(crate) mod segment;
 pub(crate) mod wal;
 
+pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
+pub use db::{Db, FlushReport, RecoveryReport, Stats};
 pub use error::{Error, Result};
+pub use query::select::{SelectIter, SeriesPoints};
 pub use options::{Durability, Options, RecoveryMode};
 pub use types::{
     KeyLimits, Matcher, Point, Selector, SeriesId, SeriesKey, TimeRange, Timestamp, MAX_TIMESTAMP,
