@@ -230,3 +230,195 @@ fn regex_union(re: &Regex, dim: &DimPostings) -> RoaringBitmap {
         .map(|(_, bitmap)| bitmap)
         .union()
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use proptest::prelude::*;
+    use roaring::RoaringBitmap;
+
+    use crate::index::Catalog;
+    use crate::types::{Matcher, Selector, SeriesKey};
+
+    const NAMES: [&str; 3] = ["cpu", "mem", "disk"];
+    const DIM_KEYS: [&str; 3] = ["host", "region", "zone"];
+    const VALUES: [&str; 5] = ["h0", "h1", "h2", "x", ""];
+    const PATTERNS: [&str; 8] = ["h[0-2]", ".*", "", "h.", "x|h1", ".+", "h", "[^h].*"];
+
+    /// A key with one of a few names and each of a few dimensions present or not, with
+    /// one of a few values (the empty value included).
+    pub(in crate::index) fn arb_key() -> impl Strategy<Value = SeriesKey> {
+        (
+            0..NAMES.len(),
+            prop::collection::vec(prop::option::of(0..VALUES.len()), DIM_KEYS.len()),
+        )
+            .prop_map(|(name, dims)| {
+                let dims = dims
+                    .into_iter()
+                    .zip(DIM_KEYS)
+                    .filter_map(|(value, key)| Some((key, VALUES[value?])));
+                SeriesKey::from_parts(NAMES[name], dims)
+            })
+    }
+
+    /// A catalog of up to 60 random series (repeats collapse).
+    pub(in crate::index) fn arb_catalog() -> impl Strategy<Value = Vec<SeriesKey>> {
+        prop::collection::vec(arb_key(), 0..60)
+    }
+
+    pub(in crate::index) fn build(keys: &[SeriesKey]) -> Catalog {
+        let catalog = Catalog::new();
+        let refs: Vec<&SeriesKey> = keys.iter().collect();
+        catalog.get_or_create(&refs, u64::MAX).unwrap();
+        catalog
+    }
+
+    fn arb_matcher() -> impl Strategy<Value = Matcher> {
+        // A key that no series has, and a value that none has, are part of the mix.
+        let key = prop::sample::select(vec!["host", "region", "zone", "missing"]);
+        let value = prop::sample::select(vec!["h0", "h1", "h2", "x", "", "nope"]);
+        prop_oneof![
+            (key.clone(), value.clone()).prop_map(|(k, v)| Matcher::eq(k, v)),
+            (key.clone(), value.clone()).prop_map(|(k, v)| Matcher::ne(k, v)),
+            (key.clone(), prop::sample::select(PATTERNS.to_vec()))
+                .prop_map(|(k, p)| Matcher::regex(k, p).unwrap()),
+            (key.clone(), prop::collection::vec(value, 0..4))
+                .prop_map(|(k, vs)| Matcher::one_of(k, vs)),
+            key.clone().prop_map(Matcher::exists),
+            key.prop_map(Matcher::absent),
+        ]
+    }
+
+    pub(in crate::index) fn arb_selector() -> impl Strategy<Value = Selector> {
+        (
+            prop::option::of(prop::sample::select(vec!["cpu", "mem", "disk", "nope"])),
+            prop::collection::vec(arb_matcher(), 0..4),
+        )
+            .prop_map(|(name, matchers)| {
+                let selector = name.map_or_else(Selector::any, Selector::metric);
+                matchers.into_iter().fold(selector, Selector::with)
+            })
+    }
+
+    /// The reference answer: every key filtered with `Selector::matches`.
+    pub(in crate::index) fn reference(catalog: &Catalog, selector: &Selector) -> RoaringBitmap {
+        (0..catalog.len() as u32)
+            .filter(|&id| selector.matches(&catalog.key(crate::SeriesId(id)).unwrap()))
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn select_equals_reference(
+            keys in arb_catalog(),
+            selectors in prop::collection::vec(arb_selector(), 1..12),
+        ) {
+            let catalog = build(&keys);
+            for selector in &selectors {
+                prop_assert_eq!(catalog.select(selector), reference(&catalog, selector), "{:?}", selector);
+            }
+        }
+
+        #[test]
+        fn dimension_values_and_names_equal_reference(
+            keys in arb_catalog(),
+            selector in arb_selector(),
+        ) {
+            let catalog = build(&keys);
+            let within = catalog.select(&selector);
+            for dim in DIM_KEYS.into_iter().chain(["missing"]) {
+                let mut expected: Vec<(String, RoaringBitmap)> = Vec::new();
+                let mut expected_within: Vec<(String, RoaringBitmap)> = Vec::new();
+                for value in VALUES {
+                    let ids = catalog.select(&Selector::any().with(Matcher::eq(dim, value)));
+                    if !ids.is_empty() {
+                        expected.push((value.to_owned(), ids.clone()));
+                    }
+                    let ids = ids & &within;
+                    if !ids.is_empty() {
+                        expected_within.push((value.to_owned(), ids));
+                    }
+                }
+                expected.sort_by(|a, b| a.0.cmp(&b.0));
+                expected_within.sort_by(|a, b| a.0.cmp(&b.0));
+                prop_assert_eq!(catalog.dimension_values(dim), expected);
+                prop_assert_eq!(catalog.dimension_values_within(dim, &within), expected_within);
+            }
+            let mut names: Vec<String> = keys.iter().map(|k| k.name().to_owned()).collect();
+            names.sort();
+            names.dedup();
+            prop_assert_eq!(catalog.metric_names(), names);
+        }
+    }
+
+    #[test]
+    fn regex_is_answered_per_value_or_per_candidate_alike() {
+        // 200 hosts: a selector narrowed to one series tests that series' value; a bare
+        // regex unions the bitmaps of the matching values. Both must match the reference.
+        let keys: Vec<SeriesKey> = (0..200)
+            .map(|i| {
+                SeriesKey::new("cpu")
+                    .with("host", format!("h{i}"))
+                    .with("rack", format!("r{}", i % 7))
+            })
+            .collect();
+        let catalog = build(&keys);
+        let selectors = [
+            Selector::any().with(Matcher::regex("host", "h1[0-9]").unwrap()),
+            Selector::any()
+                .with(Matcher::eq("rack", "r3"))
+                .with(Matcher::regex("host", "h1[0-9]").unwrap()),
+            Selector::any()
+                .with(Matcher::eq("host", "h17"))
+                .with(Matcher::regex("host", "h1[0-9]").unwrap()),
+            Selector::any()
+                .with(Matcher::eq("host", "h17"))
+                .with(Matcher::regex("rack", "r[0-2]").unwrap()),
+            Selector::any()
+                .with(Matcher::ne("rack", "r3"))
+                .with(Matcher::regex("host", ".*5").unwrap())
+                .with(Matcher::regex("rack", "r[0-5]").unwrap()),
+        ];
+        for selector in &selectors {
+            assert_eq!(
+                catalog.select(selector),
+                reference(&catalog, selector),
+                "{selector:?}"
+            );
+        }
+        assert_eq!(catalog.select(&selectors[0]).len(), 10);
+        assert_eq!(catalog.select(&selectors[2]).len(), 1);
+    }
+
+    #[test]
+    fn negative_matchers_keep_series_without_the_dimension() {
+        let catalog = build(&[
+            SeriesKey::new("cpu").with("host", "h1"),
+            SeriesKey::new("cpu"),
+            SeriesKey::new("mem").with("host", "h2"),
+        ]);
+        let ids = |s: Selector| catalog.select(&s).iter().collect::<Vec<u32>>();
+        assert_eq!(ids(Selector::any().with(Matcher::ne("host", "h1"))), [1, 2]);
+        assert_eq!(
+            ids(Selector::metric("cpu").with(Matcher::absent("host"))),
+            [1]
+        );
+        assert_eq!(
+            ids(Selector::any().with(Matcher::ne("zone", "a"))),
+            [0, 1, 2]
+        );
+        assert_eq!(
+            ids(Selector::any().with(Matcher::absent("zone"))),
+            [0, 1, 2]
+        );
+        assert!(ids(Selector::any().with(Matcher::exists("zone"))).is_empty());
+        // A regex that matches the empty string still needs the dimension present.
+        assert_eq!(
+            ids(Selector::any().with(Matcher::regex("host", ".*").unwrap())),
+            [0, 2]
+        );
+        assert!(
+            ids(Selector::any().with(Matcher::one_of("host", Vec::<String>::new()))).is_empty()
+        );
+        assert!(ids(Selector::metric("nope")).is_empty());
+    }
+}
