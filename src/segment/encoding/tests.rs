@@ -413,6 +413,67 @@ fn fuzz_seed_corpus_runs() {
     }
 }
 
+/// Writes the seed corpus of the `codecs` fuzz target: valid encodings of each codec,
+/// framed as `fuzz_entry::codecs` reads them. Run with `--ignored` after a format change.
+#[test]
+#[ignore = "writes fuzz/corpus/codecs"]
+fn write_fuzz_seed_corpus() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/codecs");
+    std::fs::create_dir_all(&dir).expect("corpus directory");
+    let frame = |codec: u8, count: usize, bytes: &[u8]| {
+        let mut data = vec![codec];
+        data.extend_from_slice(&((count - 1) as u16).to_le_bytes());
+        data.extend_from_slice(bytes);
+        data
+    };
+    let mut rng = XorShift(99);
+    let walk = random_walk(&mut rng, 64, 1.0);
+    let specials = [
+        1.5,
+        f64::NAN,
+        -0.0,
+        f64::INFINITY,
+        5e-324,
+        f64::MAX,
+        0.1 + 0.2,
+        1.5,
+    ];
+    let start = 1_700_000_000_000_000_000i64;
+    let jittered: Vec<i64> = (0..40)
+        .map(|i| start + i * 10_000_000_000 + (rng.next_u64() % 50) as i64 * 1_000_000)
+        .collect();
+    let drifting: Vec<i64> = (0..40)
+        .map(|i| start + i * 1_000_000_000 + i * i * 500_000)
+        .collect();
+    let regular: Vec<i64> = (0..40).map(|i| start + i * 10_000_000_000).collect();
+    let mut seeds = Vec::new();
+    for (name, values) in [
+        ("values-decimal-walk", &walk[..]),
+        ("values-xor-specials", &specials[..]),
+        ("values-constant", &[42.0; 5][..]),
+    ] {
+        let (codec, bytes) = encoded_values(values);
+        seeds.push((name, frame(codec as u8, values.len(), &bytes)));
+    }
+    for (name, ts) in [
+        ("timestamps-constant", &regular),
+        ("timestamps-delta-jitter", &jittered),
+        ("timestamps-dod-drift", &drifting),
+    ] {
+        let (codec, bytes) = encoded_timestamps(ts);
+        seeds.push((name, frame(codec as u8, ts.len(), &bytes)));
+    }
+    let extremes: Vec<u8> = [i64::MIN, i64::MIN + 1, i64::MAX]
+        .iter()
+        .flat_map(|t| t.to_le_bytes())
+        .collect();
+    seeds.push(("roundtrip-i64-extremes", frame(1, 3, &extremes)));
+    for (name, data) in seeds {
+        codecs(&data);
+        std::fs::write(dir.join(name), data).expect("write seed");
+    }
+}
+
 // ---------------------------------------------------------------- density
 
 /// Bytes per value after zstd level 3 (what the segment writer does) over `chunks`
