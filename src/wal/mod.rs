@@ -15,7 +15,13 @@
 // Until the database (src/db) wires the WAL in, only the tests use much of it.
 #![cfg_attr(not(test), allow(dead_code))]
 
+mod entry;
 mod record;
 
+// The interface the database uses; until it does, these re-exports look unused.
+#[allow(unused_imports)]
+pub(crate) use entry::{
+    decode_entry, encode_entry, encode_points, encode_series, PointColumns, RecordType, WalEntry,
+};
 #[allow(unused_imports)]
 pub(crate) use record::{file_name, parse_file_seq, MAX_RECORD_LEN};
