@@ -16,7 +16,9 @@
 #![cfg_attr(not(test), allow(dead_code))]
 
 mod entry;
+mod reader;
 mod record;
+mod writer;
 
 // The interface the database uses; until it does, these re-exports look unused.
 #[allow(unused_imports)]
@@ -24,4 +26,8 @@ pub(crate) use entry::{
     decode_entry, encode_entry, encode_points, encode_series, PointColumns, RecordType, WalEntry,
 };
 #[allow(unused_imports)]
+pub(crate) use reader::{list_files, replay, ReplayReport};
+#[allow(unused_imports)]
 pub(crate) use record::{file_name, parse_file_seq, MAX_RECORD_LEN};
+#[allow(unused_imports)]
+pub(crate) use writer::{Wal, WalOptions};
