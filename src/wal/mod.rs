@@ -20,6 +20,9 @@ mod reader;
 mod record;
 mod writer;
 
+#[cfg(test)]
+mod tests;
+
 // The interface the database uses; until it does, these re-exports look unused.
 #[allow(unused_imports)]
 pub(crate) use entry::{
