@@ -44,6 +44,12 @@ pub(crate) struct Wal {
     ticker: Mutex<Option<Ticker>>,
 }
 
+// The database shares one `Wal` between all writer threads.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Wal>();
+};
+
 /// A log sequence number: the number of record bytes appended since [`Wal::open`].
 /// Only meaningful within one open `Wal`.
 type Lsn = u64;
