@@ -144,7 +144,7 @@ pub(crate) fn check_header(data: &[u8], seq: u64) -> Result<(), HeaderError> {
         return Err(HeaderError::Damaged("format version 0 does not exist"));
     }
     let stored_crc = u32_at(header, HEADER_CRC_OFFSET).ok_or(HeaderError::Short)?;
-    if crc32fast::hash(&header[..HEADER_CRC_OFFSET]) != stored_crc {
+    if header.get(..HEADER_CRC_OFFSET).map(crc32fast::hash) != Some(stored_crc) {
         return Err(HeaderError::Damaged("file header checksum mismatch"));
     }
     if u64_at(header, SEQ_OFFSET) != Some(seq) {
