@@ -19,6 +19,10 @@ use crate::types::{Selector, SeriesId, SeriesKey};
 /// of series and the exclusive end of the id range both fit in a `u32`.
 pub(super) const MAX_SERIES: u64 = u32::MAX as u64;
 
+/// What [`Catalog::get_or_create`] returns: the id of each requested key, in order, and
+/// the series that the call created, in id order (for the caller's write-ahead log).
+pub(crate) type Resolved = (Vec<SeriesId>, Vec<(SeriesId, SeriesKey)>);
+
 /// Series ids <-> series keys, and the postings that answer selectors.
 ///
 /// Thread-safe: one `RwLock` guards everything. Resolving existing keys (the write path
@@ -181,11 +185,7 @@ impl Catalog {
     /// write-ahead log.
     ///
     /// When every key exists, only the read lock is taken.
-    pub fn get_or_create(
-        &self,
-        keys: &[&SeriesKey],
-        max_series: u64,
-    ) -> Result<(Vec<SeriesId>, Vec<(SeriesId, SeriesKey)>)> {
+    pub fn get_or_create(&self, keys: &[&SeriesKey], max_series: u64) -> Result<Resolved> {
         // Hash outside the lock: it is the bulk of the work for existing keys.
         let hashes: Vec<u64> = keys.iter().map(|key| self.hash(key)).collect();
         let mut ids = Vec::with_capacity(keys.len());
@@ -335,6 +335,37 @@ impl Catalog {
     /// [`Error::UnsupportedVersion`].
     pub fn decode(bytes: &[u8], path: &Path) -> Result<Catalog> {
         file::decode(bytes, path)
+    }
+}
+
+#[cfg(test)]
+impl Catalog {
+    /// Panics unless the postings are exactly those the keys imply and every key finds
+    /// its own id.
+    pub(super) fn assert_consistent(&self) {
+        let inner = self.inner.read();
+        assert!(
+            inner.postings == Postings::from_keys(&inner.keys),
+            "postings disagree with keys"
+        );
+        for (id, key) in (0u32..).zip(&inner.keys) {
+            assert_eq!(inner.find(self.hash(key), key), Some(SeriesId(id)), "{key}");
+        }
+    }
+
+    /// The state behind the lock, for white-box tests.
+    pub(super) fn inner_for_tests(&self) -> parking_lot::RwLockReadGuard<'_, Inner> {
+        self.inner.read()
+    }
+
+    /// Every key, series `i` at index `i`.
+    pub(super) fn all_keys(&self) -> Vec<SeriesKey> {
+        self.inner
+            .read()
+            .keys
+            .iter()
+            .map(|k| SeriesKey::clone(k))
+            .collect()
     }
 }
 
