@@ -1169,3 +1169,253 @@ mod tests {
         }
     }
 }
+
+/// Figures for the catalog of a TSBS-like "devops" data set. Run with
+/// `cargo test --release --lib index::file::figures -- --ignored --nocapture`.
+#[cfg(test)]
+mod figures {
+    use std::path::Path;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::types::{Matcher, Selector};
+
+    const CPU_FIELDS: [&str; 10] = [
+        "usage_user",
+        "usage_system",
+        "usage_idle",
+        "usage_nice",
+        "usage_iowait",
+        "usage_irq",
+        "usage_softirq",
+        "usage_steal",
+        "usage_guest",
+        "usage_guest_nice",
+    ];
+    const REGIONS: [(&str, &[&str]); 9] = [
+        (
+            "us-east-1",
+            &["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1e"],
+        ),
+        ("us-west-1", &["us-west-1a", "us-west-1b"]),
+        ("us-west-2", &["us-west-2a", "us-west-2b", "us-west-2c"]),
+        ("eu-west-1", &["eu-west-1a", "eu-west-1b", "eu-west-1c"]),
+        ("eu-central-1", &["eu-central-1a", "eu-central-1b"]),
+        ("ap-southeast-1", &["ap-southeast-1a", "ap-southeast-1b"]),
+        ("ap-southeast-2", &["ap-southeast-2a", "ap-southeast-2b"]),
+        ("ap-northeast-1", &["ap-northeast-1a", "ap-northeast-1c"]),
+        ("sa-east-1", &["sa-east-1a", "sa-east-1b", "sa-east-1c"]),
+    ];
+
+    /// `hosts` hosts with TSBS' ten tags, times the ten cpu fields as metric names.
+    pub(super) fn tsbs_keys(hosts: usize) -> Vec<SeriesKey> {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut keys = Vec::with_capacity(hosts * CPU_FIELDS.len());
+        for host in 0..hosts {
+            let (region, zones) = REGIONS[next(REGIONS.len())];
+            let tags = [
+                ("hostname", format!("host_{host}")),
+                ("region", region.to_owned()),
+                ("datacenter", zones[next(zones.len())].to_owned()),
+                ("rack", next(100).to_string()),
+                (
+                    "os",
+                    ["Ubuntu16.10", "Ubuntu16.04LTS", "Ubuntu15.10"][next(3)].to_owned(),
+                ),
+                ("arch", ["x64", "x86"][next(2)].to_owned()),
+                ("team", ["SF", "NYC", "LON", "CHI"][next(4)].to_owned()),
+                ("service", next(20).to_string()),
+                ("service_version", next(2).to_string()),
+                (
+                    "service_environment",
+                    ["production", "staging", "test"][next(3)].to_owned(),
+                ),
+            ];
+            for field in CPU_FIELDS {
+                keys.push(SeriesKey::from_parts(format!("cpu_{field}"), tags.clone()));
+            }
+        }
+        keys
+    }
+
+    fn rss_bytes() -> u64 {
+        std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .map_or(0, |pages| pages * 4096)
+    }
+
+    fn ms(since: Instant) -> f64 {
+        since.elapsed().as_secs_f64() * 1e3
+    }
+
+    /// Nanoseconds this thread has spent on a CPU (from the scheduler): unlike wall time,
+    /// it does not count the time other processes on this shared machine held the CPU.
+    fn on_cpu_ns() -> u64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Smallest CPU time of `runs` runs of `f`, in milliseconds: the machine is shared,
+    /// and the minimum is the figure least disturbed by other processes.
+    fn best_ms<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+        let mut best = f64::INFINITY;
+        let mut last = None;
+        for _ in 0..runs {
+            let start = on_cpu_ns();
+            let out = f();
+            best = best.min((on_cpu_ns() - start) as f64 / 1e6);
+            last = Some(out);
+        }
+        (best, last.expect("runs > 0"))
+    }
+
+    #[test]
+    #[ignore = "prints figures; run in release"]
+    fn tsbs_100k() {
+        let keys = tsbs_keys(10_000);
+        let n = keys.len() as f64;
+        let per_key = |ms: f64| ms * 1e6 / n;
+        let refs: Vec<&SeriesKey> = keys.iter().collect();
+
+        let rss_before = rss_bytes();
+        let kept = Catalog::new();
+        for batch in refs.chunks(1000) {
+            kept.get_or_create(batch, u64::MAX).unwrap();
+        }
+        let rss = rss_bytes().saturating_sub(rss_before) as f64;
+        let (create_ms, catalog) = best_ms(3, || {
+            let catalog = Catalog::new();
+            for batch in refs.chunks(1000) {
+                catalog.get_or_create(batch, u64::MAX).unwrap();
+            }
+            catalog
+        });
+        drop(kept);
+        println!(
+            "{} series: create {create_ms:.1} ms ({:.0} ns/series); RSS +{:.1} MiB ({:.0} B/series)",
+            catalog.len(),
+            per_key(create_ms),
+            rss / (1 << 20) as f64,
+            rss / n,
+        );
+        let (existing_ms, _) = best_ms(5, || {
+            for batch in refs.chunks(1000) {
+                let (_, created) = catalog.get_or_create(batch, u64::MAX).unwrap();
+                assert!(created.is_empty());
+            }
+        });
+        let (lookup_ms, _) = best_ms(5, || keys.iter().filter_map(|k| catalog.lookup(k)).count());
+        let (hash_ms, _) = best_ms(5, || {
+            keys.iter().fold(0u64, |acc, k| {
+                acc.wrapping_add(catalog.key_hash_for_tests(k))
+            })
+        });
+        let hot = &keys[..1000];
+        let (hot_hash_ms, _) = best_ms(5, || {
+            (0..100).fold(0u64, |acc, _| {
+                hot.iter().fold(acc, |acc, k| {
+                    acc.wrapping_add(catalog.key_hash_for_tests(k))
+                })
+            })
+        });
+        let hot_refs: Vec<&SeriesKey> = hot.iter().collect();
+        let (hot_existing_ms, _) = best_ms(5, || {
+            for _ in 0..100 {
+                catalog.get_or_create(&hot_refs, u64::MAX).unwrap();
+            }
+        });
+        println!(
+            "in cache (1000 keys x 100): key hash {:.0} ns, get_or_create of existing {:.0} ns/key",
+            per_key(hot_hash_ms),
+            per_key(hot_existing_ms),
+        );
+        println!(
+            "all 100k keys (out of cache): get_or_create of existing {:.0} ns/key, lookup {:.0} ns/key, key hash alone {:.0} ns",
+            per_key(existing_ms),
+            per_key(lookup_ms),
+            per_key(hash_ms),
+        );
+
+        let (encode_ms, bytes) = best_ms(3, || catalog.encode());
+        let inner = catalog.inner_for_tests();
+        let (table, body) = encode_bodies(&inner.keys, &inner.postings).unwrap();
+        drop(inner);
+        let keys_block = le_u64(&bytes[HEADER_LEN..]) as usize;
+        let postings_block = le_u64(&bytes[HEADER_LEN + FRAME_LEN + keys_block..]) as usize;
+        println!(
+            "catalog file: {} bytes ({:.2} B/series), encode {encode_ms:.1} ms; key table {} B raw -> {} B block, postings {} B raw -> {} B block",
+            bytes.len(),
+            bytes.len() as f64 / n,
+            table.len(),
+            keys_block,
+            body.len(),
+            postings_block,
+        );
+
+        let path = Path::new("catalog");
+        let (decode_ms, decoded) = best_ms(3, || Catalog::decode(&bytes, path).unwrap());
+        let end = bytes.len() - TRAILER_LEN;
+        let (blocks_ms, (raw_table, raw_body)) = best_ms(3, || {
+            let mut at = HEADER_LEN;
+            let (_, raw_table) = read_block(&bytes, &mut at, end, KIND_KEYS, path).unwrap();
+            let (_, raw_body) = read_block(&bytes, &mut at, end, KIND_POSTINGS, path).unwrap();
+            (raw_table, raw_body)
+        });
+        let (table_ms, parsed) = best_ms(3, || parse_key_table(&raw_table).unwrap());
+        let (postings_ms, _) = best_ms(3, || parse_postings(&raw_body, &parsed).unwrap());
+        let (keys_ms, _) = best_ms(3, || parsed.keys());
+        let (rebuild_ms, rebuilt) =
+            best_ms(3, || Postings::from_keys(&decoded.inner_for_tests().keys));
+        assert!(rebuilt == decoded.inner_for_tests().postings);
+        println!(
+            "decode {decode_ms:.1} ms: blocks (CRC + zstd) {blocks_ms:.1}, key table {table_ms:.1}, postings + check {postings_ms:.1}, building SeriesKeys {keys_ms:.1}, rest (lookup table) ~{:.1}; rebuilding postings from keys instead would take {rebuild_ms:.1} ms",
+            decode_ms - blocks_ms - table_ms - postings_ms - keys_ms,
+        );
+
+        let queries = [
+            ("metric", Selector::metric("cpu_usage_user")),
+            (
+                "metric + host",
+                Selector::metric("cpu_usage_user").with(Matcher::eq("hostname", "host_42")),
+            ),
+            (
+                "metric + region + os!=",
+                Selector::metric("cpu_usage_user")
+                    .with(Matcher::eq("region", "eu-west-1"))
+                    .with(Matcher::ne("os", "Ubuntu15.10")),
+            ),
+            (
+                "metric + host regex (10k values)",
+                Selector::metric("cpu_usage_user")
+                    .with(Matcher::regex("hostname", "host_[1-8]").unwrap()),
+            ),
+            (
+                "region + team + host regex",
+                Selector::any()
+                    .with(Matcher::eq("region", "eu-west-1"))
+                    .with(Matcher::eq("team", "LON"))
+                    .with(Matcher::regex("hostname", "host_1.*").unwrap()),
+            ),
+        ];
+        for (name, selector) in &queries {
+            // Too short for the scheduler's CPU clock: fastest wall time of many runs.
+            let mut best = f64::INFINITY;
+            let mut ids = RoaringBitmap::new();
+            for _ in 0..200 {
+                let t = Instant::now();
+                ids = decoded.select(selector);
+                best = best.min(t.elapsed().as_secs_f64() * 1e6);
+            }
+            println!("select {name}: {} series in {best:.1} µs", ids.len());
+        }
+    }
+}
