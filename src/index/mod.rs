@@ -18,4 +18,4 @@ mod file;
 mod postings;
 
 #[allow(unused_imports)]
-pub(crate) use catalog::{Catalog, RecoveryConflict};
+pub(crate) use catalog::{Catalog, RecoveryConflict, Resolved};

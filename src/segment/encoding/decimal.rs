@@ -1,0 +1,143 @@
+//! Decimal codec: values that are short decimals, stored as scaled integers.
+//!
+//! Most metrics are decimals with a few digits (`12.5`, `0.01`, `1024`). Such a value is
+//! `m / 10^e` for an integer `m`; the deltas of `m` from one point to the next are small
+//! integers, which [`planes`](super::planes) lays out for zstd. This is the trick behind
+//! VictoriaMetrics' density.
+//!
+//! ```text
+//! +-------+--------------------------+---------------------------------------------+
+//! | e: u8 | m0: zig-zag varint       | planes: zig-zag(m[i] - m[i-1]), i in 1..n   |
+//! +-------+--------------------------+---------------------------------------------+
+//! ```
+//!
+//! Decoding computes `m as f64 / 10^e` (a correctly rounded IEEE division by an exactly
+//! representable power of ten), so the encoder accepts a chunk only if that expression
+//! gives back every value's exact bits: `-0.0`, NaN and infinities never qualify.
+
+use super::varint::{read_i64, unzigzag, write_i64, zigzag};
+use super::{planes, DecodeError};
+
+/// `10^e` for `e` in `0..=15`, all exactly representable in an f64. 10^15 is the largest
+/// power of ten below 2^53; larger exponents would leave no room for a mantissa.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// Magnitude bound for `m`: beyond 2^53 an i64 -> f64 conversion would round.
+const MAX_MANTISSA: f64 = 9_007_199_254_740_992.0;
+
+/// The scaled integer `m` with `m / 10^e == v` bit-exactly, if there is one.
+#[inline]
+fn mantissa(v: f64, scale: f64) -> Option<i64> {
+    let m = (v * scale).round();
+    // NaN and infinities fail this comparison too.
+    if m.abs() >= MAX_MANTISSA || m.is_nan() {
+        return None;
+    }
+    let m = m as i64;
+    ((m as f64 / scale).to_bits() == v.to_bits()).then_some(m)
+}
+
+/// The smallest exponent `e` in `0..=15` at which every value is `m / 10^e`.
+///
+/// If `v == m / 10^e` then also `v == (m * 10^k) / 10^(e+k)` (the same real quotient,
+/// correctly rounded), so each value's own smallest exponent works for every larger one
+/// too and the answer is the maximum over the values. Checking a value at the exponent
+/// found so far first keeps this to about one multiply and one divide per value.
+fn common_exponent(values: &[f64]) -> Option<u8> {
+    let mut e = 0usize;
+    for &v in values {
+        while mantissa(v, *POW10.get(e)?).is_none() {
+            e += 1;
+        }
+    }
+    Some(e as u8)
+}
+
+/// Appends the decimal encoding of `values` (len >= 1) and returns the number of
+/// meaningful bits per delta, or returns `None` (leaving `out` untouched) when the values
+/// are not all short decimals.
+pub(crate) fn encode(values: &[f64], out: &mut Vec<u8>) -> Option<u32> {
+    let e = common_exponent(values)?;
+    let scale = POW10[usize::from(e)];
+    let mut previous = 0i64;
+    let mut first = None;
+    let mut deltas = Vec::with_capacity(values.len().saturating_sub(1));
+    for &v in values {
+        // Rounding of `v * scale` can in principle miss an `m` that exists for large
+        // mantissas; re-checking every value here keeps the result exact regardless.
+        let m = mantissa(v, scale)?;
+        if first.is_none() {
+            first = Some(m);
+        } else {
+            deltas.push(zigzag(m.wrapping_sub(previous)));
+        }
+        previous = m;
+    }
+    let first = first?;
+    out.push(e);
+    write_i64(first, out);
+    planes::encode(&deltas, out);
+    Some(u64::BITS - deltas.iter().fold(0, |acc, &d| acc | d).leading_zeros())
+}
+
+/// Decodes exactly `count` values (count >= 1) from the whole encoding `bytes`.
+pub(crate) fn decode(bytes: &[u8], count: usize, out: &mut Vec<f64>) -> Result<(), DecodeError> {
+    let (&e, mut rest) = bytes
+        .split_first()
+        .ok_or(DecodeError("decimal: header is truncated"))?;
+    let scale = *POW10
+        .get(usize::from(e))
+        .ok_or(DecodeError("decimal: exponent above 15"))?;
+    let mut m = read_i64(&mut rest)?;
+    if count == 0 {
+        return Err(DecodeError("decimal: empty column"));
+    }
+    out.reserve(count);
+    out.push(m as f64 / scale);
+    planes::decode(rest, count - 1, |block| {
+        // Two passes: the running sum is a serial chain of adds, the divisions are
+        // independent and pipeline once they are out of that chain. Locals keep the
+        // captured state in registers.
+        let mut running = m;
+        for d in block.iter_mut() {
+            running = running.wrapping_add(unzigzag(*d));
+            *d = running as u64;
+        }
+        m = running;
+        if e == 0 {
+            // Integers (counters): the division by 1 is exact, skip it.
+            out.extend(block.iter().map(|&m| m as i64 as f64));
+        } else {
+            out.extend(block.iter().map(|&m| m as i64 as f64 / scale));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_smallest_exponent() {
+        assert_eq!(common_exponent(&[1.0, 2.0, -7.0]), Some(0));
+        assert_eq!(common_exponent(&[1.5, 2.25]), Some(2));
+        assert_eq!(common_exponent(&[0.1, 0.2, 0.3]), Some(1));
+        assert_eq!(common_exponent(&[1e-15]), Some(15));
+        assert_eq!(common_exponent(&[0.1 + 0.2]), None);
+        assert_eq!(common_exponent(&[-0.0]), None);
+        assert_eq!(common_exponent(&[f64::NAN]), None);
+        assert_eq!(common_exponent(&[f64::INFINITY]), None);
+        assert_eq!(common_exponent(&[1e300]), None);
+        assert_eq!(common_exponent(&[9007199254740991.0]), Some(0));
+        assert_eq!(common_exponent(&[9007199254740992.0]), None);
+    }
+
+    #[test]
+    fn rejects_exponent_above_15() {
+        let mut out = Vec::new();
+        assert!(decode(&[16, 0, 0, 0], 1, &mut out).is_err());
+        assert!(decode(&[15, 0, 0, 0], 1, &mut out).is_ok());
+    }
+}

@@ -1,0 +1,187 @@
+//! Replay: reading the WAL back on open, and repairing what a crash left behind.
+//!
+//! What replay does with each kind of damage follows from what the writer guarantees
+//! (see the layout notes in `record.rs`):
+//!
+//! | where                                  | what                         | Strict            | Salvage            |
+//! |----------------------------------------|------------------------------|-------------------|--------------------|
+//! | newest file, no/partial header, no records | crash while creating it  | file removed      | file removed       |
+//! | newest file, a record                  | torn, bad CRC, undecodable   | truncated there   | truncated there    |
+//! | any other file, a record               | torn, bad CRC, undecodable   | `Corruption`      | rest of file skipped |
+//! | any file with records, the header      | bad magic, CRC, seq          | `Corruption`      | file skipped       |
+//! | any file, the header                   | newer format version         | `UnsupportedVersion` | `UnsupportedVersion` |
+//!
+//! The newest file's first bad record ends the log even if intact records follow it:
+//! bytes written after the last fsync may reach the disk in any order, and nothing
+//! after that point was acknowledged as durable. Under `Durability::Sync` that is
+//! exactly right; under `Periodic`/`None` the records dropped there were acknowledged
+//! without a durability promise. Truncation and removal go through the
+//! [`FileSystem`] and are fsynced, so the next `Wal::open` starts from a clean log.
+
+use std::path::{Path, PathBuf};
+
+use super::entry::{decode_entry, WalEntry};
+use super::record::{self, HeaderError, HEADER_LEN};
+use crate::error::{Error, Result};
+use crate::options::RecoveryMode;
+use crate::storage::FileSystem;
+
+/// What a replay found and repaired.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ReplayReport {
+    /// Files replayed (seq at least `from_seq`).
+    pub files: usize,
+    /// Records replayed.
+    pub records: u64,
+    /// The newest file was cut at this offset (or removed, offset 0, when its header was
+    /// incomplete): a torn tail whose points were never acknowledged as durable.
+    pub truncated_tail: Option<(PathBuf, u64)>,
+    /// Damage skipped in [`RecoveryMode::Salvage`]: file, offset, what was wrong. The
+    /// rest of each such file was not replayed.
+    pub salvaged: Vec<(PathBuf, u64, String)>,
+    /// The largest seq of any WAL file in the directory (replayed or not), 0 if none.
+    pub max_seq: u64,
+}
+
+/// The WAL files in `dir`, sorted by seq.
+pub(crate) fn list_files(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let names = fs.list(dir).map_err(|e| Error::io("list", dir, e))?;
+    let mut files: Vec<(u64, PathBuf)> = names
+        .iter()
+        .filter_map(|name| record::parse_file_seq(name).map(|seq| (seq, dir.join(name))))
+        .collect();
+    files.sort_unstable_by_key(|(seq, _)| *seq);
+    Ok(files)
+}
+
+/// Replays the files with `seq >= from_seq` in order, calling `visit` for each entry.
+///
+/// A missing directory is an empty log. An error from `visit` stops the replay and is
+/// returned as is. See the module docs for what happens to damaged files.
+pub(crate) fn replay(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    from_seq: u64,
+    mode: RecoveryMode,
+    mut visit: impl FnMut(WalEntry) -> Result<()>,
+) -> Result<ReplayReport> {
+    let mut report = ReplayReport::default();
+    if !fs.exists(dir) {
+        return Ok(report);
+    }
+    let files = list_files(fs, dir)?;
+    report.max_seq = files.last().map_or(0, |(seq, _)| *seq);
+    let newest = report.max_seq;
+
+    for (seq, path) in files.into_iter().filter(|(seq, _)| *seq >= from_seq) {
+        let data = fs.read(&path).map_err(|e| Error::io("read", &path, e))?;
+        report.files += 1;
+        let is_newest = seq == newest;
+        let damage = match replay_file(&data, seq, &path, &mut visit, &mut report.records)? {
+            None => continue,
+            Some(damage) => damage,
+        };
+        match damage {
+            Damage::TornCreation if is_newest => {
+                fs.remove(&path)
+                    .map_err(|e| Error::io("remove", &path, e))?;
+                fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
+                if !data.is_empty() {
+                    report.truncated_tail = Some((path, 0));
+                }
+            }
+            Damage::Record { offset, .. } if is_newest => {
+                truncate(fs, &path, offset as u64)?;
+                report.truncated_tail = Some((path, offset as u64));
+            }
+            Damage::TornCreation | Damage::Header(_) | Damage::Record { .. } => {
+                let (offset, what) = damage.position();
+                match mode {
+                    RecoveryMode::Strict => return Err(Error::corruption(path, offset, what)),
+                    RecoveryMode::Salvage => report.salvaged.push((path, offset, what.to_owned())),
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Where the readable part of a file ended, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Damage {
+    /// The header is missing, partial or garbage, and the file is no longer than a
+    /// header: a crash while the file was being created, before any record.
+    TornCreation,
+    /// The header is bad and records follow it.
+    Header(&'static str),
+    /// The record at `offset` is torn, fails its CRC, or does not decode.
+    Record { offset: usize, what: &'static str },
+}
+
+impl Damage {
+    fn position(self) -> (u64, &'static str) {
+        match self {
+            Damage::TornCreation => (
+                0,
+                "file is shorter than its header or its header is damaged",
+            ),
+            Damage::Header(what) => (0, what),
+            Damage::Record { offset, what } => (offset as u64, what),
+        }
+    }
+}
+
+/// Visits the readable records of one file; returns where and why reading stopped early.
+fn replay_file(
+    data: &[u8],
+    seq: u64,
+    path: &Path,
+    visit: &mut impl FnMut(WalEntry) -> Result<()>,
+    records: &mut u64,
+) -> Result<Option<Damage>> {
+    match record::check_header(data, seq) {
+        Ok(()) => {}
+        Err(HeaderError::Unsupported(found)) => {
+            return Err(Error::UnsupportedVersion {
+                file: path.to_path_buf(),
+                found,
+                supported: record::FORMAT_VERSION,
+            })
+        }
+        Err(HeaderError::Short) => return Ok(Some(Damage::TornCreation)),
+        Err(HeaderError::Damaged(_)) if data.len() <= HEADER_LEN => {
+            return Ok(Some(Damage::TornCreation))
+        }
+        Err(HeaderError::Damaged(what)) => return Ok(Some(Damage::Header(what))),
+    }
+    let mut offset = HEADER_LEN;
+    loop {
+        let raw = match record::read_record(data, offset) {
+            Ok(None) => return Ok(None),
+            Ok(Some(raw)) => raw,
+            Err(e) => {
+                return Ok(Some(Damage::Record {
+                    offset,
+                    what: e.what(),
+                }))
+            }
+        };
+        let entry = match decode_entry(raw.rtype, raw.payload) {
+            Ok(entry) => entry,
+            Err(what) => return Ok(Some(Damage::Record { offset, what })),
+        };
+        visit(entry)?;
+        *records += 1;
+        offset = raw.next;
+    }
+}
+
+/// Cuts `path` to `len` bytes and makes the cut durable.
+fn truncate(fs: &dyn FileSystem, path: &Path, len: u64) -> Result<()> {
+    let file = fs
+        .open_append(path)
+        .map_err(|e| Error::io("open", path, e))?;
+    file.truncate(len)
+        .map_err(|e| Error::io("truncate", path, e))?;
+    file.sync().map_err(|e| Error::io("fsync", path, e))
+}

@@ -1,0 +1,329 @@
+//! WAL file naming, the file header, and record framing.
+//!
+//! # On-disk layout (format version 1)
+//!
+//! The WAL of a database lives in `<db>/wal/`. It is a sequence of files named
+//! `{seq:020}.wal` (`seq` is a `u64`, zero-padded to 20 decimal digits so that name
+//! order is sequence order), starting at 1 and increasing by one per new file. Every
+//! other name in the directory (`*.tmp`, editor backups, ...) is ignored. Integers are
+//! little-endian.
+//!
+//! ## File header (24 bytes)
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic     b"SDWAL\r\n\x1a"
+//!      8     4  version   u32 = 1
+//!     12     8  seq       u64, equal to the seq in the file name
+//!     20     4  crc       u32, CRC-32 (crc32fast, IEEE) of bytes 0..20
+//! ```
+//!
+//! The magic carries `\r\n` and `\x1a` (as PNG's does) so that a file that went through
+//! a newline conversion or a text-mode copy is recognised as damaged at once. Magic and
+//! version keep their places in every future version, and a reader checks the version
+//! before the header CRC: a file from a newer writer is reported as
+//! [`crate::Error::UnsupportedVersion`], not as corruption, even if the newer header is
+//! laid out differently after byte 12.
+//!
+//! ## Records (from offset 24 to the end of the file)
+//!
+//! ```text
+//! offset  size  field
+//!      0     4  len       u32, payload length in bytes (at most MAX_RECORD_LEN = 64 MiB)
+//!      4     4  crc       u32, CRC-32 (crc32fast, IEEE) of type + payload
+//!      8     1  type      u8, 1 = series entry, 2 = points entry (see `entry.rs`)
+//!      9   len  payload
+//! ```
+//!
+//! Records follow each other without padding; the file ends after the last record.
+//! The CRC covers the type byte and the payload, not the length: a damaged length either
+//! points past the end of the file or makes the CRC cover the wrong bytes, and both are
+//! detected. The length cap keeps a damaged length from being trusted for more than a
+//! bounds check. A run of zero bytes (what some file systems leave after a power cut) is
+//! never a valid record: the CRC of a single zero type byte is not zero.
+//!
+//! ## What the writer guarantees, and what replay assumes
+//!
+//! - A new file is created, its header written and fsynced, and the directory fsynced,
+//!   before any record is written to it. So a file with a missing or partial header can
+//!   only be the newest file, left by a crash during its creation; it holds no records.
+//! - Before the writer starts file `n + 1` it fsyncs file `n`. So only the newest file
+//!   can end in a torn record; damage anywhere else is real damage to stable storage.
+//! - Within the newest file, bytes after the last fsync may reach the disk in any order.
+//!   Replay therefore treats the first bad record of the newest file (torn, bad CRC or
+//!   undecodable) as the end of the log and truncates the file there; records after it,
+//!   even intact ones, were never acknowledged as durable by that fsync and are dropped.
+
+use std::path::Path;
+
+/// Magic bytes at the start of every WAL file.
+pub(crate) const MAGIC: [u8; 8] = *b"SDWAL\r\n\x1a";
+/// The format version this build writes and the newest it reads.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+const MAGIC_OFFSET: usize = 0;
+const VERSION_OFFSET: usize = MAGIC_OFFSET + MAGIC.len();
+const SEQ_OFFSET: usize = VERSION_OFFSET + 4;
+const HEADER_CRC_OFFSET: usize = SEQ_OFFSET + 8;
+/// Length of the file header in bytes.
+pub(crate) const HEADER_LEN: usize = HEADER_CRC_OFFSET + 4;
+const _: () = assert!(HEADER_LEN == 24);
+
+const REC_LEN_OFFSET: usize = 0;
+const REC_CRC_OFFSET: usize = REC_LEN_OFFSET + 4;
+const REC_TYPE_OFFSET: usize = REC_CRC_OFFSET + 4;
+/// Bytes of framing in front of every record payload.
+pub(crate) const RECORD_HEADER_LEN: usize = REC_TYPE_OFFSET + 1;
+const _: () = assert!(RECORD_HEADER_LEN == 9);
+
+/// Largest payload of one record. A batch of a million points encodes to well under
+/// 20 MiB; anything larger is either a caller that must split its entry or a damaged
+/// length field.
+pub(crate) const MAX_RECORD_LEN: usize = 64 << 20;
+
+const FILE_EXT: &str = ".wal";
+const SEQ_DIGITS: usize = 20;
+
+/// The file name of WAL file `seq`.
+pub(crate) fn file_name(seq: u64) -> String {
+    format!("{seq:020}{FILE_EXT}")
+}
+
+/// The seq of a WAL file name, or `None` for any other name (temporary files included).
+pub(crate) fn parse_file_seq(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(FILE_EXT)?;
+    if digits.len() != SEQ_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The path of WAL file `seq` in `dir`.
+pub(crate) fn file_path(dir: &Path, seq: u64) -> std::path::PathBuf {
+    dir.join(file_name(seq))
+}
+
+/// The header of WAL file `seq`.
+pub(crate) fn encode_header(seq: u64) -> [u8; HEADER_LEN] {
+    encode_header_with_version(seq, FORMAT_VERSION)
+}
+
+/// A header with an arbitrary version, for tests of version handling.
+pub(crate) fn encode_header_with_version(seq: u64, version: u32) -> [u8; HEADER_LEN] {
+    let mut header = [0u8; HEADER_LEN];
+    header[MAGIC_OFFSET..VERSION_OFFSET].copy_from_slice(&MAGIC);
+    header[VERSION_OFFSET..SEQ_OFFSET].copy_from_slice(&version.to_le_bytes());
+    header[SEQ_OFFSET..HEADER_CRC_OFFSET].copy_from_slice(&seq.to_le_bytes());
+    let crc = crc32fast::hash(&header[..HEADER_CRC_OFFSET]);
+    header[HEADER_CRC_OFFSET..HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+    header
+}
+
+/// Why a file header was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeaderError {
+    /// The file is shorter than a header.
+    Short,
+    /// The header is damaged or belongs to another file.
+    Damaged(&'static str),
+    /// The header was written by a newer format version.
+    Unsupported(u32),
+}
+
+/// Checks the header at the start of `data`, which must belong to file `seq`.
+pub(crate) fn check_header(data: &[u8], seq: u64) -> Result<(), HeaderError> {
+    let header = data.get(..HEADER_LEN).ok_or(HeaderError::Short)?;
+    if header.get(MAGIC_OFFSET..VERSION_OFFSET) != Some(&MAGIC[..]) {
+        return Err(HeaderError::Damaged("bad magic: not a sedimentdb WAL file"));
+    }
+    let version = u32_at(header, VERSION_OFFSET).ok_or(HeaderError::Short)?;
+    if version > FORMAT_VERSION {
+        return Err(HeaderError::Unsupported(version));
+    }
+    if version == 0 {
+        return Err(HeaderError::Damaged("format version 0 does not exist"));
+    }
+    let stored_crc = u32_at(header, HEADER_CRC_OFFSET).ok_or(HeaderError::Short)?;
+    if header.get(..HEADER_CRC_OFFSET).map(crc32fast::hash) != Some(stored_crc) {
+        return Err(HeaderError::Damaged("file header checksum mismatch"));
+    }
+    if u64_at(header, SEQ_OFFSET) != Some(seq) {
+        return Err(HeaderError::Damaged(
+            "sequence number in the header differs from the file name",
+        ));
+    }
+    Ok(())
+}
+
+/// Appends the framed record (header + payload) to `out`.
+///
+/// The caller checks `payload.len() <= MAX_RECORD_LEN` first.
+pub(crate) fn frame_record(rtype: u8, payload: &[u8], out: &mut Vec<u8>) {
+    debug_assert!(payload.len() <= MAX_RECORD_LEN);
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&[rtype]);
+    hasher.update(payload);
+    let crc = hasher.finalize();
+    out.reserve(RECORD_HEADER_LEN + payload.len());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.push(rtype);
+    out.extend_from_slice(payload);
+}
+
+/// One record read back from a file, borrowing its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawRecord<'a> {
+    /// The record type byte.
+    pub rtype: u8,
+    /// The payload, CRC-checked.
+    pub payload: &'a [u8],
+    /// Offset of the byte after the record.
+    pub next: usize,
+}
+
+/// Why a record could not be read. Both end the readable part of a file; they are kept
+/// apart only to say what happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordError {
+    /// The record runs past the end of the data (a torn write, or a damaged length).
+    Torn(&'static str),
+    /// The record is all there but fails its checks.
+    Bad(&'static str),
+}
+
+impl RecordError {
+    /// What was wrong.
+    pub(crate) fn what(self) -> &'static str {
+        match self {
+            RecordError::Torn(what) | RecordError::Bad(what) => what,
+        }
+    }
+}
+
+/// Reads the record starting at `offset`: `Ok(None)` at the end of `data`.
+pub(crate) fn read_record(
+    data: &[u8],
+    offset: usize,
+) -> Result<Option<RawRecord<'_>>, RecordError> {
+    let rest = match data.get(offset..) {
+        Some([]) => return Ok(None),
+        Some(rest) => rest,
+        None => {
+            return Err(RecordError::Torn(
+                "record offset is past the end of the file",
+            ))
+        }
+    };
+    if rest.len() < RECORD_HEADER_LEN {
+        return Err(RecordError::Torn(
+            "record header extends past the end of the file",
+        ));
+    }
+    let len =
+        u32_at(rest, REC_LEN_OFFSET).ok_or(RecordError::Torn("short record header"))? as usize;
+    if len > MAX_RECORD_LEN {
+        return Err(RecordError::Bad("record length exceeds the 64 MiB cap"));
+    }
+    let stored_crc =
+        u32_at(rest, REC_CRC_OFFSET).ok_or(RecordError::Torn("short record header"))?;
+    let end = RECORD_HEADER_LEN + len;
+    let covered = rest
+        .get(REC_TYPE_OFFSET..end)
+        .ok_or(RecordError::Torn("record extends past the end of the file"))?;
+    if crc32fast::hash(covered) != stored_crc {
+        return Err(RecordError::Bad("record checksum mismatch"));
+    }
+    let (&rtype, payload) = covered
+        .split_first()
+        .ok_or(RecordError::Torn("record has no type byte"))?;
+    Ok(Some(RawRecord {
+        rtype,
+        payload,
+        next: offset + end,
+    }))
+}
+
+fn u32_at(data: &[u8], offset: usize) -> Option<u32> {
+    let bytes = data.get(offset..offset.checked_add(4)?)?;
+    Some(u32::from_le_bytes(bytes.try_into().ok()?))
+}
+
+fn u64_at(data: &[u8], offset: usize) -> Option<u64> {
+    let bytes = data.get(offset..offset.checked_add(8)?)?;
+    Some(u64::from_le_bytes(bytes.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_sort_by_seq_and_parse_back() {
+        assert_eq!(file_name(1), "00000000000000000001.wal");
+        assert_eq!(parse_file_seq(&file_name(u64::MAX)), Some(u64::MAX));
+        assert!(file_name(9) < file_name(10));
+        for other in [
+            "00000000000000000001.wal.tmp",
+            "1.wal",
+            "0000000000000000000a.wal",
+            "99999999999999999999.wal",
+            "+0000000000000000001.wal",
+            "00000000000000000001.seg",
+        ] {
+            assert_eq!(parse_file_seq(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn header_round_trips_and_rejects_damage() {
+        let header = encode_header(7);
+        assert_eq!(check_header(&header, 7), Ok(()));
+        assert!(matches!(
+            check_header(&header, 8),
+            Err(HeaderError::Damaged(_))
+        ));
+        assert_eq!(
+            check_header(&header[..HEADER_LEN - 1], 7),
+            Err(HeaderError::Short)
+        );
+        for i in 0..HEADER_LEN {
+            let mut bad = header;
+            bad[i] ^= 0x10;
+            assert!(check_header(&bad, 7).is_err(), "byte {i}");
+        }
+        let newer = encode_header_with_version(7, FORMAT_VERSION + 1);
+        assert_eq!(check_header(&newer, 7), Err(HeaderError::Unsupported(2)));
+    }
+
+    #[test]
+    fn records_round_trip_and_detect_damage() {
+        let mut data = Vec::new();
+        frame_record(2, b"hello", &mut data);
+        frame_record(1, b"", &mut data);
+        let first = read_record(&data, 0).unwrap().unwrap();
+        assert_eq!((first.rtype, first.payload), (2, &b"hello"[..]));
+        let second = read_record(&data, first.next).unwrap().unwrap();
+        assert_eq!((second.rtype, second.payload), (1, &b""[..]));
+        assert_eq!(read_record(&data, second.next), Ok(None));
+
+        for cut in 1..first.next {
+            assert!(matches!(
+                read_record(&data[..cut], 0),
+                Err(RecordError::Torn(_))
+            ));
+        }
+        for i in 0..first.next {
+            let mut bad = data.clone();
+            bad[i] ^= 0x01;
+            assert!(read_record(&bad, 0).is_err(), "byte {i}");
+        }
+        assert!(
+            read_record(&[0u8; 64], 0).is_err(),
+            "zeros are not a record"
+        );
+        let mut huge = data.clone();
+        huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(read_record(&huge, 0), Err(RecordError::Bad(_))));
+    }
+}
