@@ -306,7 +306,9 @@ impl DbInner {
         };
         let (lsn, inserted) = self.wal.append_with(rtype, &payload, || -> Result<()> {
             for (id, key) in created {
-                self.catalog.insert_recovered(id, key)?;
+                self.catalog
+                    .insert_recovered(id, key)
+                    .map_err(|c| Error::Internal(c.to_string()))?;
             }
             Ok(())
         })?;

@@ -78,12 +78,15 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
     remove_orphans(&*fs, &layout, &manifest, &mut report)?;
 
     let live = Head::new();
+    let wal_dir = layout.wal.clone();
     let mut points = 0u64;
     let replay = wal::replay(&*fs, &layout.wal, manifest.wal_checkpoint, opts.recovery, |entry| {
         match entry {
             WalEntry::Series(list) => {
                 for (id, key) in list {
-                    catalog.insert_recovered(id, key)?;
+                    catalog
+                        .insert_recovered(id, key)
+                        .map_err(|c| c.into_error(&wal_dir, 0))?;
                 }
             }
             WalEntry::Points(cols) => {

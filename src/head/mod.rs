@@ -34,7 +34,6 @@ pub(crate) struct Head {
     shards: Box<[Mutex<Shard>]>,
     bytes: AtomicUsize,
     points: AtomicU64,
-    series: AtomicU64,
     min_ts: AtomicI64,
     max_ts: AtomicI64,
     /// Timestamp of the first point inserted: the head window is measured from it, so a
@@ -54,7 +53,6 @@ impl Head {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             bytes: AtomicUsize::new(0),
             points: AtomicU64::new(0),
-            series: AtomicU64::new(0),
             min_ts: AtomicI64::new(i64::MAX),
             max_ts: AtomicI64::new(i64::MIN),
             anchor_ts: AtomicI64::new(i64::MIN),
@@ -84,7 +82,6 @@ impl Head {
             next[s] += 1;
         }
         let mut added_bytes = 0usize;
-        let mut added_series = 0u64;
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         for s in 0..SHARDS {
             let (start, end) = (counts[s] as usize, counts[s + 1] as usize);
@@ -102,7 +99,6 @@ impl Head {
                 let buf = match slot {
                     Some(buf) => buf,
                     None => {
-                        added_series += 1;
                         added_bytes += SERIES_OVERHEAD;
                         slot.insert(SeriesBuf::default())
                     }
@@ -114,7 +110,6 @@ impl Head {
         }
         self.bytes.fetch_add(added_bytes, Ordering::Relaxed);
         self.points.fetch_add(series.len() as u64, Ordering::Relaxed);
-        self.series.fetch_add(added_series, Ordering::Relaxed);
         self.min_ts.fetch_min(lo, Ordering::Relaxed);
         self.max_ts.fetch_max(hi, Ordering::Relaxed);
         let _ = self.anchor_ts.compare_exchange(
@@ -181,16 +176,6 @@ impl Head {
         self.points.load(Ordering::Relaxed)
     }
 
-    /// Series with at least one point.
-    pub(crate) fn series(&self) -> u64 {
-        self.series.load(Ordering::Relaxed)
-    }
-
-    /// True when nothing was inserted.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.points() == 0
-    }
-
     /// Smallest and largest timestamp inserted, if any.
     pub(crate) fn time_bounds(&self) -> Option<(Timestamp, Timestamp)> {
         let lo = self.min_ts.load(Ordering::Relaxed);
@@ -227,7 +212,6 @@ mod tests {
         assert_eq!(read(&head, 2), vec![(5, 9.0)]);
         assert_eq!(read(&head, 3), vec![]);
         assert_eq!(head.time_bounds(), Some((5, 30)));
-        assert_eq!(head.series(), 2);
     }
 
     #[test]

@@ -93,6 +93,9 @@ impl SelectIter {
             }
         }
         for head in self.version.frozen.iter().chain(std::iter::once(&self.version.live)) {
+            if !head.time_bounds().is_some_and(|(lo, hi)| range.overlaps(lo, hi)) {
+                continue;
+            }
             let (mut t, mut v) = (Vec::new(), Vec::new());
             if head.read_series(id, range, &mut t, &mut v) > 0 {
                 self.pieces.push((t, v));

@@ -6,6 +6,5 @@ pub(crate) mod format;
 pub(crate) mod reader;
 pub(crate) mod writer;
 
-pub(crate) use format::ChunkMeta;
 pub(crate) use reader::Segment;
-pub(crate) use writer::{SegmentSummary, SegmentWriter};
+pub(crate) use writer::SegmentWriter;

@@ -148,35 +148,12 @@ impl Segment {
         Ok(())
     }
 
-    /// The file.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Segment-wide facts.
-    pub(crate) fn footer(&self) -> &Footer {
-        &self.footer
-    }
-
     /// The chunks of one series, in time order.
     pub(crate) fn series_chunks(&self, series: u32) -> &[ChunkMeta] {
         let chunks = &self.footer.chunks;
         let start = chunks.partition_point(|c| c.series < series);
         let end = start + chunks[start..].partition_point(|c| c.series == series);
         &chunks[start..end]
-    }
-
-    /// Ids of the series with points in this segment, ascending.
-    pub(crate) fn series_ids(&self) -> impl Iterator<Item = u32> + '_ {
-        let mut last = None;
-        self.footer.chunks.iter().filter_map(move |c| {
-            if last == Some(c.series) {
-                None
-            } else {
-                last = Some(c.series);
-                Some(c.series)
-            }
-        })
     }
 
     /// Decodes one chunk, appending its points to the outputs.

@@ -138,11 +138,6 @@ impl SegmentWriter {
         Ok(())
     }
 
-    /// True when no point was added.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.points == 0
-    }
-
     /// Writes footer and trailer and fsyncs the file. The caller fsyncs the directory.
     pub(crate) fn finish(mut self, partition: i64, level: u8) -> Result<SegmentSummary> {
         let footer = Footer {
