@@ -143,8 +143,9 @@ fn check_timestamps(ts: &[i64], codec: TimestampCodec, bytes: &[u8]) {
     }
 }
 
-/// Truncation points checked: every length near both ends, so that long inputs do not
-/// make each fuzz iteration quadratic.
+/// Truncation points checked: every length for short encodings, every length near both
+/// ends for long ones, so that long inputs do not make each fuzz iteration quadratic.
 fn cut_points(len: usize) -> impl Iterator<Item = usize> {
-    (0..len.min(64)).chain(len.saturating_sub(64).max(64)..len)
+    let all_below = if len <= 2048 { len } else { 64 };
+    (0..all_below).chain(len.saturating_sub(64).max(all_below)..len)
 }

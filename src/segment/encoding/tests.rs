@@ -574,8 +574,19 @@ fn decode_speed() {
         .map(|i| start + i * 10_000_000_000 + (rng.next_u64() % 50_000_000) as i64)
         .collect();
     let noise: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+    let mut total = 0.0;
+    let counter: Vec<f64> = (0..n)
+        .map(|_| {
+            total += (rng.next_u64() % 1000) as f64;
+            total
+        })
+        .collect();
 
-    for (what, column) in [("decimal random walk", &values), ("gaussian noise", &noise)] {
+    for (what, column) in [
+        ("decimal random walk", &values),
+        ("integer counter", &counter),
+        ("gaussian noise", &noise),
+    ] {
         let (codec, bytes) = encoded_values(column);
         let mut out = Vec::with_capacity(n);
         let decode = best_rate(Box::new(|| {
