@@ -2,7 +2,7 @@
 //!
 //! Most metrics are decimals with a few digits (`12.5`, `0.01`, `1024`). Such a value is
 //! `m / 10^e` for an integer `m`; the deltas of `m` from one point to the next are small
-//! integers, which [`planes`](super::planes) lays out for zstd. This is the trick behind
+//! integers, which `planes` lays out for zstd. This is the trick behind
 //! VictoriaMetrics' density.
 //!
 //! ```text
