@@ -23,7 +23,7 @@
 //! very skewed (deltas of +-1), bit planes win there too; when it is moderately skewed
 //! (entropy 3..8 bits) one byte plane wins, because Huffman then sees the joint
 //! distribution of its 8 bits. [`choose_layout`] makes that call from a histogram.
-//! Byte planes are also the fastest to decode, so bytes that are uniform anyway are
+//! Byte planes are also the cheapest to decode, so bytes that are uniform anyway are
 //! kept as byte planes.
 
 use super::DecodeError;
@@ -109,7 +109,7 @@ pub(crate) fn choose_layout(values: &[u64]) -> Layout {
     // Only a lone byte plane may be skewed: next to uniform byte planes it would share
     // their Huffman table (deltas ~ N(0, 1000): 1.73 bytes/value as two byte planes,
     // 1.58 as one byte plane and bit planes).
-    if byte_planes == 0 && byte_entropy(values, 0) >= 3.0 {
+    if byte_planes == 0 && low_byte_entropy(values) >= 3.0 {
         byte_planes = 1;
     }
     Layout {
@@ -118,11 +118,11 @@ pub(crate) fn choose_layout(values: &[u64]) -> Layout {
     }
 }
 
-/// Shannon entropy in bits of byte `k` of `values`.
-fn byte_entropy(values: &[u64], k: u32) -> f64 {
+/// Shannon entropy in bits of the low bytes of `values`.
+fn low_byte_entropy(values: &[u64]) -> f64 {
     let mut histogram = [0u32; 256];
     for &v in values {
-        if let Some(slot) = histogram.get_mut(((v >> (8 * k)) & 0xff) as usize) {
+        if let Some(slot) = histogram.get_mut(usize::from(v as u8)) {
             *slot += 1;
         }
     }
@@ -198,7 +198,8 @@ pub(crate) fn decode(
     match layout.data_len(n) {
         Some(len) if len == data.len() => {}
         Some(len) if len > data.len() => return Err(DecodeError("planes are truncated")),
-        _ => return Err(DecodeError("trailing bytes after planes")),
+        Some(_) => return Err(DecodeError("trailing bytes after planes")),
+        None => return Err(DecodeError("plane sizes overflow")),
     }
     let byte_plane_bytes = usize::from(layout.byte_planes) * n;
     let (byte_data, bit_data) = data.split_at(byte_plane_bytes.min(data.len()));
