@@ -86,6 +86,29 @@ impl Inner {
         id
     }
 
+    /// Removes the newest series, whose key hashes to `hash`: undoes the last `push`.
+    fn pop(&mut self, hash: u64) {
+        let Some(key) = self.keys.pop() else {
+            return;
+        };
+        let id = SeriesId(self.keys.len() as u32);
+        self.postings.remove(id.0, &key);
+        // The newest id is the last of the overflow list if it has one, else the entry.
+        match self.collisions.get_mut(&hash) {
+            Some(list) if list.last() == Some(&id) => {
+                list.pop();
+                if list.is_empty() {
+                    self.collisions.remove(&hash);
+                }
+            }
+            _ => {
+                if self.by_hash.get(&hash) == Some(&id) {
+                    self.by_hash.remove(&hash);
+                }
+            }
+        }
+    }
+
     /// Makes series `id`, whose key hashes to `hash`, findable.
     fn index_hash(&mut self, hash: u64, id: SeriesId) {
         if let Some(first) = self.by_hash.insert(hash, id) {
@@ -189,7 +212,33 @@ impl Catalog {
     /// write-ahead log.
     ///
     /// When every key exists, only the read lock is taken.
+    ///
+    /// Concurrent callers that log the created series *after* this returns may log them
+    /// out of id order, and one whose log append fails leaves an id in memory that no
+    /// log holds; [`Catalog::get_or_create_with`] closes both gaps.
     pub fn get_or_create(&self, keys: &[&SeriesKey], max_series: u64) -> Result<Resolved> {
+        self.get_or_create_with(keys, max_series, |_| Ok(()))
+    }
+
+    /// [`Catalog::get_or_create`], calling `log_created` with the new series (in id
+    /// order) before any other thread can see them, under the catalog's write lock.
+    ///
+    /// So the log receives series records in id order, which recovery
+    /// ([`Catalog::insert_recovered`]) requires; and if `log_created` fails, the series
+    /// are taken back out, the error is returned, and the ids are handed out again later:
+    /// no id exists that the log lacks. `log_created` holds up every catalog reader while
+    /// it runs, so it should only append to an in-memory log buffer; the fsync that makes
+    /// the record durable belongs after the return. It is not called when nothing is
+    /// created.
+    pub fn get_or_create_with<F>(
+        &self,
+        keys: &[&SeriesKey],
+        max_series: u64,
+        log_created: F,
+    ) -> Result<Resolved>
+    where
+        F: FnOnce(&[(SeriesId, SeriesKey)]) -> Result<()>,
+    {
         // Hash outside the lock: it is the bulk of the work for existing keys.
         let hashes: Vec<u64> = keys.iter().map(|key| self.hash(key)).collect();
         let mut ids = Vec::with_capacity(keys.len());
@@ -240,11 +289,19 @@ impl Catalog {
             });
         }
         let mut created = Vec::with_capacity(fresh.len());
-        for at in fresh {
+        for &at in &fresh {
             let key = keys[at].clone();
             let id = inner.push(hashes[at], Arc::new(key.clone()));
             ids[at] = id;
             created.push((id, key));
+        }
+        if !created.is_empty() {
+            if let Err(err) = log_created(&created) {
+                for &at in fresh.iter().rev() {
+                    inner.pop(hashes[at]);
+                }
+                return Err(err);
+            }
         }
         for (at, first) in repeats {
             ids[at] = ids[first];
@@ -540,6 +597,52 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_log_append_creates_nothing() {
+        for mask in [u64::MAX, 1] {
+            let catalog = Catalog::with_hash_mask(mask);
+            let old: Vec<SeriesKey> = (0..5).map(|i| key("cpu", &format!("h{i}"))).collect();
+            let old_refs: Vec<&SeriesKey> = old.iter().collect();
+            catalog.get_or_create(&old_refs, 100).unwrap();
+            let before = catalog.encode();
+
+            let new = [key("cpu", "h9"), key("disk", "h0"), key("mem", "h1")];
+            let refs: Vec<&SeriesKey> = new.iter().chain(&old).collect();
+            let err = catalog
+                .get_or_create_with(&refs, 100, |created| {
+                    assert_eq!(
+                        created.iter().map(|(id, _)| id.0).collect::<Vec<_>>(),
+                        [5, 6, 7]
+                    );
+                    Err(Error::Poisoned("wal append failed".into()))
+                })
+                .unwrap_err();
+            assert!(matches!(err, Error::Poisoned(_)));
+            assert_eq!(catalog.len(), 5);
+            assert_eq!(catalog.lookup(&new[0]), None);
+            assert_eq!(catalog.lookup(&old[4]), Some(SeriesId(4)));
+            assert!(catalog.metric_names() == ["cpu"]);
+            catalog.assert_consistent();
+            assert_eq!(catalog.encode(), before);
+
+            // The ids are handed out again, and the log sees them this time.
+            let mut logged = Vec::new();
+            let (ids, created) = catalog
+                .get_or_create_with(&refs, 100, |created| {
+                    logged.extend_from_slice(created);
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(ids[..3], [5, 6, 7].map(SeriesId));
+            assert_eq!(logged, created);
+            catalog.assert_consistent();
+            // Nothing new: the log is not called.
+            catalog
+                .get_or_create_with(&refs, 100, |_| panic!("nothing was created"))
+                .unwrap();
+        }
+    }
+
+    #[test]
     fn existing_keys_take_only_the_read_lock() {
         let catalog = Catalog::new();
         let a = key("cpu", "h1");
@@ -609,6 +712,37 @@ mod tests {
             assert_eq!(*catalog.key(id).unwrap(), k);
         }
         assert_eq!(catalog.select(&Selector::metric("cpu")).len(), 400);
+    }
+
+    #[test]
+    fn logging_under_the_lock_keeps_the_log_in_id_order() {
+        let catalog = Catalog::new();
+        let log = parking_lot::Mutex::new(Vec::<(SeriesId, SeriesKey)>::new());
+        let keys: Vec<SeriesKey> = (0..300).map(|i| key("cpu", &format!("h{i}"))).collect();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (catalog, keys, log) = (&catalog, &keys, &log);
+                s.spawn(move || {
+                    for chunk in keys.chunks(3 + t).skip(t % 2) {
+                        let batch: Vec<&SeriesKey> = chunk.iter().collect();
+                        catalog
+                            .get_or_create_with(&batch, u64::MAX, |created| {
+                                log.lock().extend_from_slice(created);
+                                Ok(())
+                            })
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let log = log.into_inner();
+        assert_eq!(log.len(), catalog.len());
+        // Replaying the log, as recovery does, meets every id in order.
+        let recovered = Catalog::new();
+        for (id, key) in log {
+            recovered.insert_recovered(id, key).unwrap();
+        }
+        assert_eq!(recovered.all_keys(), catalog.all_keys());
     }
 
     #[test]

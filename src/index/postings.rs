@@ -63,6 +63,33 @@ impl Postings {
         }
     }
 
+    /// Takes series `id` back out (undoing `add` for a creation that failed). Names,
+    /// dimensions and values left with no series are dropped, so the postings equal
+    /// those built without the series.
+    pub(super) fn remove(&mut self, id: u32, key: &SeriesKey) {
+        if let Some(bitmap) = self.metrics.get_mut(key.name()) {
+            bitmap.remove(id);
+            if bitmap.is_empty() {
+                self.metrics.remove(key.name());
+            }
+        }
+        for (k, v) in key.dimensions() {
+            let Some(dim) = self.dims.get_mut(k.as_str()) else {
+                continue;
+            };
+            dim.all.remove(id);
+            if let Some(bitmap) = dim.values.get_mut(v.as_str()) {
+                bitmap.remove(id);
+                if bitmap.is_empty() {
+                    dim.values.remove(v.as_str());
+                }
+            }
+            if dim.all.is_empty() {
+                self.dims.remove(k.as_str());
+            }
+        }
+    }
+
     /// Rebuilds postings from keys, `keys[i]` being series `i`.
     pub(super) fn from_keys(keys: &[Arc<SeriesKey>]) -> Postings {
         let mut postings = Postings::default();

@@ -2,7 +2,7 @@
 //!
 //! Most metrics are decimals with a few digits (`12.5`, `0.01`, `1024`). Such a value is
 //! `m / 10^e` for an integer `m`; the deltas of `m` from one point to the next are small
-//! integers, which [`planes`](super::planes) lays out for zstd. This is the trick behind
+//! integers, which `planes` lays out for zstd. This is the trick behind
 //! VictoriaMetrics' density.
 //!
 //! ```text
@@ -97,20 +97,20 @@ pub(crate) fn decode(bytes: &[u8], count: usize, out: &mut Vec<f64>) -> Result<(
     out.reserve(count);
     out.push(m as f64 / scale);
     planes::decode(rest, count - 1, |block| {
-        // Two passes: the running sum is a serial chain of adds, the divisions are
-        // independent and pipeline once they are out of that chain. Locals keep the
-        // captured state in registers.
+        // Two passes: the running sum is a serial chain of adds (the conversions hang
+        // off it without lengthening it); the divisions are independent and vectorise
+        // once they are out of that chain. A local keeps the sum in a register.
         let mut running = m;
         for d in block.iter_mut() {
             running = running.wrapping_add(unzigzag(*d));
-            *d = running as u64;
+            *d = (running as f64).to_bits();
         }
         m = running;
         if e == 0 {
             // Integers (counters): the division by 1 is exact, skip it.
-            out.extend(block.iter().map(|&m| m as i64 as f64));
+            out.extend(block.iter().map(|&bits| f64::from_bits(bits)));
         } else {
-            out.extend(block.iter().map(|&m| m as i64 as f64 / scale));
+            out.extend(block.iter().map(|&bits| f64::from_bits(bits) / scale));
         }
     })
 }

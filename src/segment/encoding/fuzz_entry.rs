@@ -3,8 +3,9 @@
 //! re-export in `lib.rs`; not part of the API.
 
 use super::{
-    decode_timestamps, decode_values, encode_timestamps, encode_timestamps_as, encode_values,
-    encode_values_as, TimestampCodec, ValueCodec,
+    constant_timestamp_positions, constant_value, decode_timestamps, decode_values,
+    encode_timestamps, encode_timestamps_as, encode_values, encode_values_as, TimestampCodec,
+    ValueCodec,
 };
 
 /// Feeds `data` to every decoder as an untrusted encoding, then round-trips values and
@@ -25,6 +26,7 @@ pub fn codecs(data: &[u8]) {
     let mut values = Vec::new();
     if decode_timestamps(*codec_id, rest, count, &mut timestamps).is_ok() {
         assert_eq!(timestamps.len(), count);
+        check_fast_paths(*codec_id, rest, &timestamps);
     } else {
         assert!(
             timestamps.is_empty(),
@@ -33,6 +35,9 @@ pub fn codecs(data: &[u8]) {
     }
     if decode_values(*codec_id, rest, count, &mut values).is_ok() {
         assert_eq!(values.len(), count);
+        if let Some(constant) = constant_value(*codec_id, rest) {
+            assert!(values.iter().all(|v| v.to_bits() == constant.to_bits()));
+        }
     } else {
         assert!(values.is_empty(), "a failed decode must not leave output");
     }
@@ -64,6 +69,37 @@ pub fn codecs(data: &[u8]) {
         .map(|i| start.wrapping_add(i.wrapping_mul(sorted.len() as i64 + 1)))
         .collect();
     round_trip_timestamps(&regular);
+}
+
+/// When the constant-timestamp fast path answers, it must agree with a binary search of
+/// the decoded column, for ranges around its ends and inside it.
+pub(super) fn check_fast_paths(codec: u8, bytes: &[u8], ts: &[i64]) {
+    let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else {
+        return;
+    };
+    let middle = ts.get(ts.len() / 2).copied().unwrap_or(first);
+    let probes = [
+        i64::MIN,
+        first.saturating_sub(1),
+        first,
+        first.saturating_add(1),
+        middle,
+        middle.saturating_add(1),
+        last,
+        last.saturating_add(1),
+        i64::MAX,
+    ];
+    for &start in &probes {
+        for &end in &probes {
+            if let Some(positions) =
+                constant_timestamp_positions(codec, bytes, ts.len(), start, end)
+            {
+                let lo = ts.partition_point(|&t| t < start);
+                let hi = ts.partition_point(|&t| t < end).max(lo);
+                assert_eq!(positions, lo..hi, "constant fast path for [{start}, {end})");
+            }
+        }
+    }
 }
 
 /// Round-trips `values` through the chooser and through every codec that accepts them.
@@ -131,6 +167,7 @@ fn check_timestamps(ts: &[i64], codec: TimestampCodec, bytes: &[u8]) {
     decode_timestamps(codec as u8, bytes, ts.len(), &mut decoded)
         .unwrap_or_else(|e| panic!("{codec:?} cannot decode its own output: {e}"));
     assert_eq!(decoded, ts, "{codec:?} did not round-trip");
+    check_fast_paths(codec as u8, bytes, ts);
     for cut in cut_points(bytes.len()) {
         decoded.clear();
         if let Some(prefix) = bytes.get(..cut) {
@@ -143,8 +180,9 @@ fn check_timestamps(ts: &[i64], codec: TimestampCodec, bytes: &[u8]) {
     }
 }
 
-/// Truncation points checked: every length near both ends, so that long inputs do not
-/// make each fuzz iteration quadratic.
+/// Truncation points checked: every length for short encodings, every length near both
+/// ends for long ones, so that long inputs do not make each fuzz iteration quadratic.
 fn cut_points(len: usize) -> impl Iterator<Item = usize> {
-    (0..len.min(64)).chain(len.saturating_sub(64).max(64)..len)
+    let all_below = if len <= 2048 { len } else { 64 };
+    (0..all_below).chain(len.saturating_sub(64).max(all_below)..len)
 }

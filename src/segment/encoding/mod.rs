@@ -29,6 +29,7 @@ mod varint;
 mod xor;
 
 use std::fmt;
+use std::ops::Range;
 
 /// A decoder was given bytes that are not a valid encoding. The caller (the segment
 /// reader) turns it into a corruption error naming the file and offset.
@@ -208,6 +209,55 @@ fn decode_constant_values(
     }
     out.resize(out.len() + count, f64::from_bits(u64::from_le_bytes(bits)));
     Ok(())
+}
+
+/// Query fast path: the positions of the timestamps inside `[start, end)` of a
+/// `Constant` column, computed from its 16 bytes without decoding.
+///
+/// Returns `None` for other codecs, for bytes that do not decode, and for columns that are
+/// not ascending (a step <= 0 or a last timestamp past `i64::MAX`, which only unsorted
+/// input produces); the caller then decodes and searches.
+pub(crate) fn constant_timestamp_positions(
+    codec: u8,
+    bytes: &[u8],
+    count: usize,
+    start: i64,
+    end: i64,
+) -> Option<Range<usize>> {
+    if TimestampCodec::try_from(codec).ok()? != TimestampCodec::Constant || count == 0 {
+        return None;
+    }
+    let (first, step) = bytes.split_first_chunk::<8>()?;
+    let first = i128::from(i64::from_le_bytes(*first));
+    let step = i128::from(i64::from_le_bytes(step.try_into().ok()?));
+    let count_wide = i128::try_from(count).ok()?;
+    let step = match step {
+        0 if count == 1 => 1,
+        s if s > 0 && first + (count_wide - 1) * s <= i128::from(i64::MAX) => s,
+        _ => return None,
+    };
+    // Index of the first timestamp >= t: ceil((t - first) / step), clamped to 0..=count.
+    let lower_bound = |t: i64| -> usize {
+        let offset = i128::from(t) - first;
+        let index = if offset <= 0 {
+            0
+        } else {
+            (offset + step - 1) / step
+        };
+        usize::try_from(index.min(count_wide)).unwrap_or(count)
+    };
+    let lo = lower_bound(start);
+    Some(lo..lower_bound(end).max(lo))
+}
+
+/// Query fast path: the value of a `Constant` value column (aggregates over it need no
+/// decoding). `None` for other codecs or bytes that do not decode.
+pub(crate) fn constant_value(codec: u8, bytes: &[u8]) -> Option<f64> {
+    if ValueCodec::try_from(codec).ok()? != ValueCodec::Constant {
+        return None;
+    }
+    let bits: [u8; 8] = bytes.try_into().ok()?;
+    Some(f64::from_bits(u64::from_le_bytes(bits)))
 }
 
 /// Appends `values` in exactly `codec`, or returns false (writing nothing) when `codec`

@@ -23,7 +23,7 @@
 //! very skewed (deltas of +-1), bit planes win there too; when it is moderately skewed
 //! (entropy 3..8 bits) one byte plane wins, because Huffman then sees the joint
 //! distribution of its 8 bits. [`choose_layout`] makes that call from a histogram.
-//! Byte planes are also the fastest to decode, so bytes that are uniform anyway are
+//! Byte planes are also the cheapest to decode, so bytes that are uniform anyway are
 //! kept as byte planes.
 
 use super::DecodeError;
@@ -109,7 +109,7 @@ pub(crate) fn choose_layout(values: &[u64]) -> Layout {
     // Only a lone byte plane may be skewed: next to uniform byte planes it would share
     // their Huffman table (deltas ~ N(0, 1000): 1.73 bytes/value as two byte planes,
     // 1.58 as one byte plane and bit planes).
-    if byte_planes == 0 && byte_entropy(values, 0) >= 3.0 {
+    if byte_planes == 0 && low_byte_entropy(values) >= 3.0 {
         byte_planes = 1;
     }
     Layout {
@@ -118,11 +118,11 @@ pub(crate) fn choose_layout(values: &[u64]) -> Layout {
     }
 }
 
-/// Shannon entropy in bits of byte `k` of `values`.
-fn byte_entropy(values: &[u64], k: u32) -> f64 {
+/// Shannon entropy in bits of the low bytes of `values`.
+fn low_byte_entropy(values: &[u64]) -> f64 {
     let mut histogram = [0u32; 256];
     for &v in values {
-        if let Some(slot) = histogram.get_mut(((v >> (8 * k)) & 0xff) as usize) {
+        if let Some(slot) = histogram.get_mut(usize::from(v as u8)) {
             *slot += 1;
         }
     }
@@ -198,7 +198,8 @@ pub(crate) fn decode(
     match layout.data_len(n) {
         Some(len) if len == data.len() => {}
         Some(len) if len > data.len() => return Err(DecodeError("planes are truncated")),
-        _ => return Err(DecodeError("trailing bytes after planes")),
+        Some(_) => return Err(DecodeError("trailing bytes after planes")),
+        None => return Err(DecodeError("plane sizes overflow")),
     }
     let byte_plane_bytes = usize::from(layout.byte_planes) * n;
     let (byte_data, bit_data) = data.split_at(byte_plane_bytes.min(data.len()));
@@ -223,14 +224,23 @@ pub(crate) fn decode(
         let values = block
             .get_mut(..len)
             .ok_or(DecodeError("internal: block overflow"))?;
-        values.fill(0);
-        if n > 0 {
-            for (k, plane) in byte_data.chunks_exact(n).enumerate() {
-                let shift = 8 * k as u32;
+        let mut byte_planes = byte_data.chunks_exact(n.max(1));
+        // The low plane assigns (its length was checked above); the others add their
+        // bytes on top.
+        match byte_planes.next() {
+            Some(plane) => {
                 let part = plane.get(start..start + len).unwrap_or_default();
                 for (v, &b) in values.iter_mut().zip(part) {
-                    *v |= u64::from(b) << shift;
+                    *v = u64::from(b);
                 }
+            }
+            None => values.fill(0),
+        }
+        for (k, plane) in byte_planes.enumerate() {
+            let shift = 8 * (k as u32 + 1);
+            let part = plane.get(start..start + len).unwrap_or_default();
+            for (v, &b) in values.iter_mut().zip(part) {
+                *v |= u64::from(b) << shift;
             }
         }
         if plane_len > 0 {
@@ -250,14 +260,14 @@ pub(crate) fn decode(
                 let rows = rows.get(..in_group).unwrap_or_default();
                 let mut eights = values.chunks_exact_mut(8);
                 for (i, eight) in eights.by_ref().enumerate() {
-                    let columns = transpose8(gather(rows, i)).to_le_bytes();
+                    let columns = gather(rows, i).to_le_bytes();
                     for (v, &bits) in eight.iter_mut().zip(&columns) {
                         *v |= u64::from(bits) << shift;
                     }
                 }
                 let tail = eights.into_remainder();
                 if !tail.is_empty() {
-                    let columns = transpose8(gather(rows, len / 8)).to_le_bytes();
+                    let columns = gather(rows, len / 8).to_le_bytes();
                     for (v, &bits) in tail.iter_mut().zip(&columns) {
                         *v |= u64::from(bits) << shift;
                     }
@@ -270,11 +280,30 @@ pub(crate) fn decode(
     Ok(())
 }
 
-/// Byte `i` of each row, row `r` in byte `r` of the result.
+/// `SPREAD[b]` has bit `j` of `b` in bit 0 of byte `j`: one bit plane byte fanned out to
+/// the eight values it covers.
+const SPREAD: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut j = 0;
+        while j < 8 {
+            table[b] |= ((b as u64 >> j) & 1) << (8 * j);
+            j += 1;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// The transpose of byte `i` of each row (row `r` in bit `r` of each result byte), by
+/// table lookups: cheaper than gathering the bytes and calling [`transpose8`] when, as
+/// usual, a group holds only a few planes.
 #[inline]
 fn gather(rows: &[&[u8]], i: usize) -> u64 {
     rows.iter().enumerate().fold(0u64, |acc, (r, row)| {
-        acc | u64::from(row.get(i).copied().unwrap_or(0)) << (8 * r)
+        let byte = row.get(i).copied().unwrap_or(0);
+        acc | SPREAD.get(usize::from(byte)).copied().unwrap_or(0) << r
     })
 }
 
@@ -287,6 +316,16 @@ mod tests {
         let mut out = Vec::new();
         decode(bytes, n, |block| out.extend_from_slice(block))?;
         Ok(out)
+    }
+
+    #[test]
+    fn spread_table_is_the_transpose_of_one_row() {
+        for b in 0..=255u8 {
+            assert_eq!(gather(&[&[b]], 0), transpose8(u64::from(b)));
+        }
+        let rows: [&[u8]; 3] = [&[0b1010_0101], &[0xff], &[0b0000_0001]];
+        let expected = transpose8(0x01_ff_a5);
+        assert_eq!(gather(&rows, 0), expected);
     }
 
     #[test]

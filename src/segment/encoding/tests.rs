@@ -4,7 +4,7 @@
 //! every truncation is rejected) live in `fuzz_entry` so that the fuzz target and these
 //! tests enforce the same properties.
 
-use super::fuzz_entry::{codecs, round_trip_timestamps, round_trip_values};
+use super::fuzz_entry::{check_fast_paths, codecs, round_trip_timestamps, round_trip_values};
 use super::*;
 use proptest::prelude::*;
 
@@ -325,6 +325,44 @@ fn gcd_scaling_makes_millisecond_jitter_cheap() {
     assert!(bytes.len() <= 2048 + 16, "{} bytes", bytes.len());
 }
 
+#[test]
+fn constant_fast_paths_answer_without_decoding() {
+    let ts: Vec<i64> = (0..100).map(|i| 1_000 + i * 10).collect();
+    let (codec, bytes) = encoded_timestamps(&ts);
+    let positions = |start, end| constant_timestamp_positions(codec as u8, &bytes, 100, start, end);
+    assert_eq!(positions(i64::MIN, i64::MAX), Some(0..100));
+    assert_eq!(positions(1_000, 1_010), Some(0..1));
+    assert_eq!(positions(1_001, 1_011), Some(1..2));
+    assert_eq!(positions(1_990, 5_000), Some(99..100));
+    assert_eq!(positions(2_000, 5_000), Some(100..100));
+    assert_eq!(positions(500, 900), Some(0..0));
+    assert_eq!(positions(1_500, 1_200), Some(50..50));
+    let single = constant_timestamp_positions(
+        0,
+        &[7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        1,
+        7,
+        8,
+    );
+    assert_eq!(single, Some(0..1));
+    // Other codecs, or a descending "constant" column: decode instead.
+    assert_eq!(constant_timestamp_positions(2, &bytes, 100, 0, 1), None);
+    let (codec, descending) = encoded_timestamps(&[30, 20, 10]);
+    assert_eq!(codec, TimestampCodec::Constant);
+    assert_eq!(
+        constant_timestamp_positions(0, &descending, 3, 0, 100),
+        None
+    );
+    check_fast_paths(0, &bytes, &ts);
+
+    let (codec, bytes) = encoded_values(&[f64::NAN; 4]);
+    assert_eq!(
+        constant_value(codec as u8, &bytes).map(f64::to_bits),
+        Some(f64::NAN.to_bits())
+    );
+    assert_eq!(constant_value(ValueCodec::Xor as u8, &bytes), None);
+}
+
 // ---------------------------------------------------------------- hostile input
 
 #[test]
@@ -574,8 +612,19 @@ fn decode_speed() {
         .map(|i| start + i * 10_000_000_000 + (rng.next_u64() % 50_000_000) as i64)
         .collect();
     let noise: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+    let mut total = 0.0;
+    let counter: Vec<f64> = (0..n)
+        .map(|_| {
+            total += (rng.next_u64() % 1000) as f64;
+            total
+        })
+        .collect();
 
-    for (what, column) in [("decimal random walk", &values), ("gaussian noise", &noise)] {
+    for (what, column) in [
+        ("decimal random walk", &values),
+        ("integer counter", &counter),
+        ("gaussian noise", &noise),
+    ] {
         let (codec, bytes) = encoded_values(column);
         let mut out = Vec::with_capacity(n);
         let decode = best_rate(Box::new(|| {
