@@ -9,22 +9,28 @@
 mod batch;
 mod db;
 mod error;
+pub(crate) mod head;
 mod options;
+pub(crate) mod partition;
 pub mod storage;
 mod types;
-pub(crate) mod head;
-pub(crate) mod partition;
 
 pub(crate) mod index;
 pub(crate) mod query;
 pub(crate) mod segment;
 pub(crate) mod wal;
 
+#[doc(hidden)]
+/// Entry points for the fuzz targets under `fuzz/`; not part of the public API.
+pub mod __fuzz {
+    pub use crate::segment::encoding::fuzz_entry::codecs;
+}
+
 pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
 pub use db::{Db, FlushReport, RecoveryReport, Stats};
 pub use error::{Error, Result};
-pub use query::select::{SelectIter, SeriesPoints};
 pub use options::{Durability, Options, RecoveryMode};
+pub use query::select::{SelectIter, SeriesPoints};
 pub use types::{
     KeyLimits, Matcher, Point, Selector, SeriesId, SeriesKey, TimeRange, Timestamp, MAX_TIMESTAMP,
     MIN_TIMESTAMP,

@@ -1,13 +1,25 @@
 //! Every caller mistake is a typed error, and nothing of a refused batch is written.
 
-use sedimentdb::{Db, Durability, Error, Options, Selector, SeriesKey, TimeRange, WriteBatch, MAX_TIMESTAMP};
+use sedimentdb::{
+    Db, Durability, Error, Options, Selector, SeriesKey, TimeRange, WriteBatch, MAX_TIMESTAMP,
+};
 
 fn open(dir: &std::path::Path) -> Db {
-    Db::open(dir, Options::default().durability(Durability::None).max_series(5).max_batch_points(100)).unwrap()
+    Db::open(
+        dir,
+        Options::default()
+            .durability(Durability::None)
+            .max_series(5)
+            .max_batch_points(100),
+    )
+    .unwrap()
 }
 
 fn points(db: &Db) -> usize {
-    db.select(&Selector::any(), TimeRange::all()).unwrap().map(|s| s.unwrap().len()).sum()
+    db.select(&Selector::any(), TimeRange::all())
+        .unwrap()
+        .map(|s| s.unwrap().len())
+        .sum()
 }
 
 #[test]
@@ -28,11 +40,17 @@ fn bad_keys_are_refused_and_the_batch_is_not_written() {
         SeriesKey::from_parts("ok", (0..40).map(|i| (format!("k{i}"), "v"))),
     ];
     for bad in &bad_keys {
-        assert!(matches!(db.series(bad), Err(Error::InvalidArgument(_))), "{bad:?}");
+        assert!(
+            matches!(db.series(bad), Err(Error::InvalidArgument(_))),
+            "{bad:?}"
+        );
         let mut batch = WriteBatch::new();
         batch.push_key(&good, 1, 1.0);
         batch.push_key(bad, 2, 2.0);
-        assert!(matches!(db.write(&batch), Err(Error::InvalidArgument(_))), "{bad:?}");
+        assert!(
+            matches!(db.write(&batch), Err(Error::InvalidArgument(_))),
+            "{bad:?}"
+        );
     }
     assert_eq!(points(&db), 0);
     assert_eq!(db.stats().series, 0, "no series created by refused batches");
@@ -65,7 +83,13 @@ fn limits_on_batch_size_and_cardinality() {
     for i in 0..101 {
         batch.push(h, i, 0.0);
     }
-    assert!(matches!(db.write(&batch), Err(Error::LimitExceeded { what: "points per batch", .. })));
+    assert!(matches!(
+        db.write(&batch),
+        Err(Error::LimitExceeded {
+            what: "points per batch",
+            ..
+        })
+    ));
     assert!(db.write(&WriteBatch::new()).unwrap().points == 0);
 
     // max_series = 5: one exists; a batch creating 5 more is refused whole.
@@ -73,7 +97,13 @@ fn limits_on_batch_size_and_cardinality() {
     for i in 0..5 {
         batch.push_key(&SeriesKey::new("m").with("i", i.to_string()), 1, 1.0);
     }
-    assert!(matches!(db.write(&batch), Err(Error::LimitExceeded { what: "series", limit: 5 })));
+    assert!(matches!(
+        db.write(&batch),
+        Err(Error::LimitExceeded {
+            what: "series",
+            limit: 5
+        })
+    ));
     assert_eq!(db.stats().series, 1);
     assert_eq!(points(&db), 0);
     batch.clear();
@@ -82,7 +112,10 @@ fn limits_on_batch_size_and_cardinality() {
     }
     db.write(&batch).unwrap();
     assert_eq!(db.stats().series, 5);
-    assert!(matches!(db.series(&SeriesKey::new("another")), Err(Error::LimitExceeded { .. })));
+    assert!(matches!(
+        db.series(&SeriesKey::new("another")),
+        Err(Error::LimitExceeded { .. })
+    ));
 }
 
 #[test]
@@ -100,8 +133,14 @@ fn handles_from_another_database_are_refused() {
 
 #[test]
 fn bad_regex_is_a_typed_error() {
-    assert!(matches!(sedimentdb::Matcher::regex("k", "(unclosed"), Err(Error::InvalidArgument(_))));
-    assert!(matches!(sedimentdb::Matcher::regex("k", &"a".repeat(5000)), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        sedimentdb::Matcher::regex("k", "(unclosed"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        sedimentdb::Matcher::regex("k", &"a".repeat(5000)),
+        Err(Error::InvalidArgument(_))
+    ));
 }
 
 #[test]
@@ -109,7 +148,10 @@ fn directory_checks_lock_and_versions() {
     let dir = tempfile::tempdir().unwrap();
     // A directory holding someone else's files is not a database.
     std::fs::write(dir.path().join("notes.txt"), b"hello").unwrap();
-    assert!(matches!(Db::open(dir.path(), Options::default()), Err(Error::NotADatabase { .. })));
+    assert!(matches!(
+        Db::open(dir.path(), Options::default()),
+        Err(Error::NotADatabase { .. })
+    ));
     // Missing directory without create_if_missing.
     let missing = dir.path().join("missing");
     assert!(matches!(
@@ -120,7 +162,10 @@ fn directory_checks_lock_and_versions() {
     let path = dir.path().join("db");
     let db = Db::open(&path, Options::default()).unwrap();
     // A second open while the first holds the lock.
-    assert!(matches!(Db::open(&path, Options::default()), Err(Error::Locked { .. })));
+    assert!(matches!(
+        Db::open(&path, Options::default()),
+        Err(Error::Locked { .. })
+    ));
     db.close().unwrap();
     assert!(matches!(db.write(&WriteBatch::new()), Err(Error::Closed)));
     drop(db);
@@ -130,5 +175,8 @@ fn directory_checks_lock_and_versions() {
     let mut bytes = std::fs::read(&manifest).unwrap();
     bytes[8] = 9;
     std::fs::write(&manifest, &bytes).unwrap();
-    assert!(matches!(Db::open(&path, Options::default()), Err(Error::UnsupportedVersion { found: 9, .. })));
+    assert!(matches!(
+        Db::open(&path, Options::default()),
+        Err(Error::UnsupportedVersion { found: 9, .. })
+    ));
 }

@@ -9,7 +9,13 @@ use sedimentdb::{Db, Durability, Options, Selector, SeriesKey, TimeRange, WriteB
 #[test]
 fn writers_readers_and_flushes_together() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options::default().durability(Durability::Sync).head_memory_budget(1 << 18)).unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options::default()
+            .durability(Durability::Sync)
+            .head_memory_budget(1 << 18),
+    )
+    .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     const WRITERS: usize = 4;
     const BATCHES: i64 = 60;
@@ -19,7 +25,9 @@ fn writers_readers_and_flushes_together() {
         .map(|w| {
             let db = db.clone();
             std::thread::spawn(move || {
-                let h = db.series(&SeriesKey::new("load").with("writer", w.to_string())).unwrap();
+                let h = db
+                    .series(&SeriesKey::new("load").with("writer", w.to_string()))
+                    .unwrap();
                 for b in 0..BATCHES {
                     let mut batch = WriteBatch::new();
                     for i in 0..PER_BATCH {
@@ -36,14 +44,22 @@ fn writers_readers_and_flushes_together() {
             let db = db.clone();
             let stop = stop.clone();
             std::thread::spawn(move || {
-                let mut seen = vec![0usize; WRITERS];
+                let mut seen = [0usize; WRITERS];
                 while !stop.load(Ordering::Relaxed) {
-                    for s in db.select(&Selector::metric("load"), TimeRange::all()).unwrap() {
+                    for s in db
+                        .select(&Selector::metric("load"), TimeRange::all())
+                        .unwrap()
+                    {
                         let s = s.unwrap();
                         let w: usize = s.key.dimension("writer").unwrap().parse().unwrap();
                         // Each writer writes a prefix 0..n in order: a snapshot holds a prefix.
                         assert!(s.values.iter().enumerate().all(|(i, &v)| v == i as f64));
-                        assert!(s.len() >= seen[w], "series shrank: {} < {}", s.len(), seen[w]);
+                        assert!(
+                            s.len() >= seen[w],
+                            "series shrank: {} < {}",
+                            s.len(),
+                            seen[w]
+                        );
                         seen[w] = s.len();
                     }
                 }
@@ -70,7 +86,11 @@ fn writers_readers_and_flushes_together() {
     flusher.join().unwrap();
 
     let check = |db: &Db| {
-        let all: Vec<_> = db.select(&Selector::metric("load"), TimeRange::all()).unwrap().map(|s| s.unwrap()).collect();
+        let all: Vec<_> = db
+            .select(&Selector::metric("load"), TimeRange::all())
+            .unwrap()
+            .map(|s| s.unwrap())
+            .collect();
         assert_eq!(all.len(), WRITERS);
         for s in all {
             assert_eq!(s.len() as i64, BATCHES * PER_BATCH);

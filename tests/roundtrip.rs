@@ -7,14 +7,19 @@ use sedimentdb::{Db, Durability, Matcher, Options, Selector, SeriesKey, TimeRang
 type Model = BTreeMap<String, BTreeMap<i64, u64>>;
 
 fn key(host: usize, metric: &str) -> SeriesKey {
-    SeriesKey::new(metric).with("host", format!("h{host}")).with("dc", if host % 2 == 0 { "eu" } else { "us" })
+    SeriesKey::new(metric)
+        .with("host", format!("h{host}"))
+        .with("dc", if host.is_multiple_of(2) { "eu" } else { "us" })
 }
 
 fn read_all(db: &Db, sel: &Selector, range: TimeRange) -> Model {
     let mut out = Model::new();
     for s in db.select(sel, range).unwrap() {
         let s = s.unwrap();
-        assert!(s.timestamps.windows(2).all(|w| w[0] < w[1]), "timestamps sorted and unique");
+        assert!(
+            s.timestamps.windows(2).all(|w| w[0] < w[1]),
+            "timestamps sorted and unique"
+        );
         let m = out.entry(s.key.to_string()).or_default();
         for (t, v) in s.iter() {
             m.insert(t, v.to_bits());
@@ -31,12 +36,25 @@ fn write_some(db: &Db, model: &mut Model, seed: u64, n: usize) {
         x ^= x >> 7;
         x ^= x << 17;
         let host = (x % 5) as usize;
-        let metric = if x % 3 == 0 { "cpu" } else { "mem" };
+        let metric = if x.is_multiple_of(3) { "cpu" } else { "mem" };
         let ts = ((x >> 8) % 500) as i64 * 1_000_000_000;
-        let special = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, f64::MIN_POSITIVE / 2.0];
-        let value = if x % 17 == 0 { special[(x % 5) as usize] } else { ((x >> 20) % 10_000) as f64 / 100.0 };
+        let special = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            f64::MIN_POSITIVE / 2.0,
+        ];
+        let value = if x.is_multiple_of(17) {
+            special[(x % 5) as usize]
+        } else {
+            ((x >> 20) % 10_000) as f64 / 100.0
+        };
         let k = key(host, metric);
-        model.entry(k.to_string()).or_default().insert(ts, value.to_bits());
+        model
+            .entry(k.to_string())
+            .or_default()
+            .insert(ts, value.to_bits());
         batch.push_key(&k, ts, value);
     }
     db.write(&batch).unwrap();
@@ -76,7 +94,10 @@ fn points_survive_flush_reopen_and_drop_without_close() {
     let mut want = Model::new();
     for (k, pts) in &model {
         if k.starts_with("cpu{") && k.contains("dc=\"eu\"") {
-            let sub: BTreeMap<i64, u64> = pts.range(range.start..range.end).map(|(a, b)| (*a, *b)).collect();
+            let sub: BTreeMap<i64, u64> = pts
+                .range(range.start..range.end)
+                .map(|(a, b)| (*a, *b))
+                .collect();
             if !sub.is_empty() {
                 want.insert(k.clone(), sub);
             }
@@ -93,14 +114,27 @@ fn list_series_and_regex_selectors() {
         db.series(&key(h, "cpu")).unwrap();
     }
     let sel = Selector::metric("cpu").with(Matcher::regex("host", "h1[01]").unwrap());
-    let names: Vec<String> = db.list_series(&sel).unwrap().iter().map(|k| k.to_string()).collect();
-    assert_eq!(names, vec![key(10, "cpu").to_string(), key(11, "cpu").to_string()]);
+    let names: Vec<String> = db
+        .list_series(&sel)
+        .unwrap()
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        vec![key(10, "cpu").to_string(), key(11, "cpu").to_string()]
+    );
     let none = Selector::metric("cpu").with(Matcher::absent("host"));
     assert!(db.list_series(&none).unwrap().is_empty());
     let ne = Selector::metric("cpu").with(Matcher::ne("dc", "eu"));
     assert_eq!(db.list_series(&ne).unwrap().len(), 6);
     // Series with no points are listed but not selected.
-    assert_eq!(db.select(&Selector::any(), TimeRange::all()).unwrap().count(), 0);
+    assert_eq!(
+        db.select(&Selector::any(), TimeRange::all())
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 #[test]
@@ -121,9 +155,16 @@ fn handles_write_without_resolving_keys_and_series_survive_reopen() {
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let h = db.series(&k).unwrap();
     assert_eq!(h.id().0, 0);
-    let got: Vec<_> = db.select(&Selector::metric("cpu"), TimeRange::all()).unwrap().map(|s| s.unwrap()).collect();
+    let got: Vec<_> = db
+        .select(&Selector::metric("cpu"), TimeRange::all())
+        .unwrap()
+        .map(|s| s.unwrap())
+        .collect();
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].values, (0..1000).map(|i| i as f64).collect::<Vec<_>>());
+    assert_eq!(
+        got[0].values,
+        (0..1000).map(|i| i as f64).collect::<Vec<_>>()
+    );
     assert_eq!(db.stats().series, 1);
 }
 
@@ -136,7 +177,9 @@ fn automatic_flush_by_window_and_budget_keeps_every_point() {
         .head_memory_budget(1 << 16)
         .partition_duration(std::time::Duration::from_secs(300));
     let db = Db::open(dir.path(), opts.clone()).unwrap();
-    let handles: Vec<_> = (0..20).map(|h| db.series(&key(h, "cpu")).unwrap()).collect();
+    let handles: Vec<_> = (0..20)
+        .map(|h| db.series(&key(h, "cpu")).unwrap())
+        .collect();
     let mut batch = WriteBatch::new();
     let mut total = 0;
     for step in 0..600i64 {
@@ -151,11 +194,22 @@ fn automatic_flush_by_window_and_budget_keeps_every_point() {
     }
     db.write(&batch).unwrap();
     let stats = db.stats();
-    assert!(stats.segments > 1, "window and budget should have flushed: {stats:?}");
-    let count: usize = db.select(&Selector::any(), TimeRange::all()).unwrap().map(|s| s.unwrap().len()).sum();
+    assert!(
+        stats.segments > 1,
+        "window and budget should have flushed: {stats:?}"
+    );
+    let count: usize = db
+        .select(&Selector::any(), TimeRange::all())
+        .unwrap()
+        .map(|s| s.unwrap().len())
+        .sum();
     assert_eq!(count, total);
     db.close().unwrap();
     let db = Db::open(dir.path(), opts).unwrap();
-    let count: usize = db.select(&Selector::any(), TimeRange::all()).unwrap().map(|s| s.unwrap().len()).sum();
+    let count: usize = db
+        .select(&Selector::any(), TimeRange::all())
+        .unwrap()
+        .map(|s| s.unwrap().len())
+        .sum();
     assert_eq!(count, total);
 }

@@ -42,6 +42,7 @@ pub(crate) fn flush(db: &DbInner) -> Result<FlushReport> {
 /// flushed meanwhile).
 pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Result<FlushReport> {
     let _guard = db.flush_lock.lock();
+    db.check_open()?;
     if !needed(&db.version.read()) {
         return Ok(FlushReport::default());
     }
@@ -156,7 +157,12 @@ fn write_heads(db: &DbInner, heads: &[Arc<Head>], next_id: &mut u64) -> Result<V
                     let seg_id = *next_id;
                     *next_id += 1;
                     let path = db.layout.segment_file(seg_id);
-                    let w = SegmentWriter::create(fs, &path, db.opts.warm_zstd_level, db.opts.chunk_points)?;
+                    let w = SegmentWriter::create(
+                        fs,
+                        &path,
+                        db.opts.warm_zstd_level,
+                        db.opts.chunk_points,
+                    )?;
                     &mut writers.entry(part).or_insert((seg_id, w)).1
                 }
             };

@@ -60,6 +60,9 @@ mod tests {
         let name = p.file_name().unwrap().to_str().unwrap();
         assert_eq!(parse_numbered(name, SEGMENT_EXT), Some(42));
         assert_eq!(parse_numbered("42.seg", SEGMENT_EXT), None);
-        assert_eq!(parse_numbered("00000000000000000042.seg.tmp", SEGMENT_EXT), None);
+        assert_eq!(
+            parse_numbered("00000000000000000042.seg.tmp", SEGMENT_EXT),
+            None
+        );
     }
 }

@@ -20,8 +20,8 @@ use crate::options::{Durability, Options};
 use crate::partition::manifest::ManifestBody;
 use crate::query::select::SelectIter;
 use crate::storage::DirLock;
-use crate::types::{validate_timestamp, SeriesId, SeriesKey, Selector, TimeRange};
-use crate::wal::{self, Wal, WalEntry};
+use crate::types::{validate_timestamp, Selector, SeriesId, SeriesKey, TimeRange};
+use crate::wal::{self, Wal};
 
 pub use flush::FlushReport;
 pub(crate) use layout::Layout;
@@ -58,7 +58,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("path", &self.inner.layout.root).finish()
+        f.debug_struct("Db")
+            .field("path", &self.inner.layout.root)
+            .finish()
     }
 }
 
@@ -112,13 +114,12 @@ pub(crate) struct DbInner {
     pub(crate) manifest: Mutex<ManifestBody>,
     /// One flush (or other manifest change) at a time.
     pub(crate) flush_lock: Mutex<()>,
-    /// Serialises the creation of series so that ids are handed out in WAL order.
-    series_lock: Mutex<()>,
     recovery: RecoveryReport,
     closed: AtomicBool,
     flusher: Mutex<Option<JoinHandle<()>>>,
     flush_signal: Arc<(Mutex<FlushRequest>, Condvar)>,
-    _lock: Box<dyn DirLock>,
+    /// The directory lock; released by `close` so the directory can be reopened at once.
+    dir_lock: Mutex<Option<Box<dyn DirLock>>>,
 }
 
 #[derive(Default)]
@@ -168,7 +169,10 @@ impl Db {
     pub fn series(&self, key: &SeriesKey) -> Result<SeriesHandle> {
         self.inner.check_open()?;
         if let Some(id) = self.inner.catalog.lookup(key) {
-            return Ok(SeriesHandle { id, db_tag: self.inner.tag });
+            return Ok(SeriesHandle {
+                id,
+                db_tag: self.inner.tag,
+            });
         }
         key.validate(&self.inner.opts.key_limits)?;
         let ids = self.inner.ensure_series(&[key])?;
@@ -191,7 +195,12 @@ impl Db {
         self.inner.check_open()?;
         let ids = self.inner.catalog.select(selector);
         let version = self.inner.version.read().clone();
-        Ok(SelectIter::new(self.inner.catalog.clone(), version, ids, range))
+        Ok(SelectIter::new(
+            self.inner.catalog.clone(),
+            version,
+            ids,
+            range,
+        ))
     }
 
     /// Keys of the series matching `selector`, in id order.
@@ -234,7 +243,11 @@ impl Db {
             return Ok(());
         }
         self.inner.stop_flusher();
-        self.inner.wal.close()
+        // Wait for a flush another thread may be running before the WAL goes away.
+        let _flush = self.inner.flush_lock.lock();
+        let result = self.inner.wal.close();
+        self.inner.dir_lock.lock().take();
+        result
     }
 }
 
@@ -267,53 +280,19 @@ impl DbInner {
 
     /// Creates the series among `keys` that do not exist yet and returns every key's id.
     ///
-    /// Ids are assigned and the WAL record naming them is appended under `series_lock`,
-    /// and the new keys become visible in the catalog only after that record is in the
-    /// WAL (inside the append lock): no other writer can log a point for a series whose
-    /// definition is not earlier in the WAL.
+    /// The catalog calls the logging closure under its write lock, before any other
+    /// thread can see the new ids, so series records reach the WAL in id order and no
+    /// writer can log a point for a series whose definition is not earlier in the WAL.
     pub(crate) fn ensure_series(&self, keys: &[&SeriesKey]) -> Result<Vec<SeriesId>> {
-        let _guard = self.series_lock.lock();
-        let mut ids = Vec::with_capacity(keys.len());
-        let mut created: Vec<(SeriesId, SeriesKey)> = Vec::new();
-        let mut next = self.catalog.len() as u64;
-        for key in keys {
-            if let Some(id) = self.catalog.lookup(key) {
-                ids.push(id);
-            } else if let Some((id, _)) = created.iter().find(|(_, k)| k == *key) {
-                ids.push(*id);
-            } else {
-                let limit = self.opts.max_series.min(u64::from(KEY_FLAG));
-                if next >= limit {
-                    return Err(Error::LimitExceeded {
-                        what: "series",
-                        limit,
-                    });
-                }
-                let id = SeriesId(next as u32);
-                next += 1;
-                created.push((id, (*key).clone()));
-                ids.push(id);
-            }
-        }
-        if created.is_empty() {
-            return Ok(ids);
-        }
-        let mut payload = Vec::new();
-        let entry = WalEntry::Series(created);
-        let rtype = wal::encode_entry(&entry, &mut payload);
-        let WalEntry::Series(created) = entry else {
-            return Err(Error::Internal("series entry changed kind".into()));
-        };
-        let (lsn, inserted) = self.wal.append_with(rtype, &payload, || -> Result<()> {
-            for (id, key) in created {
-                self.catalog
-                    .insert_recovered(id, key)
-                    .map_err(|c| Error::Internal(c.to_string()))?;
-            }
+        let limit = self.opts.max_series.min(u64::from(KEY_FLAG));
+        let mut lsn = None;
+        let (ids, _created) = self.catalog.get_or_create_with(keys, limit, |created| {
+            let mut payload = Vec::new();
+            let rtype = wal::encode_series(created, &mut payload);
+            lsn = Some(self.wal.append_with(rtype, &payload, || ())?.0);
             Ok(())
         })?;
-        inserted?;
-        if self.opts.durability == Durability::Sync {
+        if let (Some(lsn), Durability::Sync) = (lsn, self.opts.durability) {
             self.wal.sync_to(lsn)?;
         }
         Ok(ids)
@@ -335,7 +314,9 @@ impl DbInner {
             });
         }
         if batch.mixed_handles || batch.db_tag.is_some_and(|t| t != self.tag) {
-            return Err(Error::invalid("batch holds a series handle from another database"));
+            return Err(Error::invalid(
+                "batch holds a series handle from another database",
+            ));
         }
         for &ts in &batch.timestamps {
             validate_timestamp(ts)?;
@@ -352,7 +333,13 @@ impl DbInner {
             resolved = batch
                 .series
                 .iter()
-                .map(|&s| if s & KEY_FLAG != 0 { ids[(s & !KEY_FLAG) as usize].0 } else { s })
+                .map(|&s| {
+                    if s & KEY_FLAG != 0 {
+                        ids[(s & !KEY_FLAG) as usize].0
+                    } else {
+                        s
+                    }
+                })
                 .collect::<Vec<u32>>();
             &resolved
         };
@@ -360,7 +347,9 @@ impl DbInner {
         let rtype = wal::encode_points(series, &batch.timestamps, &batch.values, &mut payload);
         let (lsn, ()) = self.wal.append_with(rtype, &payload, || {
             let version = self.version.read();
-            version.live.insert(series, &batch.timestamps, &batch.values);
+            version
+                .live
+                .insert(series, &batch.timestamps, &batch.values);
         })?;
         let durable = match self.opts.durability {
             Durability::Sync => {
@@ -382,8 +371,12 @@ impl DbInner {
         let budget = self.opts.head_memory_budget;
         if live_bytes + frozen_bytes >= budget {
             drop(version);
-            let _ = flush::flush_if(self, |v| v.live.bytes() + v.frozen.iter().map(|h| h.bytes()).sum::<usize>() >= budget);
-        } else if live_bytes >= budget / 2 || version.live.span_from_anchor() >= self.opts.head_window {
+            let _ = flush::flush_if(self, |v| {
+                v.live.bytes() + v.frozen.iter().map(|h| h.bytes()).sum::<usize>() >= budget
+            });
+        } else if live_bytes >= budget / 2
+            || version.live.span_from_anchor() >= self.opts.head_window
+        {
             self.request_flush();
         }
     }
@@ -401,7 +394,8 @@ impl DbInner {
             .filter_map(|name| fs.size(&self.layout.wal.join(name)).ok())
             .sum();
         let catalog_bytes = if manifest.catalog_seq > 0 {
-            fs.size(&self.layout.catalog_file(manifest.catalog_seq)).unwrap_or(0)
+            fs.size(&self.layout.catalog_file(manifest.catalog_seq))
+                .unwrap_or(0)
         } else {
             0
         };

@@ -27,7 +27,8 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
                 reason: "directory does not exist".into(),
             });
         }
-        fs.create_dir_all(path).map_err(|e| Error::io("mkdir", path, e))?;
+        fs.create_dir_all(path)
+            .map_err(|e| Error::io("mkdir", path, e))?;
     }
     let lock_path = path.join(layout::LOCK_FILE);
     let lock = fs.lock(&lock_path).map_err(|e| {
@@ -39,13 +40,16 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
     })?;
 
     let manifest = if fs.exists(&layout.manifest) {
-        let bytes = fs.read(&layout.manifest).map_err(|e| Error::io("read", &layout.manifest, e))?;
+        let bytes = fs
+            .read(&layout.manifest)
+            .map_err(|e| Error::io("read", &layout.manifest, e))?;
         ManifestBody::decode(&bytes, &layout.manifest)?
     } else {
         create(&*fs, &layout, &opts)?
     };
     for dir in [&layout.wal, &layout.segments, &layout.catalog] {
-        fs.create_dir_all(dir).map_err(|e| Error::io("mkdir", dir, e))?;
+        fs.create_dir_all(dir)
+            .map_err(|e| Error::io("mkdir", dir, e))?;
     }
 
     let catalog = if manifest.catalog_seq > 0 {
@@ -56,7 +60,11 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
             return Err(Error::corruption(
                 &file,
                 0,
-                format!("catalog holds {} series, the manifest expects {}", catalog.len(), manifest.catalog_series),
+                format!(
+                    "catalog holds {} series, the manifest expects {}",
+                    catalog.len(),
+                    manifest.catalog_series
+                ),
             ));
         }
         catalog
@@ -80,28 +88,34 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
     let live = Head::new();
     let wal_dir = layout.wal.clone();
     let mut points = 0u64;
-    let replay = wal::replay(&*fs, &layout.wal, manifest.wal_checkpoint, opts.recovery, |entry| {
-        match entry {
-            WalEntry::Series(list) => {
-                for (id, key) in list {
-                    catalog
-                        .insert_recovered(id, key)
-                        .map_err(|c| c.into_error(&wal_dir, 0))?;
+    let replay = wal::replay(
+        &*fs,
+        &layout.wal,
+        manifest.wal_checkpoint,
+        opts.recovery,
+        |entry| {
+            match entry {
+                WalEntry::Series(list) => {
+                    for (id, key) in list {
+                        catalog
+                            .insert_recovered(id, key)
+                            .map_err(|c| c.into_error(&wal_dir, 0))?;
+                    }
+                }
+                WalEntry::Points(cols) => {
+                    let known = catalog.len() as u32;
+                    if let Some(bad) = cols.series.iter().find(|&&s| s >= known) {
+                        return Err(Error::Internal(format!(
+                            "WAL names series {bad} before defining it"
+                        )));
+                    }
+                    live.insert(&cols.series, &cols.timestamps, &cols.values);
+                    points += cols.series.len() as u64;
                 }
             }
-            WalEntry::Points(cols) => {
-                let known = catalog.len() as u32;
-                if let Some(bad) = cols.series.iter().find(|&&s| s >= known) {
-                    return Err(Error::Internal(format!(
-                        "WAL names series {bad} before defining it"
-                    )));
-                }
-                live.insert(&cols.series, &cols.timestamps, &cols.values);
-                points += cols.series.len() as u64;
-            }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     report.wal_files = replay.files;
     report.wal_records = replay.records;
     report.replayed_points = points;
@@ -129,12 +143,11 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         })),
         manifest: Mutex::new(manifest),
         flush_lock: Mutex::new(()),
-        series_lock: Mutex::new(()),
         recovery: report,
         closed: AtomicBool::new(false),
         flusher: Mutex::new(None),
         flush_signal: Arc::new((Mutex::new(FlushRequest::default()), Condvar::new())),
-        _lock: lock,
+        dir_lock: Mutex::new(Some(lock)),
         layout,
         opts,
     })
@@ -143,7 +156,9 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
 /// Initialises an empty directory. Refuses a directory holding anything but what a
 /// previous, interrupted initialisation may have left.
 fn create(fs: &dyn FileSystem, layout: &Layout, opts: &Options) -> Result<ManifestBody> {
-    let entries = fs.list(&layout.root).map_err(|e| Error::io("list", &layout.root, e))?;
+    let entries = fs
+        .list(&layout.root)
+        .map_err(|e| Error::io("list", &layout.root, e))?;
     for name in &entries {
         let ours_and_empty = match name.as_str() {
             layout::LOCK_FILE => true,
@@ -173,7 +188,8 @@ fn create(fs: &dyn FileSystem, layout: &Layout, opts: &Options) -> Result<Manife
         ..ManifestBody::default()
     };
     for dir in [&layout.wal, &layout.segments, &layout.catalog] {
-        fs.create_dir_all(dir).map_err(|e| Error::io("mkdir", dir, e))?;
+        fs.create_dir_all(dir)
+            .map_err(|e| Error::io("mkdir", dir, e))?;
     }
     write_atomic(fs, &layout.manifest, &manifest.encode())?;
     Ok(manifest)
@@ -187,14 +203,19 @@ fn remove_orphans(
     manifest: &ManifestBody,
     report: &mut RecoveryReport,
 ) -> Result<()> {
-    let live_segments: std::collections::HashSet<u64> = manifest.segments.iter().map(|s| s.id).collect();
+    let live_segments: std::collections::HashSet<u64> =
+        manifest.segments.iter().map(|s| s.id).collect();
     let mut remove = |dir: &Path, name: &str| -> Result<()> {
         let path = dir.join(name);
-        fs.remove(&path).map_err(|e| Error::io("remove", &path, e))?;
+        fs.remove(&path)
+            .map_err(|e| Error::io("remove", &path, e))?;
         report.orphans_removed.push(path);
         Ok(())
     };
-    for name in fs.list(&layout.segments).map_err(|e| Error::io("list", &layout.segments, e))? {
+    for name in fs
+        .list(&layout.segments)
+        .map_err(|e| Error::io("list", &layout.segments, e))?
+    {
         match parse_numbered(&name, layout::SEGMENT_EXT) {
             Some(id) if live_segments.contains(&id) => {}
             Some(_) => remove(&layout.segments, &name)?,
@@ -202,7 +223,10 @@ fn remove_orphans(
             _ => {}
         }
     }
-    for name in fs.list(&layout.catalog).map_err(|e| Error::io("list", &layout.catalog, e))? {
+    for name in fs
+        .list(&layout.catalog)
+        .map_err(|e| Error::io("list", &layout.catalog, e))?
+    {
         match parse_numbered(&name, layout::CATALOG_EXT) {
             Some(seq) if seq == manifest.catalog_seq => {}
             Some(_) => remove(&layout.catalog, &name)?,
@@ -213,7 +237,10 @@ fn remove_orphans(
     if fs.exists(&crate::storage::tmp_path(&layout.manifest)) {
         remove(&layout.root, &format!("{}.tmp", layout::MANIFEST_FILE))?;
     }
-    for name in fs.list(&layout.wal).map_err(|e| Error::io("list", &layout.wal, e))? {
+    for name in fs
+        .list(&layout.wal)
+        .map_err(|e| Error::io("list", &layout.wal, e))?
+    {
         if let Some(seq) = wal::parse_file_seq(&name) {
             if seq < manifest.wal_checkpoint {
                 remove(&layout.wal, &name)?;

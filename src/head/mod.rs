@@ -109,7 +109,8 @@ impl Head {
             }
         }
         self.bytes.fetch_add(added_bytes, Ordering::Relaxed);
-        self.points.fetch_add(series.len() as u64, Ordering::Relaxed);
+        self.points
+            .fetch_add(series.len() as u64, Ordering::Relaxed);
         self.min_ts.fetch_min(lo, Ordering::Relaxed);
         self.max_ts.fetch_max(hi, Ordering::Relaxed);
         let _ = self.anchor_ts.compare_exchange(

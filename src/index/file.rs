@@ -1316,10 +1316,6 @@ mod figures {
             .map_or(0, |pages| pages * 4096)
     }
 
-    fn ms(since: Instant) -> f64 {
-        since.elapsed().as_secs_f64() * 1e3
-    }
-
     /// Nanoseconds this thread has spent on a CPU (from the scheduler): unlike wall time,
     /// it does not count the time other processes on this shared machine held the CPU.
     fn on_cpu_ns() -> u64 {

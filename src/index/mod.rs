@@ -9,13 +9,8 @@
 //! - [`postings`]: the bitmaps and the evaluation of selectors against them.
 //! - [`file`]: the catalog file (keys and postings), its byte layout and its decoder.
 
-// Nothing outside this module uses the catalog until the database wires it into the
-// write and query paths; remove these allows then, so that dead code shows up again.
-#![allow(dead_code)]
-
 mod catalog;
 mod file;
 mod postings;
 
-#[allow(unused_imports)]
-pub(crate) use catalog::{Catalog, RecoveryConflict, Resolved};
+pub(crate) use catalog::Catalog;

@@ -217,6 +217,7 @@ impl Postings {
     /// Every value of dimension `key`, sorted, each with the ids of the series carrying
     /// it; the bitmaps are intersected with `within` when given, and values left with no
     /// series are dropped.
+    #[cfg_attr(not(test), allow(dead_code))] // used by tests; the query engine uses the rest next
     pub(super) fn dimension_values(
         &self,
         key: &str,
@@ -241,6 +242,7 @@ impl Postings {
     }
 
     /// All metric names, sorted.
+    #[cfg_attr(not(test), allow(dead_code))] // used by tests; the query engine uses the rest next
     pub(super) fn metric_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.metrics.keys().cloned().collect();
         names.sort_unstable();

@@ -88,24 +88,34 @@ impl ManifestBody {
                 supported: VERSION,
             });
         }
-        let body_len = u32::from_le_bytes([header[12], header[13], header[14], header[15]]) as usize;
+        let body_len =
+            u32::from_le_bytes([header[12], header[13], header[14], header[15]]) as usize;
         let crc = u32::from_le_bytes([header[16], header[17], header[18], header[19]]);
         if body_len > MAX_BODY_LEN || bytes.len() != HEADER_LEN + body_len {
             return Err(Error::corruption(
                 path,
                 12,
-                format!("body length {body_len} does not match file length {}", bytes.len()),
+                format!(
+                    "body length {body_len} does not match file length {}",
+                    bytes.len()
+                ),
             ));
         }
         let body = &bytes[HEADER_LEN..];
         if crc32fast::hash(body) != crc {
-            return Err(Error::corruption(path, HEADER_LEN as u64, "manifest checksum mismatch"));
+            return Err(Error::corruption(
+                path,
+                HEADER_LEN as u64,
+                "manifest checksum mismatch",
+            ));
         }
         let manifest: ManifestBody = bincode::DefaultOptions::new()
             .with_fixint_encoding()
             .with_limit(MAX_BODY_LEN as u64)
             .deserialize(body)
-            .map_err(|e| Error::corruption(path, HEADER_LEN as u64, format!("manifest body: {e}")))?;
+            .map_err(|e| {
+                Error::corruption(path, HEADER_LEN as u64, format!("manifest body: {e}"))
+            })?;
         Ok(manifest)
     }
 }
@@ -153,7 +163,10 @@ mod tests {
             for bit in 0..8 {
                 let mut b = bytes.clone();
                 b[i] ^= 1 << bit;
-                assert!(ManifestBody::decode(&b, Path::new("M")).is_err(), "byte {i} bit {bit}");
+                assert!(
+                    ManifestBody::decode(&b, Path::new("M")).is_err(),
+                    "byte {i} bit {bit}"
+                );
             }
         }
     }

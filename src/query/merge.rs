@@ -2,7 +2,11 @@
 
 /// Merges `pieces` (each sorted by time without duplicates; later pieces are newer)
 /// into one sorted run in which, for equal timestamps, the newest piece's value wins.
-pub(crate) fn merge_pieces(pieces: &[(Vec<i64>, Vec<f64>)], ts_out: &mut Vec<i64>, val_out: &mut Vec<f64>) {
+pub(crate) fn merge_pieces(
+    pieces: &[(Vec<i64>, Vec<f64>)],
+    ts_out: &mut Vec<i64>,
+    val_out: &mut Vec<f64>,
+) {
     let non_empty: Vec<&(Vec<i64>, Vec<f64>)> = pieces.iter().filter(|p| !p.0.is_empty()).collect();
     // Common case: sources hold disjoint, increasing time spans (each flush covers later
     // time than the one before), so concatenation is the merge.

@@ -37,7 +37,10 @@ impl SeriesPoints {
 
     /// The points as `(timestamp, value)` pairs.
     pub fn iter(&self) -> impl Iterator<Item = (i64, f64)> + '_ {
-        self.timestamps.iter().copied().zip(self.values.iter().copied())
+        self.timestamps
+            .iter()
+            .copied()
+            .zip(self.values.iter().copied())
     }
 }
 
@@ -52,7 +55,12 @@ pub struct SelectIter {
 }
 
 impl SelectIter {
-    pub(crate) fn new(catalog: Arc<Catalog>, version: Arc<Version>, ids: RoaringBitmap, range: TimeRange) -> Self {
+    pub(crate) fn new(
+        catalog: Arc<Catalog>,
+        version: Arc<Version>,
+        ids: RoaringBitmap,
+        range: TimeRange,
+    ) -> Self {
         SelectIter {
             catalog,
             version,
@@ -92,8 +100,16 @@ impl SelectIter {
                 self.pieces.push((t, v));
             }
         }
-        for head in self.version.frozen.iter().chain(std::iter::once(&self.version.live)) {
-            if !head.time_bounds().is_some_and(|(lo, hi)| range.overlaps(lo, hi)) {
+        for head in self
+            .version
+            .frozen
+            .iter()
+            .chain(std::iter::once(&self.version.live))
+        {
+            if !head
+                .time_bounds()
+                .is_some_and(|(lo, hi)| range.overlaps(lo, hi))
+            {
                 continue;
             }
             let (mut t, mut v) = (Vec::new(), Vec::new());
@@ -113,7 +129,9 @@ impl SelectIter {
             merge_pieces(&self.pieces, &mut timestamps, &mut values);
         }
         let Some(key) = self.catalog.key(SeriesId(id)) else {
-            return Err(crate::Error::Internal(format!("series {id} has points but no key")));
+            return Err(crate::Error::Internal(format!(
+                "series {id} has points but no key"
+            )));
         };
         Ok(Some(SeriesPoints {
             id: SeriesId(id),

@@ -49,7 +49,9 @@ impl Segment {
     /// Opens and validates `path`: header, trailer, footer checksum and every chunk's
     /// placement. Chunk checksums are verified when a chunk is decoded.
     pub(crate) fn open(fs: &dyn FileSystem, path: &Path, mode: ReadMode) -> Result<Segment> {
-        let bytes = fs.open_bytes(path, mode).map_err(|e| Error::io("open", path, e))?;
+        let bytes = fs
+            .open_bytes(path, mode)
+            .map_err(|e| Error::io("open", path, e))?;
         let footer = Self::parse(&bytes, path)?;
         Ok(Segment {
             path: path.to_owned(),
@@ -61,7 +63,10 @@ impl Segment {
     fn parse(b: &[u8], path: &Path) -> Result<Footer> {
         let corrupt = |offset: usize, what: String| Error::corruption(path, offset as u64, what);
         if b.len() < HEADER_LEN + TRAILER_LEN {
-            return Err(corrupt(0, format!("file of {} bytes is too short for a segment", b.len())));
+            return Err(corrupt(
+                0,
+                format!("file of {} bytes is too short for a segment", b.len()),
+            ));
         }
         if b[HEADER_MAGIC..HEADER_MAGIC + 7] != MAGIC[..7] {
             return Err(corrupt(0, "bad segment magic".into()));
@@ -80,19 +85,30 @@ impl Segment {
         let t_at = b.len() - TRAILER_LEN;
         let t = &b[t_at..];
         if t[TRAILER_MAGIC..] != MAGIC {
-            return Err(corrupt(t_at + TRAILER_MAGIC, "bad trailer magic (truncated file?)".into()));
+            return Err(corrupt(
+                t_at + TRAILER_MAGIC,
+                "bad trailer magic (truncated file?)".into(),
+            ));
         }
         if crc32fast::hash(&t[..TRAILER_CRC]) != le_u32(t, TRAILER_CRC) {
             return Err(corrupt(t_at, "trailer checksum mismatch".into()));
         }
         if le_u32(t, TRAILER_VERSION) != version {
-            return Err(corrupt(t_at + TRAILER_VERSION, "trailer and header versions differ".into()));
+            return Err(corrupt(
+                t_at + TRAILER_VERSION,
+                "trailer and header versions differ".into(),
+            ));
         }
         let footer_offset = le_u64(t, TRAILER_FOOTER_OFFSET);
         let footer_len = u64::from(le_u32(t, TRAILER_FOOTER_LEN));
         let footer_raw_len = u64::from(le_u32(t, TRAILER_FOOTER_RAW_LEN));
-        if footer_offset < HEADER_LEN as u64 || footer_offset.saturating_add(footer_len) != t_at as u64 {
-            return Err(corrupt(t_at, format!("footer at {footer_offset}+{footer_len} does not end at the trailer")));
+        if footer_offset < HEADER_LEN as u64
+            || footer_offset.saturating_add(footer_len) != t_at as u64
+        {
+            return Err(corrupt(
+                t_at,
+                format!("footer at {footer_offset}+{footer_len} does not end at the trailer"),
+            ));
         }
         let footer_offset = footer_offset as usize;
         let compressed = &b[footer_offset..t_at];
@@ -100,12 +116,18 @@ impl Segment {
             return Err(corrupt(footer_offset, "footer checksum mismatch".into()));
         }
         if footer_raw_len > MAX_FOOTER_RAW_LEN || footer_raw_len > footer_len.saturating_mul(1024) {
-            return Err(corrupt(t_at, format!("implausible footer size {footer_raw_len}")));
+            return Err(corrupt(
+                t_at,
+                format!("implausible footer size {footer_raw_len}"),
+            ));
         }
         let raw = zstd::bulk::decompress(compressed, footer_raw_len as usize)
             .map_err(|e| corrupt(footer_offset, format!("footer does not decompress: {e}")))?;
         if raw.len() as u64 != footer_raw_len {
-            return Err(corrupt(footer_offset, "footer decompressed to the wrong length".into()));
+            return Err(corrupt(
+                footer_offset,
+                "footer decompressed to the wrong length".into(),
+            ));
         }
         let footer: Footer = bincode::DefaultOptions::new()
             .with_fixint_encoding()
@@ -120,13 +142,19 @@ impl Segment {
         let mut prev: Option<(u32, i64)> = None;
         let mut points = 0u64;
         for (i, c) in footer.chunks.iter().enumerate() {
-            let bad = |what: String| Error::corruption(path, footer_offset, format!("chunk {i}: {what}"));
+            let bad =
+                |what: String| Error::corruption(path, footer_offset, format!("chunk {i}: {what}"));
             let s = &c.stats;
             if s.count == 0 || s.count > MAX_CHUNK_POINTS || s.nan_count > s.count {
                 return Err(bad(format!("bad point count {}", s.count)));
             }
-            if c.offset < HEADER_LEN as u64 || c.offset.saturating_add(u64::from(c.len)) > footer_offset {
-                return Err(bad(format!("bytes {}+{} outside the chunk area", c.offset, c.len)));
+            if c.offset < HEADER_LEN as u64
+                || c.offset.saturating_add(u64::from(c.len)) > footer_offset
+            {
+                return Err(bad(format!(
+                    "bytes {}+{} outside the chunk area",
+                    c.offset, c.len
+                )));
             }
             if u64::from(c.raw_len) > max_chunk_raw_len(s.count) || c.ts_len > c.raw_len {
                 return Err(bad(format!("implausible decoded length {}", c.raw_len)));
@@ -143,7 +171,11 @@ impl Segment {
             points += u64::from(s.count);
         }
         if points != footer.points {
-            return Err(Error::corruption(path, footer_offset, "footer point count disagrees with its chunks"));
+            return Err(Error::corruption(
+                path,
+                footer_offset,
+                "footer point count disagrees with its chunks",
+            ));
         }
         Ok(())
     }
@@ -175,7 +207,8 @@ impl Segment {
         SCRATCH.with(|cell| {
             let mut cell = cell.borrow_mut();
             if cell.is_none() {
-                let d = zstd::bulk::Decompressor::new().map_err(|e| Error::io("zstd init", &self.path, e))?;
+                let d = zstd::bulk::Decompressor::new()
+                    .map_err(|e| Error::io("zstd init", &self.path, e))?;
                 *cell = Some((d, Vec::new()));
             }
             let Some((decompressor, raw)) = cell.as_mut() else {
@@ -183,11 +216,15 @@ impl Segment {
             };
             raw.clear();
             raw.reserve(chunk.raw_len as usize);
-            let n = decompressor
-                .decompress_to_buffer(frame, raw)
-                .map_err(|e| Error::corruption(&self.path, at, format!("chunk does not decompress: {e}")))?;
+            let n = decompressor.decompress_to_buffer(frame, raw).map_err(|e| {
+                Error::corruption(&self.path, at, format!("chunk does not decompress: {e}"))
+            })?;
             if n != chunk.raw_len as usize || raw.len() != n {
-                return Err(Error::corruption(&self.path, at, "chunk decompressed to the wrong length"));
+                return Err(Error::corruption(
+                    &self.path,
+                    at,
+                    "chunk decompressed to the wrong length",
+                ));
             }
             let (ts_bytes, value_bytes) = raw.split_at(chunk.ts_len as usize);
             let ts_start = ts_out.len();
@@ -196,8 +233,14 @@ impl Segment {
             decode_values(chunk.value_codec, value_bytes, count, val_out)
                 .map_err(|e| Error::corruption(&self.path, at, format!("values: {}", e.0)))?;
             let decoded = &ts_out[ts_start..];
-            if decoded.first() != Some(&chunk.stats.min_ts) || decoded.last() != Some(&chunk.stats.max_ts) {
-                return Err(Error::corruption(&self.path, at, "decoded timestamps disagree with chunk statistics"));
+            if decoded.first() != Some(&chunk.stats.min_ts)
+                || decoded.last() != Some(&chunk.stats.max_ts)
+            {
+                return Err(Error::corruption(
+                    &self.path,
+                    at,
+                    "decoded timestamps disagree with chunk statistics",
+                ));
             }
             Ok(())
         })

@@ -48,9 +48,11 @@ impl SegmentWriter {
         zstd_level: i32,
         chunk_points: usize,
     ) -> Result<SegmentWriter> {
-        let file = fs.create_new(path).map_err(|e| Error::io("create", path, e))?;
-        let compressor = zstd::bulk::Compressor::new(zstd_level)
-            .map_err(|e| Error::io("zstd init", path, e))?;
+        let file = fs
+            .create_new(path)
+            .map_err(|e| Error::io("create", path, e))?;
+        let compressor =
+            zstd::bulk::Compressor::new(zstd_level).map_err(|e| Error::io("zstd init", path, e))?;
         let mut buf = Vec::with_capacity(WRITE_BUFFER + (1 << 16));
         buf.extend_from_slice(&MAGIC);
         buf.extend_from_slice(&VERSION.to_le_bytes());
@@ -82,14 +84,21 @@ impl SegmentWriter {
             return Ok(());
         }
         if self.last_series.is_some_and(|last| last >= series) {
-            return Err(Error::Internal(format!("series {series} added out of order")));
+            return Err(Error::Internal(format!(
+                "series {series} added out of order"
+            )));
         }
         if ts.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(Error::Internal(format!("series {series} timestamps not strictly increasing")));
+            return Err(Error::Internal(format!(
+                "series {series} timestamps not strictly increasing"
+            )));
         }
         self.last_series = Some(series);
         self.series += 1;
-        for (ts, values) in ts.chunks(self.chunk_points).zip(values.chunks(self.chunk_points)) {
+        for (ts, values) in ts
+            .chunks(self.chunk_points)
+            .zip(values.chunks(self.chunk_points))
+        {
             self.add_chunk(series, ts, values)?;
         }
         Ok(())
@@ -102,7 +111,8 @@ impl SegmentWriter {
         let value_codec = encode_values(values, &mut self.raw);
         let offset = self.written + self.buf.len() as u64;
         self.frame.clear();
-        self.frame.reserve(zstd::zstd_safe::compress_bound(self.raw.len()));
+        self.frame
+            .reserve(zstd::zstd_safe::compress_bound(self.raw.len()));
         self.compressor
             .compress_to_buffer(&self.raw, &mut self.frame)
             .map_err(|e| Error::io("zstd compress", &self.path, e))?;
@@ -158,10 +168,12 @@ impl SegmentWriter {
         let footer_offset = self.written + self.buf.len() as u64;
         self.buf.extend_from_slice(&compressed);
         let mut trailer = [0u8; TRAILER_LEN];
-        trailer[TRAILER_FOOTER_OFFSET..TRAILER_FOOTER_LEN].copy_from_slice(&footer_offset.to_le_bytes());
+        trailer[TRAILER_FOOTER_OFFSET..TRAILER_FOOTER_LEN]
+            .copy_from_slice(&footer_offset.to_le_bytes());
         trailer[TRAILER_FOOTER_LEN..TRAILER_FOOTER_RAW_LEN]
             .copy_from_slice(&(compressed.len() as u32).to_le_bytes());
-        trailer[TRAILER_FOOTER_RAW_LEN..TRAILER_FOOTER_CRC].copy_from_slice(&(raw.len() as u32).to_le_bytes());
+        trailer[TRAILER_FOOTER_RAW_LEN..TRAILER_FOOTER_CRC]
+            .copy_from_slice(&(raw.len() as u32).to_le_bytes());
         trailer[TRAILER_FOOTER_CRC..TRAILER_VERSION]
             .copy_from_slice(&crc32fast::hash(&compressed).to_le_bytes());
         trailer[TRAILER_VERSION..TRAILER_CRC].copy_from_slice(&VERSION.to_le_bytes());
@@ -170,7 +182,9 @@ impl SegmentWriter {
         trailer[TRAILER_MAGIC..].copy_from_slice(&MAGIC);
         self.buf.extend_from_slice(&trailer);
         self.flush_buffer()?;
-        self.file.sync().map_err(|e| Error::io("fsync", &self.path, e))?;
+        self.file
+            .sync()
+            .map_err(|e| Error::io("fsync", &self.path, e))?;
         Ok(SegmentSummary {
             min_ts: footer.min_ts,
             max_ts: footer.max_ts,

@@ -25,6 +25,10 @@ pub trait WritableFile: Send + Sync {
     fn truncate(&self, len: u64) -> io::Result<()>;
     /// Current length in bytes.
     fn len(&self) -> io::Result<u64>;
+    /// True when the file holds no bytes.
+    fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
 }
 
 /// An exclusive lock on a database directory, released on drop.

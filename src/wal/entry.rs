@@ -77,12 +77,14 @@ pub(crate) struct PointColumns {
 
 impl PointColumns {
     /// Number of points.
+    #[cfg_attr(not(test), allow(dead_code))] // used by tests; the query engine uses the rest next
     pub(crate) fn len(&self) -> usize {
         self.series.len()
     }
 }
 
 /// Appends the encoding of `entry` to `out` and returns its record type byte.
+#[cfg_attr(not(test), allow(dead_code))] // used by tests; the query engine uses the rest next
 pub(crate) fn encode_entry(entry: &WalEntry, out: &mut Vec<u8>) -> u8 {
     match entry {
         WalEntry::Series(list) => encode_series(list, out),

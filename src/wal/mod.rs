@@ -12,8 +12,6 @@
 //!
 //! Order on open: `replay` first (it repairs the tail), then `Wal::open`, which starts a
 //! new file rather than appending behind bytes it did not write.
-// Until the database (src/db) wires the WAL in, only the tests use much of it.
-#![cfg_attr(not(test), allow(dead_code))]
 
 mod entry;
 mod reader;
@@ -23,14 +21,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-// The interface the database uses; until it does, these re-exports look unused.
-#[allow(unused_imports)]
-pub(crate) use entry::{
-    decode_entry, encode_entry, encode_points, encode_series, PointColumns, RecordType, WalEntry,
-};
-#[allow(unused_imports)]
-pub(crate) use reader::{list_files, replay, ReplayReport};
-#[allow(unused_imports)]
-pub(crate) use record::{file_name, parse_file_seq, MAX_RECORD_LEN};
-#[allow(unused_imports)]
+pub(crate) use entry::{encode_points, encode_series, WalEntry};
+pub(crate) use reader::replay;
+pub(crate) use record::parse_file_seq;
 pub(crate) use writer::{Wal, WalOptions};

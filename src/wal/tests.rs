@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::entry::tests::{grid_batch, same_entry};
+use super::entry::{encode_entry, PointColumns, RecordType};
+use super::reader::{list_files, ReplayReport};
+use super::record::MAX_RECORD_LEN;
 use super::record::{self, encode_header_with_version, read_record, HEADER_LEN};
 use super::*;
 use crate::error::Error;

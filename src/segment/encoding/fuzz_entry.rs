@@ -15,8 +15,6 @@ use super::{
 /// Layout of `data`: byte 0 picks the codec id for the decoding half (any byte, so
 /// unknown ids are exercised too), bytes 1..3 the count (1..=65 536), the rest is the
 /// encoding; the same rest, read as 8-byte words, is the round-trip input.
-// Reached only through the re-export in lib.rs (added at integration) and from tests.
-#[allow(dead_code)]
 pub fn codecs(data: &[u8]) {
     let [codec_id, count_low, count_high, rest @ ..] = data else {
         return;
