@@ -108,6 +108,8 @@ pub trait FileSystem: Send + Sync + fmt::Debug {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// Makes the directory's entries (creates, renames, removes) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Length of a file in bytes.
+    fn size(&self, path: &Path) -> io::Result<u64>;
     /// True when `path` exists.
     fn exists(&self, path: &Path) -> bool;
     /// Takes an exclusive lock on `path` (creating it), failing at once if it is held.

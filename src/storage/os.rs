@@ -94,6 +94,10 @@ impl FileSystem for OsFileSystem {
         File::open(dir)?.sync_all()
     }
 
+    fn size(&self, path: &Path) -> io::Result<u64> {
+        Ok(fs::metadata(path)?.len())
+    }
+
     fn exists(&self, path: &Path) -> bool {
         path.exists()
     }

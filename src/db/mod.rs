@@ -1,0 +1,423 @@
+//! `Db`: open/close, the write path, snapshots and maintenance calls.
+
+mod flush;
+mod layout;
+mod open;
+mod version;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+
+use crate::batch::{SeriesHandle, WriteBatch, WriteReceipt, KEY_FLAG};
+use crate::error::{Error, Result};
+use crate::index::Catalog;
+use crate::options::{Durability, Options};
+use crate::partition::manifest::ManifestBody;
+use crate::query::select::SelectIter;
+use crate::storage::DirLock;
+use crate::types::{validate_timestamp, SeriesId, SeriesKey, Selector, TimeRange};
+use crate::wal::{self, Wal, WalEntry};
+
+pub use flush::FlushReport;
+pub(crate) use layout::Layout;
+pub(crate) use version::{LiveSegment, Version};
+
+/// Distinguishes databases within a process, so that a [`SeriesHandle`] made by one is
+/// refused by another.
+static NEXT_DB_TAG: AtomicU64 = AtomicU64::new(1);
+
+/// An open database. Cheap to clone (an `Arc` inside); `Send + Sync`.
+///
+/// ```
+/// use sedimentdb::{Db, Matcher, Options, Selector, SeriesKey, TimeRange, WriteBatch};
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = Db::open(dir.path(), Options::default()).unwrap();
+/// let key = SeriesKey::new("cpu_usage").with("host", "h1");
+/// let h = db.series(&key).unwrap();
+/// let mut batch = WriteBatch::new();
+/// for i in 0..10 {
+///     batch.push(h, i * 10_000_000_000, 50.0 + i as f64);
+/// }
+/// db.write(&batch).unwrap();
+/// db.flush().unwrap();
+/// let sel = Selector::metric("cpu_usage").with(Matcher::eq("host", "h1"));
+/// let series: Vec<_> = db.select(&sel, TimeRange::all()).unwrap().collect::<Result<_, _>>().unwrap();
+/// assert_eq!(series.len(), 1);
+/// assert_eq!(series[0].values.len(), 10);
+/// db.close().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.inner.layout.root).finish()
+    }
+}
+
+/// What happened while the database was opened.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RecoveryReport {
+    /// WAL files replayed.
+    pub wal_files: usize,
+    /// WAL records replayed.
+    pub wal_records: u64,
+    /// Points put back into the head.
+    pub replayed_points: u64,
+    /// A torn tail cut off the last WAL file: (file, offset). Its points were never
+    /// acknowledged.
+    pub truncated_tail: Option<(PathBuf, u64)>,
+    /// Damage skipped in salvage mode: (file, offset, what).
+    pub salvaged: Vec<(PathBuf, u64, String)>,
+    /// Files found on disk that the manifest does not list (left by a crash), removed.
+    pub orphans_removed: Vec<PathBuf>,
+}
+
+/// Sizes per tier. Hot = head (memory) and WAL (disk); warm = segments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Series in the catalog.
+    pub series: u64,
+    /// Points in the head, including heads being flushed.
+    pub head_points: u64,
+    /// Estimated memory held by the head.
+    pub head_bytes: u64,
+    /// Live segment files.
+    pub segments: u64,
+    /// Points in segments.
+    pub segment_points: u64,
+    /// Bytes of segment files.
+    pub segment_bytes: u64,
+    /// Bytes of WAL files.
+    pub wal_bytes: u64,
+    /// Bytes of the catalog file.
+    pub catalog_bytes: u64,
+}
+
+pub(crate) struct DbInner {
+    pub(crate) opts: Options,
+    pub(crate) layout: Layout,
+    pub(crate) tag: u64,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) wal: Wal,
+    pub(crate) version: RwLock<Arc<Version>>,
+    /// The manifest as last written. Changed only under `flush_lock`.
+    pub(crate) manifest: Mutex<ManifestBody>,
+    /// One flush (or other manifest change) at a time.
+    pub(crate) flush_lock: Mutex<()>,
+    /// Serialises the creation of series so that ids are handed out in WAL order.
+    series_lock: Mutex<()>,
+    recovery: RecoveryReport,
+    closed: AtomicBool,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+    flush_signal: Arc<(Mutex<FlushRequest>, Condvar)>,
+    _lock: Box<dyn DirLock>,
+}
+
+#[derive(Default)]
+struct FlushRequest {
+    pending: bool,
+    shutdown: bool,
+}
+
+impl Db {
+    /// Opens the database in `path`, creating it if missing (unless
+    /// [`Options::create_if_missing`] is false), and replays its WAL.
+    pub fn open(path: impl AsRef<std::path::Path>, opts: Options) -> Result<Db> {
+        let inner = Arc::new(open::open(path.as_ref(), opts)?);
+        let db = Db { inner };
+        db.start_flusher();
+        Ok(db)
+    }
+
+    fn start_flusher(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let signal = self.inner.flush_signal.clone();
+        let handle = std::thread::Builder::new()
+            .name("sedimentdb-flush".into())
+            .spawn(move || loop {
+                {
+                    let (lock, cvar) = &*signal;
+                    let mut req = lock.lock();
+                    while !req.pending && !req.shutdown {
+                        cvar.wait(&mut req);
+                    }
+                    if req.shutdown {
+                        return;
+                    }
+                    req.pending = false;
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                // A failed background flush leaves the head in place; the data stays
+                // readable and in the WAL, and the next flush retries.
+                let _ = flush::flush(&inner);
+            });
+        if let Ok(handle) = handle {
+            *self.inner.flusher.lock() = Some(handle);
+        }
+    }
+
+    /// Resolves (creating if new) the series named by `key`.
+    pub fn series(&self, key: &SeriesKey) -> Result<SeriesHandle> {
+        self.inner.check_open()?;
+        if let Some(id) = self.inner.catalog.lookup(key) {
+            return Ok(SeriesHandle { id, db_tag: self.inner.tag });
+        }
+        key.validate(&self.inner.opts.key_limits)?;
+        let ids = self.inner.ensure_series(&[key])?;
+        Ok(SeriesHandle {
+            id: ids[0],
+            db_tag: self.inner.tag,
+        })
+    }
+
+    /// Writes a batch atomically. Under [`Durability::Sync`] the points are on stable
+    /// storage when this returns; otherwise `receipt.durable` tells.
+    pub fn write(&self, batch: &WriteBatch) -> Result<WriteReceipt> {
+        self.inner.write(batch)
+    }
+
+    /// The points of every series matching `selector` inside `range`, one series at a
+    /// time, merged across head and segments (a later write of the same timestamp wins).
+    /// Series without points in the range are skipped.
+    pub fn select(&self, selector: &Selector, range: TimeRange) -> Result<SelectIter> {
+        self.inner.check_open()?;
+        let ids = self.inner.catalog.select(selector);
+        let version = self.inner.version.read().clone();
+        Ok(SelectIter::new(self.inner.catalog.clone(), version, ids, range))
+    }
+
+    /// Keys of the series matching `selector`, in id order.
+    pub fn list_series(&self, selector: &Selector) -> Result<Vec<Arc<SeriesKey>>> {
+        self.inner.check_open()?;
+        let ids = self.inner.catalog.select(selector);
+        Ok(ids
+            .iter()
+            .filter_map(|id| self.inner.catalog.key(SeriesId(id)))
+            .collect())
+    }
+
+    /// Writes the head to segment files, records them in the manifest and removes the WAL
+    /// files they make redundant.
+    pub fn flush(&self) -> Result<FlushReport> {
+        self.inner.check_open()?;
+        flush::flush(&self.inner)
+    }
+
+    /// Sizes per tier.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// What open found and repaired.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.recovery
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.inner.layout.root
+    }
+
+    /// Makes the WAL durable and stops background work. Later calls on any clone of this
+    /// `Db` fail with [`Error::Closed`]. Dropping without `close` is safe: unflushed
+    /// points come back from the WAL on the next open.
+    pub fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.inner.stop_flusher();
+        self.inner.wal.close()
+    }
+}
+
+impl DbInner {
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    fn stop_flusher(&self) {
+        {
+            let (lock, cvar) = &*self.flush_signal;
+            lock.lock().shutdown = true;
+            cvar.notify_all();
+        }
+        if let Some(handle) = self.flusher.lock().take() {
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
+
+    fn request_flush(&self) {
+        let (lock, cvar) = &*self.flush_signal;
+        lock.lock().pending = true;
+        cvar.notify_one();
+    }
+
+    /// Creates the series among `keys` that do not exist yet and returns every key's id.
+    ///
+    /// Ids are assigned and the WAL record naming them is appended under `series_lock`,
+    /// and the new keys become visible in the catalog only after that record is in the
+    /// WAL (inside the append lock): no other writer can log a point for a series whose
+    /// definition is not earlier in the WAL.
+    pub(crate) fn ensure_series(&self, keys: &[&SeriesKey]) -> Result<Vec<SeriesId>> {
+        let _guard = self.series_lock.lock();
+        let mut ids = Vec::with_capacity(keys.len());
+        let mut created: Vec<(SeriesId, SeriesKey)> = Vec::new();
+        let mut next = self.catalog.len() as u64;
+        for key in keys {
+            if let Some(id) = self.catalog.lookup(key) {
+                ids.push(id);
+            } else if let Some((id, _)) = created.iter().find(|(_, k)| k == *key) {
+                ids.push(*id);
+            } else {
+                let limit = self.opts.max_series.min(u64::from(KEY_FLAG));
+                if next >= limit {
+                    return Err(Error::LimitExceeded {
+                        what: "series",
+                        limit,
+                    });
+                }
+                let id = SeriesId(next as u32);
+                next += 1;
+                created.push((id, (*key).clone()));
+                ids.push(id);
+            }
+        }
+        if created.is_empty() {
+            return Ok(ids);
+        }
+        let mut payload = Vec::new();
+        let entry = WalEntry::Series(created);
+        let rtype = wal::encode_entry(&entry, &mut payload);
+        let WalEntry::Series(created) = entry else {
+            return Err(Error::Internal("series entry changed kind".into()));
+        };
+        let (lsn, inserted) = self.wal.append_with(rtype, &payload, || -> Result<()> {
+            for (id, key) in created {
+                self.catalog.insert_recovered(id, key)?;
+            }
+            Ok(())
+        })?;
+        inserted?;
+        if self.opts.durability == Durability::Sync {
+            self.wal.sync_to(lsn)?;
+        }
+        Ok(ids)
+    }
+
+    fn write(&self, batch: &WriteBatch) -> Result<WriteReceipt> {
+        self.check_open()?;
+        let n = batch.len();
+        if n == 0 {
+            return Ok(WriteReceipt {
+                points: 0,
+                durable: true,
+            });
+        }
+        if n > self.opts.max_batch_points {
+            return Err(Error::LimitExceeded {
+                what: "points per batch",
+                limit: self.opts.max_batch_points as u64,
+            });
+        }
+        if batch.mixed_handles || batch.db_tag.is_some_and(|t| t != self.tag) {
+            return Err(Error::invalid("batch holds a series handle from another database"));
+        }
+        for &ts in &batch.timestamps {
+            validate_timestamp(ts)?;
+        }
+        let resolved;
+        let series: &[u32] = if batch.keys.is_empty() {
+            &batch.series
+        } else {
+            for key in &batch.keys {
+                key.validate(&self.opts.key_limits)?;
+            }
+            let keys: Vec<&SeriesKey> = batch.keys.iter().collect();
+            let ids = self.ensure_series(&keys)?;
+            resolved = batch
+                .series
+                .iter()
+                .map(|&s| if s & KEY_FLAG != 0 { ids[(s & !KEY_FLAG) as usize].0 } else { s })
+                .collect::<Vec<u32>>();
+            &resolved
+        };
+        let mut payload = Vec::with_capacity(n * 10 + 64);
+        let rtype = wal::encode_points(series, &batch.timestamps, &batch.values, &mut payload);
+        let (lsn, ()) = self.wal.append_with(rtype, &payload, || {
+            let version = self.version.read();
+            version.live.insert(series, &batch.timestamps, &batch.values);
+        })?;
+        let durable = match self.opts.durability {
+            Durability::Sync => {
+                self.wal.sync_to(lsn)?;
+                true
+            }
+            _ => self.wal.durable_lsn() >= lsn,
+        };
+        self.after_write();
+        Ok(WriteReceipt { points: n, durable })
+    }
+
+    /// Flush triggers: the head window, and the memory budget. Past the budget the writer
+    /// itself flushes (waiting for any flush in progress): that is the backpressure.
+    fn after_write(&self) {
+        let version = self.version.read().clone();
+        let live_bytes = version.live.bytes();
+        let frozen_bytes: usize = version.frozen.iter().map(|h| h.bytes()).sum();
+        let budget = self.opts.head_memory_budget;
+        if live_bytes + frozen_bytes >= budget {
+            drop(version);
+            let _ = flush::flush_if(self, |v| v.live.bytes() + v.frozen.iter().map(|h| h.bytes()).sum::<usize>() >= budget);
+        } else if live_bytes >= budget / 2 || version.live.span_from_anchor() >= self.opts.head_window {
+            self.request_flush();
+        }
+    }
+
+    fn stats(&self) -> Stats {
+        let version = self.version.read().clone();
+        let manifest = self.manifest.lock().clone();
+        let fs = &*self.opts.file_system;
+        let mut heads: Vec<&Arc<crate::head::Head>> = version.frozen.iter().collect();
+        heads.push(&version.live);
+        let wal_bytes = fs
+            .list(&self.layout.wal)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|name| fs.size(&self.layout.wal.join(name)).ok())
+            .sum();
+        let catalog_bytes = if manifest.catalog_seq > 0 {
+            fs.size(&self.layout.catalog_file(manifest.catalog_seq)).unwrap_or(0)
+        } else {
+            0
+        };
+        Stats {
+            series: self.catalog.len() as u64,
+            head_points: heads.iter().map(|h| h.points()).sum(),
+            head_bytes: heads.iter().map(|h| h.bytes() as u64).sum(),
+            segments: version.segments.len() as u64,
+            segment_points: version.segments.iter().map(|s| s.entry.points).sum(),
+            segment_bytes: version.segments.iter().map(|s| s.entry.bytes).sum(),
+            wal_bytes,
+            catalog_bytes,
+        }
+    }
+}
+
+impl Drop for DbInner {
+    fn drop(&mut self) {
+        self.stop_flusher();
+    }
+}

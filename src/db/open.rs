@@ -1,0 +1,221 @@
+//! Opening a database: lock, manifest, catalog, segments, orphan removal, WAL replay.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use super::layout::{self, parse_numbered, Layout};
+use super::{DbInner, FlushRequest, LiveSegment, RecoveryReport, Version, NEXT_DB_TAG};
+use crate::error::{Error, Result};
+use crate::head::Head;
+use crate::index::Catalog;
+use crate::options::Options;
+use crate::partition::manifest::ManifestBody;
+use crate::segment::Segment;
+use crate::storage::{write_atomic, FileSystem};
+use crate::wal::{self, Wal, WalEntry, WalOptions};
+
+pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
+    let fs = opts.file_system.clone();
+    let layout = Layout::new(path);
+    if !fs.exists(path) {
+        if !opts.create_if_missing {
+            return Err(Error::NotADatabase {
+                path: path.into(),
+                reason: "directory does not exist".into(),
+            });
+        }
+        fs.create_dir_all(path).map_err(|e| Error::io("mkdir", path, e))?;
+    }
+    let lock_path = path.join(layout::LOCK_FILE);
+    let lock = fs.lock(&lock_path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            Error::Locked { path: path.into() }
+        } else {
+            Error::io("lock", &lock_path, e)
+        }
+    })?;
+
+    let manifest = if fs.exists(&layout.manifest) {
+        let bytes = fs.read(&layout.manifest).map_err(|e| Error::io("read", &layout.manifest, e))?;
+        ManifestBody::decode(&bytes, &layout.manifest)?
+    } else {
+        create(&*fs, &layout, &opts)?
+    };
+    for dir in [&layout.wal, &layout.segments, &layout.catalog] {
+        fs.create_dir_all(dir).map_err(|e| Error::io("mkdir", dir, e))?;
+    }
+
+    let catalog = if manifest.catalog_seq > 0 {
+        let file = layout.catalog_file(manifest.catalog_seq);
+        let bytes = fs.read(&file).map_err(|e| Error::io("read", &file, e))?;
+        let catalog = Catalog::decode(&bytes, &file)?;
+        if (catalog.len() as u64) < manifest.catalog_series {
+            return Err(Error::corruption(
+                &file,
+                0,
+                format!("catalog holds {} series, the manifest expects {}", catalog.len(), manifest.catalog_series),
+            ));
+        }
+        catalog
+    } else {
+        Catalog::new()
+    };
+
+    let mut segments = Vec::with_capacity(manifest.segments.len());
+    for entry in &manifest.segments {
+        let file = layout.segment_file(entry.id);
+        let segment = Segment::open(&*fs, &file, opts.read_mode)?;
+        segments.push(Arc::new(LiveSegment {
+            entry: entry.clone(),
+            segment,
+        }));
+    }
+
+    let mut report = RecoveryReport::default();
+    remove_orphans(&*fs, &layout, &manifest, &mut report)?;
+
+    let live = Head::new();
+    let mut points = 0u64;
+    let replay = wal::replay(&*fs, &layout.wal, manifest.wal_checkpoint, opts.recovery, |entry| {
+        match entry {
+            WalEntry::Series(list) => {
+                for (id, key) in list {
+                    catalog.insert_recovered(id, key)?;
+                }
+            }
+            WalEntry::Points(cols) => {
+                let known = catalog.len() as u32;
+                if let Some(bad) = cols.series.iter().find(|&&s| s >= known) {
+                    return Err(Error::Internal(format!(
+                        "WAL names series {bad} before defining it"
+                    )));
+                }
+                live.insert(&cols.series, &cols.timestamps, &cols.values);
+                points += cols.series.len() as u64;
+            }
+        }
+        Ok(())
+    })?;
+    report.wal_files = replay.files;
+    report.wal_records = replay.records;
+    report.replayed_points = points;
+    report.truncated_tail = replay.truncated_tail;
+    report.salvaged = replay.salvaged;
+
+    let wal = Wal::open(
+        fs.clone(),
+        &layout.wal,
+        WalOptions {
+            file_size: opts.wal_file_size,
+            durability: opts.durability,
+        },
+        (replay.max_seq + 1).max(manifest.wal_checkpoint),
+    )?;
+
+    Ok(DbInner {
+        tag: NEXT_DB_TAG.fetch_add(1, Ordering::Relaxed),
+        catalog: Arc::new(catalog),
+        wal,
+        version: RwLock::new(Arc::new(Version {
+            live: Arc::new(live),
+            frozen: Vec::new(),
+            segments,
+        })),
+        manifest: Mutex::new(manifest),
+        flush_lock: Mutex::new(()),
+        series_lock: Mutex::new(()),
+        recovery: report,
+        closed: AtomicBool::new(false),
+        flusher: Mutex::new(None),
+        flush_signal: Arc::new((Mutex::new(FlushRequest::default()), Condvar::new())),
+        _lock: lock,
+        layout,
+        opts,
+    })
+}
+
+/// Initialises an empty directory. Refuses a directory holding anything but what a
+/// previous, interrupted initialisation may have left.
+fn create(fs: &dyn FileSystem, layout: &Layout, opts: &Options) -> Result<ManifestBody> {
+    let entries = fs.list(&layout.root).map_err(|e| Error::io("list", &layout.root, e))?;
+    for name in &entries {
+        let ours_and_empty = match name.as_str() {
+            layout::LOCK_FILE => true,
+            layout::WAL_DIR | layout::SEGMENT_DIR | layout::CATALOG_DIR => fs
+                .list(&layout.root.join(name))
+                .map(|inner| inner.is_empty())
+                .unwrap_or(false),
+            n => n == format!("{}.tmp", layout::MANIFEST_FILE),
+        };
+        if !ours_and_empty {
+            return Err(Error::NotADatabase {
+                path: layout.root.clone(),
+                reason: format!("it has no {} but holds {name:?}", layout::MANIFEST_FILE),
+            });
+        }
+    }
+    if !opts.create_if_missing {
+        return Err(Error::NotADatabase {
+            path: layout.root.clone(),
+            reason: format!("it has no {}", layout::MANIFEST_FILE),
+        });
+    }
+    let manifest = ManifestBody {
+        generation: 1,
+        next_segment_id: 1,
+        wal_checkpoint: 1,
+        ..ManifestBody::default()
+    };
+    for dir in [&layout.wal, &layout.segments, &layout.catalog] {
+        fs.create_dir_all(dir).map_err(|e| Error::io("mkdir", dir, e))?;
+    }
+    write_atomic(fs, &layout.manifest, &manifest.encode())?;
+    Ok(manifest)
+}
+
+/// Removes files a crash left behind: segments and catalogs the manifest does not name,
+/// temporary files, and WAL files wholly covered by the checkpoint.
+fn remove_orphans(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    manifest: &ManifestBody,
+    report: &mut RecoveryReport,
+) -> Result<()> {
+    let live_segments: std::collections::HashSet<u64> = manifest.segments.iter().map(|s| s.id).collect();
+    let mut remove = |dir: &Path, name: &str| -> Result<()> {
+        let path = dir.join(name);
+        fs.remove(&path).map_err(|e| Error::io("remove", &path, e))?;
+        report.orphans_removed.push(path);
+        Ok(())
+    };
+    for name in fs.list(&layout.segments).map_err(|e| Error::io("list", &layout.segments, e))? {
+        match parse_numbered(&name, layout::SEGMENT_EXT) {
+            Some(id) if live_segments.contains(&id) => {}
+            Some(_) => remove(&layout.segments, &name)?,
+            _ if name.ends_with(".tmp") => remove(&layout.segments, &name)?,
+            _ => {}
+        }
+    }
+    for name in fs.list(&layout.catalog).map_err(|e| Error::io("list", &layout.catalog, e))? {
+        match parse_numbered(&name, layout::CATALOG_EXT) {
+            Some(seq) if seq == manifest.catalog_seq => {}
+            Some(_) => remove(&layout.catalog, &name)?,
+            None if name.ends_with(".tmp") => remove(&layout.catalog, &name)?,
+            None => {}
+        }
+    }
+    if fs.exists(&crate::storage::tmp_path(&layout.manifest)) {
+        remove(&layout.root, &format!("{}.tmp", layout::MANIFEST_FILE))?;
+    }
+    for name in fs.list(&layout.wal).map_err(|e| Error::io("list", &layout.wal, e))? {
+        if let Some(seq) = wal::parse_file_seq(&name) {
+            if seq < manifest.wal_checkpoint {
+                remove(&layout.wal, &name)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! Time partitions and the manifest that lists the live segments.
+
+pub(crate) mod manifest;
+
+use crate::types::Timestamp;
+
+/// The partition a timestamp belongs to: `floor(ts / duration)`.
+pub(crate) fn partition_of(ts: Timestamp, duration: i64) -> i64 {
+    ts.div_euclid(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_floor_negative_times() {
+        assert_eq!(partition_of(0, 10), 0);
+        assert_eq!(partition_of(9, 10), 0);
+        assert_eq!(partition_of(10, 10), 1);
+        assert_eq!(partition_of(-1, 10), -1);
+        assert_eq!(partition_of(i64::MIN, 10), i64::MIN / 10 - 1);
+    }
+}

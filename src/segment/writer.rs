@@ -1,0 +1,187 @@
+//! Writes one immutable segment file from sorted, deduplicated series.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::segment::encoding::{encode_timestamps, encode_values};
+use crate::segment::format::*;
+use crate::storage::{FileSystem, WritableFile};
+
+/// Bytes buffered in memory before they are appended to the file.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// What a finished segment holds.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentSummary {
+    pub min_ts: i64,
+    pub max_ts: i64,
+    pub points: u64,
+    pub series: u64,
+    pub bytes: u64,
+}
+
+/// Streams series into a new segment file. Series must arrive in ascending id order,
+/// each with strictly increasing timestamps.
+pub(crate) struct SegmentWriter {
+    path: PathBuf,
+    file: Arc<dyn WritableFile>,
+    compressor: zstd::bulk::Compressor<'static>,
+    chunk_points: usize,
+    buf: Vec<u8>,
+    raw: Vec<u8>,
+    frame: Vec<u8>,
+    written: u64,
+    chunks: Vec<ChunkMeta>,
+    last_series: Option<u32>,
+    min_ts: i64,
+    max_ts: i64,
+    points: u64,
+    series: u64,
+}
+
+impl SegmentWriter {
+    /// Creates the file at `path` (which must not exist).
+    pub(crate) fn create(
+        fs: &dyn FileSystem,
+        path: &Path,
+        zstd_level: i32,
+        chunk_points: usize,
+    ) -> Result<SegmentWriter> {
+        let file = fs.create_new(path).map_err(|e| Error::io("create", path, e))?;
+        let compressor = zstd::bulk::Compressor::new(zstd_level)
+            .map_err(|e| Error::io("zstd init", path, e))?;
+        let mut buf = Vec::with_capacity(WRITE_BUFFER + (1 << 16));
+        buf.extend_from_slice(&MAGIC);
+        buf.extend_from_slice(&VERSION.to_le_bytes());
+        buf.extend_from_slice(&0u32.to_le_bytes());
+        Ok(SegmentWriter {
+            path: path.to_owned(),
+            file,
+            compressor,
+            chunk_points: chunk_points.clamp(1, MAX_CHUNK_POINTS as usize),
+            buf,
+            raw: Vec::new(),
+            frame: Vec::new(),
+            written: 0,
+            chunks: Vec::new(),
+            last_series: None,
+            min_ts: i64::MAX,
+            max_ts: i64::MIN,
+            points: 0,
+            series: 0,
+        })
+    }
+
+    /// Adds one series' points.
+    pub(crate) fn add_series(&mut self, series: u32, ts: &[i64], values: &[f64]) -> Result<()> {
+        if ts.len() != values.len() {
+            return Err(Error::Internal("segment column lengths differ".into()));
+        }
+        if ts.is_empty() {
+            return Ok(());
+        }
+        if self.last_series.is_some_and(|last| last >= series) {
+            return Err(Error::Internal(format!("series {series} added out of order")));
+        }
+        if ts.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Error::Internal(format!("series {series} timestamps not strictly increasing")));
+        }
+        self.last_series = Some(series);
+        self.series += 1;
+        for (ts, values) in ts.chunks(self.chunk_points).zip(values.chunks(self.chunk_points)) {
+            self.add_chunk(series, ts, values)?;
+        }
+        Ok(())
+    }
+
+    fn add_chunk(&mut self, series: u32, ts: &[i64], values: &[f64]) -> Result<()> {
+        self.raw.clear();
+        let ts_codec = encode_timestamps(ts, &mut self.raw);
+        let ts_len = self.raw.len();
+        let value_codec = encode_values(values, &mut self.raw);
+        let offset = self.written + self.buf.len() as u64;
+        self.frame.clear();
+        self.frame.reserve(zstd::zstd_safe::compress_bound(self.raw.len()));
+        self.compressor
+            .compress_to_buffer(&self.raw, &mut self.frame)
+            .map_err(|e| Error::io("zstd compress", &self.path, e))?;
+        let frame = &self.frame[..];
+        self.buf.extend_from_slice(frame);
+        let stats = ChunkStats::compute(ts, values);
+        self.chunks.push(ChunkMeta {
+            series,
+            offset,
+            len: frame.len() as u32,
+            raw_len: self.raw.len() as u32,
+            ts_len: ts_len as u32,
+            crc: crc32fast::hash(frame),
+            ts_codec: ts_codec as u8,
+            value_codec: value_codec as u8,
+            stats,
+        });
+        self.min_ts = self.min_ts.min(stats.min_ts);
+        self.max_ts = self.max_ts.max(stats.max_ts);
+        self.points += ts.len() as u64;
+        if self.buf.len() >= WRITE_BUFFER {
+            self.flush_buffer()?;
+        }
+        Ok(())
+    }
+
+    fn flush_buffer(&mut self) -> Result<()> {
+        self.file
+            .append(&self.buf)
+            .map_err(|e| Error::io("write", &self.path, e))?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// True when no point was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.points == 0
+    }
+
+    /// Writes footer and trailer and fsyncs the file. The caller fsyncs the directory.
+    pub(crate) fn finish(mut self, partition: i64, level: u8) -> Result<SegmentSummary> {
+        let footer = Footer {
+            partition,
+            level,
+            min_ts: self.min_ts,
+            max_ts: self.max_ts,
+            points: self.points,
+            series: self.series,
+            chunks: std::mem::take(&mut self.chunks),
+        };
+        let raw = bincode::serialize(&footer)
+            .map_err(|e| Error::Internal(format!("footer serialisation: {e}")))?;
+        let compressed = self
+            .compressor
+            .compress(&raw)
+            .map_err(|e| Error::io("zstd compress", &self.path, e))?;
+        let footer_offset = self.written + self.buf.len() as u64;
+        self.buf.extend_from_slice(&compressed);
+        let mut trailer = [0u8; TRAILER_LEN];
+        trailer[TRAILER_FOOTER_OFFSET..TRAILER_FOOTER_LEN].copy_from_slice(&footer_offset.to_le_bytes());
+        trailer[TRAILER_FOOTER_LEN..TRAILER_FOOTER_RAW_LEN]
+            .copy_from_slice(&(compressed.len() as u32).to_le_bytes());
+        trailer[TRAILER_FOOTER_RAW_LEN..TRAILER_FOOTER_CRC].copy_from_slice(&(raw.len() as u32).to_le_bytes());
+        trailer[TRAILER_FOOTER_CRC..TRAILER_VERSION]
+            .copy_from_slice(&crc32fast::hash(&compressed).to_le_bytes());
+        trailer[TRAILER_VERSION..TRAILER_CRC].copy_from_slice(&VERSION.to_le_bytes());
+        let trailer_crc = crc32fast::hash(&trailer[..TRAILER_CRC]);
+        trailer[TRAILER_CRC..TRAILER_MAGIC].copy_from_slice(&trailer_crc.to_le_bytes());
+        trailer[TRAILER_MAGIC..].copy_from_slice(&MAGIC);
+        self.buf.extend_from_slice(&trailer);
+        self.flush_buffer()?;
+        self.file.sync().map_err(|e| Error::io("fsync", &self.path, e))?;
+        Ok(SegmentSummary {
+            min_ts: footer.min_ts,
+            max_ts: footer.max_ts,
+            points: footer.points,
+            series: footer.series,
+            bytes: self.written,
+        })
+    }
+}
