@@ -146,7 +146,10 @@ pub struct Host {
 impl Host {
     /// `(key, value)` pairs in [`TAG_KEYS`] order.
     pub fn tag_pairs(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
-        TAG_KEYS.iter().copied().zip(self.tags.iter().map(String::as_str))
+        TAG_KEYS
+            .iter()
+            .copied()
+            .zip(self.tags.iter().map(String::as_str))
     }
 
     /// The host name (`host_<i>`).
