@@ -92,7 +92,8 @@ impl Args {
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
             }
         }
-        if args.hosts == 0 || args.batch == 0 || !(args.hours > 0.0) {
+        let hours_ok = args.hours.is_finite() && args.hours > 0.0;
+        if args.hosts == 0 || args.batch == 0 || !hours_ok {
             return Err(format!("--hosts, --hours and --batch must be positive\n{USAGE}").into());
         }
         Ok(args)
