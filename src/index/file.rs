@@ -1,0 +1,822 @@
+//! The catalog file: every series key and every posting of a catalog.
+//!
+//! # Layout, format version 1
+//!
+//! All fixed-width integers are little-endian. A `varint` is an unsigned LEB128 integer
+//! (7 bits per byte, least significant group first, high bit set on every byte but the
+//! last), at most 10 bytes, never above 2^64 - 1; a varint that counts or indexes
+//! something must also fit the bound given below.
+//!
+//! ```text
+//! offset 0        +------------------------------+
+//!                 | header                  16 B |
+//! 16              +------------------------------+
+//!                 | block 1: key table           |
+//!                 +------------------------------+
+//!                 | block 2: postings            |
+//! file_len - 12   +------------------------------+
+//!                 | trailer                 12 B |
+//! file_len        +------------------------------+
+//! ```
+//!
+//! ## Header (16 bytes)
+//!
+//! | offset | size | field     | content                                             |
+//! |-------:|-----:|-----------|-----------------------------------------------------|
+//! | 0      | 8    | `magic`   | `53 44 43 41 54 00 00 01` (`"SDCAT\0\0\x01"`)       |
+//! | 8      | 4    | `version` | u32, format version, `1`                            |
+//! | 12     | 4    | `flags`   | u32, reserved, `0`                                  |
+//!
+//! ## Block (12 bytes of frame, then the payload)
+//!
+//! | offset | size          | field         | content                                  |
+//! |-------:|--------------:|---------------|------------------------------------------|
+//! | +0     | 8             | `payload_len` | u64, bytes of the payload                |
+//! | +8     | 4             | `payload_crc` | u32, CRC-32 (IEEE) of the payload bytes  |
+//! | +12    | `payload_len` | payload       | see below                                |
+//!
+//! Payload:
+//!
+//! | offset | size | field     | content                                                |
+//! |-------:|-----:|-----------|--------------------------------------------------------|
+//! | +0     | 1    | `kind`    | `1` key table, `2` postings; the blocks come in that order |
+//! | +1     | 1    | `codec`   | `0` stored, `1` zstd                                   |
+//! | +2     | 8    | `raw_len` | u64, length of the body once decoded                   |
+//! | +10    | rest | `data`    | the body: as is (`raw_len` = its length), or one zstd frame |
+//!
+//! A zstd body must satisfy `raw_len <= 256 * len(data)` (the writer stores a body
+//! instead when it compresses better than that), so that a damaged or hostile file
+//! cannot make the reader allocate more than 256 times its own size.
+//!
+//! ## Key table body (kind 1)
+//!
+//! ```text
+//! series_count  varint               <= 2^32 - 1; series ids are 0..series_count
+//! symbol_count  varint
+//! symbols       symbol_count x { len varint, len bytes of UTF-8 }
+//! pair_count    varint
+//! pairs         pair_count x { key_sym varint, value_sym varint }
+//! series        series_count x { name_sym varint, dim_count varint, dim_count x pair varint }
+//! ```
+//!
+//! - Symbols (metric names, dimension keys and values) are distinct and sorted by their
+//!   bytes, so comparing two symbol indexes compares the strings.
+//! - A pair is a `dimension=value`; pairs are distinct and sorted by `(key_sym,
+//!   value_sym)`. Pair `i` is the `i`-th.
+//! - Series `i` is the `i`-th record: its metric name and its dimensions as pair
+//!   indexes, strictly increasing, with strictly increasing `key_sym` (dimensions sorted
+//!   by key, no key twice). No two series have the same key.
+//! - Every index is below the count of the table it indexes.
+//!
+//! ## Postings body (kind 2)
+//!
+//! ```text
+//! name_count    varint
+//! names         name_count x { name_sym varint, bitmap_len varint, bitmap }
+//! pair_count    varint               equal to the key table's pair_count
+//! pairs         pair_count x { bitmap_len varint, bitmap }        (the i-th is pair i)
+//! ```
+//!
+//! A `bitmap` is `bitmap_len` bytes of a roaring bitmap in the portable roaring format
+//! (<https://github.com/RoaringBitmap/RoaringFormatSpec>) without run containers (cookie
+//! `12346`), as `RoaringBitmap::serialize_into` writes it. Names are sorted by
+//! `name_sym`, one entry per metric name. Each bitmap is non-empty and holds exactly the
+//! ids of the series with that metric name or that pair, so the postings must agree with
+//! the key table; the reader checks that they do.
+//!
+//! ## Trailer (12 bytes)
+//!
+//! | offset | size | field      | content                                                   |
+//! |-------:|-----:|------------|-----------------------------------------------------------|
+//! | +0     | 8    | `file_len` | u64, length of the whole file                             |
+//! | +8     | 4    | `file_crc` | u32, CRC-32 (IEEE) of every byte before this field        |
+//!
+//! ## What the checks catch
+//!
+//! `file_len` catches truncation and appended garbage, `file_crc` any damage anywhere
+//! (header included), and each `payload_crc` says which block is damaged. The reader
+//! checks, in order: length >= 28, magic, version (a newer one is
+//! `UnsupportedVersion`, not corruption), `file_len`, `file_crc`, flags, then each block
+//! and the agreement of postings with keys. CRC-32 detects every burst of up to 32 bits
+//! and all but 2^-32 of random damage; it does not defend against deliberate forgery, so
+//! every length and index is still bounds-checked and no input can make the reader
+//! panic.
+//!
+//! ## Versions
+//!
+//! - 1: this layout.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use roaring::{MultiOps, RoaringBitmap};
+
+use super::catalog::{Catalog, MAX_SERIES};
+use super::postings::{DimPostings, Postings};
+use crate::error::{Error, Result};
+use crate::types::SeriesKey;
+
+/// First bytes of every catalog file.
+pub(super) const MAGIC: [u8; 8] = *b"SDCAT\0\0\x01";
+/// The format version this build writes and the newest it reads.
+pub(super) const VERSION: u32 = 1;
+
+const MAGIC_AT: usize = 0;
+const VERSION_AT: usize = MAGIC_AT + MAGIC.len();
+const FLAGS_AT: usize = VERSION_AT + 4;
+/// Bytes of the header.
+pub(super) const HEADER_LEN: usize = FLAGS_AT + 4;
+
+const PAYLOAD_LEN_SIZE: usize = 8;
+const PAYLOAD_CRC_SIZE: usize = 4;
+/// Bytes of a block frame before its payload.
+pub(super) const FRAME_LEN: usize = PAYLOAD_LEN_SIZE + PAYLOAD_CRC_SIZE;
+/// Bytes of the payload before the body (`kind`, `codec`, `raw_len`).
+const PAYLOAD_HEAD_LEN: usize = 1 + 1 + 8;
+
+const FILE_LEN_SIZE: usize = 8;
+const FILE_CRC_SIZE: usize = 4;
+/// Bytes of the trailer.
+pub(super) const TRAILER_LEN: usize = FILE_LEN_SIZE + FILE_CRC_SIZE;
+
+const _: () = assert!(HEADER_LEN == 16);
+const _: () = assert!(FRAME_LEN == 12);
+const _: () = assert!(TRAILER_LEN == 12);
+
+const KIND_KEYS: u8 = 1;
+const KIND_POSTINGS: u8 = 2;
+const CODEC_STORED: u8 = 0;
+const CODEC_ZSTD: u8 = 1;
+
+/// Largest `raw_len / len(data)` accepted for a zstd body.
+const MAX_ZSTD_RATIO: u64 = 256;
+/// zstd level for both blocks: the file is written rarely and read at every open, and
+/// higher levels barely shrink it further while decompression speed stays the same.
+const ZSTD_LEVEL: i32 = 3;
+
+/// Cookie of a portable roaring bitmap without run containers.
+const ROARING_COOKIE_NO_RUNS: u32 = 12346;
+
+// ---------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------
+
+/// Encodes `keys` (series `i` is `keys[i]`) and their `postings` as a catalog file.
+pub(super) fn encode(keys: &[Arc<SeriesKey>], postings: &Postings) -> Vec<u8> {
+    let (key_table, postings_body) = match encode_bodies(keys, postings) {
+        Some(bodies) => bodies,
+        // The postings lack a name or pair that a key has: a bug, but one that must not
+        // produce a file that fails to load. The keys are the truth; rebuild from them.
+        None => {
+            let rebuilt = Postings::from_keys(keys);
+            match encode_bodies(keys, &rebuilt) {
+                Some(bodies) => bodies,
+                // Unreachable: rebuilt postings hold every name and pair of the keys.
+                None => (Vec::new(), Vec::new()),
+            }
+        }
+    };
+
+    let mut out = Vec::with_capacity(HEADER_LEN + key_table.len() + postings_body.len() + 64);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    put_block(&mut out, KIND_KEYS, &key_table);
+    put_block(&mut out, KIND_POSTINGS, &postings_body);
+    let file_len = (out.len() + TRAILER_LEN) as u64;
+    out.extend_from_slice(&file_len.to_le_bytes());
+    let file_crc = crc32fast::hash(&out);
+    out.extend_from_slice(&file_crc.to_le_bytes());
+    out
+}
+
+/// The key table and postings bodies, or `None` if `postings` miss a name or pair that
+/// `keys` have.
+fn encode_bodies(keys: &[Arc<SeriesKey>], postings: &Postings) -> Option<(Vec<u8>, Vec<u8>)> {
+    // Symbols and pairs come from the postings, which hold each distinct string once, so
+    // that building the tables does not touch every key.
+    let mut symbols: BTreeSet<&str> = BTreeSet::new();
+    symbols.extend(postings.metrics.keys().map(String::as_str));
+    for (key, dim) in &postings.dims {
+        symbols.insert(key);
+        symbols.extend(dim.values.keys().map(String::as_str));
+    }
+    let symbols: Vec<&str> = symbols.into_iter().collect();
+    let sym_of: HashMap<&str, u32> = symbols.iter().copied().zip(0u32..).collect();
+
+    let mut pairs: Vec<(u32, u32, &RoaringBitmap)> = Vec::new();
+    for (key, dim) in &postings.dims {
+        let key_sym = *sym_of.get(key.as_str())?;
+        for (value, bitmap) in &dim.values {
+            pairs.push((key_sym, *sym_of.get(value.as_str())?, bitmap));
+        }
+    }
+    pairs.sort_unstable_by_key(|&(k, v, _)| (k, v));
+    let pair_of: HashMap<(&str, &str), u32> = pairs
+        .iter()
+        .zip(0u32..)
+        .map(|(&(k, v, _), i)| ((symbols[k as usize], symbols[v as usize]), i))
+        .collect();
+
+    let mut table = Vec::new();
+    put_varint(&mut table, keys.len() as u64);
+    put_varint(&mut table, symbols.len() as u64);
+    for symbol in &symbols {
+        put_varint(&mut table, symbol.len() as u64);
+        table.extend_from_slice(symbol.as_bytes());
+    }
+    put_varint(&mut table, pairs.len() as u64);
+    for &(k, v, _) in &pairs {
+        put_varint(&mut table, u64::from(k));
+        put_varint(&mut table, u64::from(v));
+    }
+    for key in keys {
+        put_varint(&mut table, u64::from(*sym_of.get(key.name())?));
+        put_varint(&mut table, key.dimensions().len() as u64);
+        for (k, v) in key.dimensions() {
+            put_varint(
+                &mut table,
+                u64::from(*pair_of.get(&(k.as_str(), v.as_str()))?),
+            );
+        }
+    }
+
+    let mut body = Vec::new();
+    let mut names: Vec<(u32, &RoaringBitmap)> = postings
+        .metrics
+        .iter()
+        .map(|(name, bitmap)| Some((*sym_of.get(name.as_str())?, bitmap)))
+        .collect::<Option<_>>()?;
+    names.sort_unstable_by_key(|&(sym, _)| sym);
+    put_varint(&mut body, names.len() as u64);
+    for (sym, bitmap) in names {
+        put_varint(&mut body, u64::from(sym));
+        put_bitmap(&mut body, bitmap);
+    }
+    put_varint(&mut body, pairs.len() as u64);
+    for (_, _, bitmap) in pairs {
+        put_bitmap(&mut body, bitmap);
+    }
+    Some((table, body))
+}
+
+fn put_bitmap(out: &mut Vec<u8>, bitmap: &RoaringBitmap) {
+    put_varint(out, bitmap.serialized_size() as u64);
+    // Writing to a Vec cannot fail.
+    let _ = bitmap.serialize_into(&mut *out);
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Appends a framed block holding `body`, zstd-compressed when that pays and stays
+/// within the ratio the reader accepts.
+fn put_block(out: &mut Vec<u8>, kind: u8, body: &[u8]) {
+    let compressed = zstd::bulk::compress(body, ZSTD_LEVEL)
+        .ok()
+        .filter(|c| c.len() < body.len() && body.len() as u64 <= MAX_ZSTD_RATIO * c.len() as u64);
+    let (codec, data) = match &compressed {
+        Some(c) => (CODEC_ZSTD, c.as_slice()),
+        None => (CODEC_STORED, body),
+    };
+    let mut payload = Vec::with_capacity(PAYLOAD_HEAD_LEN + data.len());
+    payload.push(kind);
+    payload.push(codec);
+    payload.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    payload.extend_from_slice(data);
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------
+
+/// Decodes a catalog file; `path` only names the file in errors.
+pub(super) fn decode(bytes: &[u8], path: &Path) -> Result<Catalog> {
+    let corrupt = |offset: usize, what: String| Error::corruption(path, offset as u64, what);
+
+    let too_short = || {
+        corrupt(
+            bytes.len(),
+            format!(
+                "catalog file is {} bytes, shorter than a header and a trailer",
+                bytes.len()
+            ),
+        )
+    };
+    let (header, rest) = bytes
+        .split_first_chunk::<HEADER_LEN>()
+        .ok_or_else(too_short)?;
+    let (_, trailer) = rest
+        .split_last_chunk::<TRAILER_LEN>()
+        .ok_or_else(too_short)?;
+    if header[MAGIC_AT..VERSION_AT] != MAGIC {
+        return Err(corrupt(MAGIC_AT, "not a catalog file (bad magic)".into()));
+    }
+    let version = le_u32(&header[VERSION_AT..]);
+    if version > VERSION {
+        return Err(Error::UnsupportedVersion {
+            file: path.to_path_buf(),
+            found: version,
+            supported: VERSION,
+        });
+    }
+    if version == 0 {
+        return Err(corrupt(
+            VERSION_AT,
+            "format version 0 does not exist".into(),
+        ));
+    }
+    let trailer_at = bytes.len() - TRAILER_LEN;
+    let crc_at = trailer_at + FILE_LEN_SIZE;
+    let file_len = le_u64(trailer);
+    if file_len != bytes.len() as u64 {
+        return Err(corrupt(
+            trailer_at,
+            format!(
+                "trailer says the file is {file_len} bytes but it is {}: truncated or damaged",
+                bytes.len()
+            ),
+        ));
+    }
+    let file_crc = le_u32(&trailer[FILE_LEN_SIZE..]);
+    let actual_crc = crc32fast::hash(bytes.get(..crc_at).unwrap_or_default());
+    if file_crc != actual_crc {
+        return Err(corrupt(
+            crc_at,
+            format!("file CRC is {actual_crc:#010x}, trailer says {file_crc:#010x}"),
+        ));
+    }
+    let flags = le_u32(&header[FLAGS_AT..]);
+    if flags != 0 {
+        return Err(corrupt(FLAGS_AT, format!("unknown flags {flags:#x}")));
+    }
+
+    let mut at = HEADER_LEN;
+    let (keys_at, key_table) = read_block(bytes, &mut at, trailer_at, KIND_KEYS, path)?;
+    let (postings_at, postings_body) = read_block(bytes, &mut at, trailer_at, KIND_POSTINGS, path)?;
+    if at != trailer_at {
+        return Err(corrupt(
+            at,
+            format!("{} bytes after the last block", trailer_at - at),
+        ));
+    }
+
+    let table = parse_key_table(&key_table)
+        .map_err(|damage| corrupt(keys_at, format!("key table: {damage}")))?;
+    let postings = parse_postings(&postings_body, &table)
+        .map_err(|damage| corrupt(postings_at, format!("postings: {damage}")))?;
+    let keys = table.keys();
+    Catalog::from_parts(keys, postings).map_err(|id| {
+        corrupt(
+            keys_at,
+            format!(
+                "key table: series {} repeats the key of an earlier series",
+                id.0
+            ),
+        )
+    })
+}
+
+/// Reads the framed block at `*at` (which must end by `end`), checks its CRC and kind,
+/// and returns its offset and decoded body.
+fn read_block(
+    bytes: &[u8],
+    at: &mut usize,
+    end: usize,
+    kind: u8,
+    path: &Path,
+) -> Result<(usize, Vec<u8>)> {
+    let block_at = *at;
+    let corrupt = |what: String| Error::corruption(path, block_at as u64, what);
+    let name = if kind == KIND_KEYS {
+        "key table"
+    } else {
+        "postings"
+    };
+    let (payload_len, payload_crc) = bytes
+        .get(block_at..end)
+        .and_then(|b| b.split_first_chunk::<PAYLOAD_LEN_SIZE>())
+        .and_then(|(len, rest)| {
+            Some((
+                u64::from_le_bytes(*len),
+                rest.first_chunk::<PAYLOAD_CRC_SIZE>()?,
+            ))
+        })
+        .map(|(len, crc)| (len, u32::from_le_bytes(*crc)))
+        .ok_or_else(|| corrupt(format!("{name} block frame runs past the trailer")))?;
+    let payload_at = block_at + FRAME_LEN;
+    let payload = usize::try_from(payload_len)
+        .ok()
+        .and_then(|len| payload_at.checked_add(len))
+        .filter(|&payload_end| payload_end <= end)
+        .and_then(|payload_end| bytes.get(payload_at..payload_end))
+        .ok_or_else(|| {
+            corrupt(format!(
+                "{name} block says it has {payload_len} bytes, past the trailer"
+            ))
+        })?;
+    let actual_crc = crc32fast::hash(payload);
+    if actual_crc != payload_crc {
+        return Err(corrupt(format!(
+            "{name} block CRC is {actual_crc:#010x}, frame says {payload_crc:#010x}"
+        )));
+    }
+    let Some(([payload_kind, codec, raw_len @ ..], data)) =
+        payload.split_first_chunk::<PAYLOAD_HEAD_LEN>()
+    else {
+        return Err(corrupt(format!(
+            "{name} block is {} bytes, too short for its head",
+            payload.len()
+        )));
+    };
+    if *payload_kind != kind {
+        return Err(corrupt(format!(
+            "expected the {name} block (kind {kind}), found kind {payload_kind}"
+        )));
+    }
+    let codec = *codec;
+    let raw_len = le_u64(raw_len);
+    let body = match codec {
+        CODEC_STORED => {
+            if raw_len != data.len() as u64 {
+                return Err(corrupt(format!(
+                    "stored {name} block says {raw_len} bytes but holds {}",
+                    data.len()
+                )));
+            }
+            data.to_vec()
+        }
+        CODEC_ZSTD => {
+            let capacity = usize::try_from(raw_len)
+                .ok()
+                .filter(|_| raw_len <= MAX_ZSTD_RATIO.saturating_mul(data.len() as u64))
+                .ok_or_else(|| {
+                    corrupt(format!(
+                        "compressed {name} block claims {raw_len} bytes from {}, beyond the accepted ratio",
+                        data.len()
+                    ))
+                })?;
+            let body = zstd::bulk::decompress(data, capacity)
+                .map_err(|e| corrupt(format!("{name} block does not decompress: {e}")))?;
+            if body.len() != capacity {
+                return Err(corrupt(format!(
+                    "{name} block decompresses to {} bytes, it says {raw_len}",
+                    body.len()
+                )));
+            }
+            body
+        }
+        other => return Err(corrupt(format!("{name} block has unknown codec {other}"))),
+    };
+    *at = payload_at + payload.len();
+    Ok((block_at, body))
+}
+
+/// The decoded key table, still as indexes into its symbols.
+struct KeyTable<'a> {
+    symbols: Vec<&'a str>,
+    /// `(key_sym, value_sym)` of each pair.
+    pairs: Vec<(u32, u32)>,
+    /// Metric name symbol of each series.
+    names: Vec<u32>,
+    /// The pairs of series `i` are `series_pairs[pair_start[i]..pair_start[i + 1]]`.
+    pair_start: Vec<usize>,
+    series_pairs: Vec<u32>,
+}
+
+impl KeyTable<'_> {
+    fn series_count(&self) -> usize {
+        self.names.len()
+    }
+
+    fn pairs_of(&self, series: usize) -> &[u32] {
+        match (self.pair_start.get(series), self.pair_start.get(series + 1)) {
+            (Some(&start), Some(&end)) => self.series_pairs.get(start..end).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    fn symbol(&self, sym: u32) -> &str {
+        // Every index was checked against the symbol count while parsing.
+        self.symbols.get(sym as usize).copied().unwrap_or("")
+    }
+
+    /// Builds the series keys. All indexes were checked while parsing.
+    fn keys(&self) -> Vec<Arc<SeriesKey>> {
+        (0..self.series_count())
+            .map(|series| {
+                let dims = self.pairs_of(series).iter().map(|&pair| {
+                    let (k, v) = self.pairs.get(pair as usize).copied().unwrap_or((0, 0));
+                    (self.symbol(k), self.symbol(v))
+                });
+                let name = self.names.get(series).copied().unwrap_or(0);
+                Arc::new(SeriesKey::from_parts(self.symbol(name), dims))
+            })
+            .collect()
+    }
+}
+
+/// What is wrong inside a body; the caller adds the file and block offset.
+type Damage = String;
+
+fn parse_key_table(body: &[u8]) -> std::result::Result<KeyTable<'_>, Damage> {
+    let mut r = BodyReader {
+        bytes: body,
+        pos: 0,
+    };
+    // The smallest series record is 2 bytes (name, no dimensions), a symbol 1 byte (an
+    // empty string), a pair 2 bytes: counts are checked against the bytes left before
+    // anything is allocated for them.
+    let series_count = r.count(2, "series count")?;
+    if series_count as u64 > MAX_SERIES {
+        return Err(format!(
+            "{series_count} series, more than the {MAX_SERIES} a catalog holds"
+        ));
+    }
+    let symbol_count = r.count(1, "symbol count")?;
+    let mut symbols: Vec<&str> = Vec::with_capacity(symbol_count);
+    for i in 0..symbol_count {
+        let len = r.count(1, "symbol length")?;
+        let at = r.pos;
+        let raw = r.take(len)?;
+        let symbol = std::str::from_utf8(raw)
+            .map_err(|_| format!("symbol {i} at byte {at} is not UTF-8"))?;
+        if let Some(previous) = symbols.last() {
+            if *previous >= symbol {
+                return Err(format!("symbol {i} at byte {at} is out of order"));
+            }
+        }
+        symbols.push(symbol);
+    }
+    let pair_count = r.count(2, "pair count")?;
+    let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(pair_count);
+    for i in 0..pair_count {
+        let at = r.pos;
+        let key = r.index(symbol_count, "pair key symbol")?;
+        let value = r.index(symbol_count, "pair value symbol")?;
+        if pairs
+            .last()
+            .is_some_and(|&previous| previous >= (key, value))
+        {
+            return Err(format!("pair {i} at byte {at} is out of order"));
+        }
+        pairs.push((key, value));
+    }
+    let mut names = Vec::with_capacity(series_count);
+    let mut pair_start = Vec::with_capacity(series_count + 1);
+    let mut series_pairs = Vec::new();
+    pair_start.push(0);
+    for series in 0..series_count {
+        let at = r.pos;
+        names.push(r.index(symbol_count, "metric name symbol")?);
+        let dim_count = r.count(1, "dimension count")?;
+        let mut previous: Option<(u32, u32)> = None;
+        for _ in 0..dim_count {
+            let pair = r.index(pair_count, "pair index")?;
+            let key_sym = pairs.get(pair as usize).map_or(0, |&(k, _)| k);
+            if previous.is_some_and(|(p, k)| p >= pair || k >= key_sym) {
+                return Err(format!(
+                    "series {series} at byte {at}: dimensions out of order or repeated"
+                ));
+            }
+            previous = Some((pair, key_sym));
+            series_pairs.push(pair);
+        }
+        pair_start.push(series_pairs.len());
+    }
+    if r.pos != body.len() {
+        return Err(format!(
+            "{} bytes after the last series",
+            body.len() - r.pos
+        ));
+    }
+    Ok(KeyTable {
+        symbols,
+        pairs,
+        names,
+        pair_start,
+        series_pairs,
+    })
+}
+
+/// Parses the postings body and checks that every bitmap holds exactly the series that
+/// the key table gives that name or pair.
+fn parse_postings(body: &[u8], table: &KeyTable<'_>) -> std::result::Result<Postings, Damage> {
+    let mut r = BodyReader {
+        bytes: body,
+        pos: 0,
+    };
+    let series_count = table.series_count();
+    let mut postings = Postings::default();
+
+    // Smallest name entry: name, length, and an 8-byte empty bitmap.
+    let name_count = r.count(10, "name count")?;
+    let mut previous_name: Option<u32> = None;
+    let mut named = 0u64;
+    for _ in 0..name_count {
+        let at = r.pos;
+        let sym = r.index(table.symbols.len(), "metric name symbol")?;
+        if previous_name.is_some_and(|p| p >= sym) {
+            return Err(format!("metric name at byte {at} is out of order"));
+        }
+        previous_name = Some(sym);
+        let bitmap = r.bitmap(series_count)?;
+        for id in &bitmap {
+            if table.names.get(id as usize) != Some(&sym) {
+                return Err(format!(
+                    "metric name {:?} at byte {at} lists series {id}, which has another name",
+                    table.symbol(sym)
+                ));
+            }
+        }
+        named += bitmap.len();
+        postings
+            .metrics
+            .insert(table.symbol(sym).to_owned(), bitmap);
+    }
+    if named != series_count as u64 {
+        return Err(format!(
+            "metric names cover {named} series of {series_count}"
+        ));
+    }
+
+    let pair_count = r.count(9, "pair count")?;
+    if pair_count != table.pairs.len() {
+        return Err(format!(
+            "{pair_count} pair bitmaps for {} pairs",
+            table.pairs.len()
+        ));
+    }
+    // Pairs come in increasing order and so do the pairs of each series: walking the
+    // bitmaps in order must meet each series' pairs in its own order, one by one.
+    let mut next_of_series: Vec<usize> = table
+        .pair_start
+        .iter()
+        .take(series_count)
+        .copied()
+        .collect();
+    for (pair, &(key_sym, value_sym)) in (0u32..).zip(&table.pairs) {
+        let at = r.pos;
+        let bitmap = r.bitmap(series_count)?;
+        for id in &bitmap {
+            let id = id as usize;
+            let expected = table.pair_start.get(id + 1).copied().unwrap_or(0);
+            let next = next_of_series.get_mut(id).ok_or("bitmap out of range")?;
+            if *next >= expected || table.series_pairs.get(*next) != Some(&pair) {
+                return Err(format!(
+                    "bitmap of pair {pair} at byte {at} lists series {id}, which lacks it"
+                ));
+            }
+            *next += 1;
+        }
+        let dim = match postings.dims.get_mut(table.symbol(key_sym)) {
+            Some(dim) => dim,
+            None => postings
+                .dims
+                .entry(table.symbol(key_sym).to_owned())
+                .or_insert_with(DimPostings::default),
+        };
+        dim.values
+            .insert(table.symbol(value_sym).to_owned(), bitmap);
+    }
+    for (series, &next) in next_of_series.iter().enumerate() {
+        if table.pair_start.get(series + 1) != Some(&next) {
+            return Err(format!(
+                "series {series} has a pair whose bitmap does not list it"
+            ));
+        }
+    }
+    if r.pos != body.len() {
+        return Err(format!(
+            "{} bytes after the last bitmap",
+            body.len() - r.pos
+        ));
+    }
+    for dim in postings.dims.values_mut() {
+        dim.all = dim.values.values().union();
+    }
+    Ok(postings)
+}
+
+/// A bounds-checked cursor over a decoded body.
+struct BodyReader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> BodyReader<'a> {
+    fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+
+    fn take(&mut self, len: usize) -> std::result::Result<&'a [u8], Damage> {
+        let end = self
+            .pos
+            .checked_add(len)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or_else(|| format!("{len} bytes at byte {} run past the end", self.pos))?;
+        let slice = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(slice)
+    }
+
+    fn varint(&mut self, what: &str) -> std::result::Result<u64, Damage> {
+        let at = self.pos;
+        let mut n = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *self
+                .bytes
+                .get(self.pos)
+                .ok_or_else(|| format!("{what} at byte {at} runs past the end"))?;
+            self.pos += 1;
+            let group = u64::from(byte & 0x7f);
+            if shift == 63 && group > 1 {
+                break;
+            }
+            n |= group << shift;
+            if byte & 0x80 == 0 {
+                return Ok(n);
+            }
+        }
+        Err(format!("{what} at byte {at} is not a valid varint"))
+    }
+
+    /// A count of items of at least `min_item_len` bytes each, which must fit in the
+    /// bytes left.
+    fn count(&mut self, min_item_len: usize, what: &str) -> std::result::Result<usize, Damage> {
+        let at = self.pos;
+        let n = self.varint(what)?;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| {
+                n.checked_mul(min_item_len)
+                    .is_some_and(|len| len <= self.remaining())
+            })
+            .ok_or_else(|| {
+                format!(
+                    "{what} {n} at byte {at} needs more than the {} bytes left",
+                    self.remaining()
+                )
+            })
+    }
+
+    /// An index into a table of `len` entries.
+    fn index(&mut self, len: usize, what: &str) -> std::result::Result<u32, Damage> {
+        let at = self.pos;
+        let n = self.varint(what)?;
+        u32::try_from(n)
+            .ok()
+            .filter(|&n| (n as usize) < len)
+            .ok_or_else(|| format!("{what} {n} at byte {at} is out of range (table of {len})"))
+    }
+
+    /// A length-prefixed roaring bitmap, non-empty, with every id below `series_count`.
+    fn bitmap(&mut self, series_count: usize) -> std::result::Result<RoaringBitmap, Damage> {
+        let at = self.pos;
+        let len = self.count(1, "bitmap length")?;
+        let mut bytes = self.take(len)?;
+        // Only the form the writer produces is accepted: run containers would let a few
+        // bytes expand into 8 KiB each.
+        let cookie = bytes.get(..4).map(le_u32);
+        if cookie != Some(ROARING_COOKIE_NO_RUNS) {
+            return Err(format!("bitmap at byte {at} has an unknown cookie"));
+        }
+        // Reads from a slice bounded by `len`; every container costs at least as many
+        // input bytes as a quarter of what it allocates.
+        let bitmap = RoaringBitmap::deserialize_from(&mut bytes)
+            .map_err(|e| format!("bitmap at byte {at} is damaged: {e}"))?;
+        if !bytes.is_empty() {
+            return Err(format!(
+                "bitmap at byte {at} has {} bytes more than it uses",
+                bytes.len()
+            ));
+        }
+        match bitmap.max() {
+            None => Err(format!("bitmap at byte {at} is empty")),
+            Some(max) if max as usize >= series_count => Err(format!(
+                "bitmap at byte {at} lists series {max}, beyond the {series_count} series"
+            )),
+            Some(_) => Ok(bitmap),
+        }
+    }
+}
+
+/// The little-endian `u32` that starts `bytes`, or 0 if `bytes` is shorter (callers pass
+/// slices whose length they have checked; the fallback only keeps this panic-free).
+fn le_u32(bytes: &[u8]) -> u32 {
+    bytes.first_chunk().copied().map_or(0, u32::from_le_bytes)
+}
+
+/// The little-endian `u64` that starts `bytes`; see [`le_u32`].
+fn le_u64(bytes: &[u8]) -> u64 {
+    bytes.first_chunk().copied().map_or(0, u64::from_le_bytes)
+}
