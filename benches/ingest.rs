@@ -11,6 +11,8 @@
 //! triggered by the head window and memory budget happen in the background and slow the
 //! writes they overlap, as they would in a service.
 
+// The module's own unit tests run with the examples; in this bench build their imports look unused.
+#[allow(unused_imports)]
 #[path = "../examples/common/tsbs_data.rs"]
 mod tsbs_data;
 
