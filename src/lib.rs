@@ -1,8 +1,5 @@
-//! # sedimentdb
-//!
-//! An embedded time-series database engine. Points go to a write-ahead log and an
-//! in-memory hot head, then settle into zstd-compressed columnar segment files indexed by
-//! roaring bitmaps over their dimensions.
+// The crate documentation is the README, so its example is compiled and run as a doctest.
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
