@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 mod batch;
+mod compaction;
 mod db;
 mod error;
 pub(crate) mod head;
@@ -24,6 +25,7 @@ pub mod __fuzz {
 }
 
 pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
+pub use compaction::{CompactionReport, RetentionReport};
 pub use db::{Db, FlushReport, RecoveryReport, Stats};
 pub use error::{Error, Result};
 pub use options::{Durability, Options, RecoveryMode};

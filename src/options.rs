@@ -51,6 +51,10 @@ pub struct Options {
     pub(crate) partition_duration: i64,
     pub(crate) warm_zstd_level: i32,
     pub(crate) chunk_points: usize,
+    pub(crate) warm_duration: i64,
+    pub(crate) cold_zstd_level: i32,
+    pub(crate) cold_chunk_points: usize,
+    pub(crate) retention: Option<i64>,
     pub(crate) wal_file_size: u64,
     pub(crate) max_series: u64,
     pub(crate) max_batch_points: usize,
@@ -72,6 +76,10 @@ impl Default for Options {
             partition_duration: 24 * HOUR_NS,
             warm_zstd_level: 3,
             chunk_points: 2048,
+            warm_duration: 30 * 24 * HOUR_NS,
+            cold_zstd_level: 9,
+            cold_chunk_points: 8192,
+            retention: None,
             wal_file_size: 64 << 20,
             max_series: 10_000_000,
             max_batch_points: 1_000_000,
@@ -132,6 +140,33 @@ impl Options {
     /// statistics). Default: 2048.
     pub fn chunk_points(mut self, points: usize) -> Self {
         self.chunk_points = points.clamp(16, 1 << 16);
+        self
+    }
+
+    /// Age (behind the newest point in the database) after which a partition is cold:
+    /// compaction rewrites it into one dense segment. Default: 30 days.
+    pub fn warm_duration(mut self, duration: Duration) -> Self {
+        self.warm_duration = duration_ns(duration);
+        self
+    }
+
+    /// zstd level for cold segments (1..=22). Default: 9.
+    pub fn cold_zstd_level(mut self, level: i32) -> Self {
+        self.cold_zstd_level = level.clamp(1, 22);
+        self
+    }
+
+    /// Most points in one chunk of a cold segment. Default: 8192.
+    pub fn cold_chunk_points(mut self, points: usize) -> Self {
+        self.cold_chunk_points = points.clamp(16, 1 << 16);
+        self
+    }
+
+    /// How long data is kept, measured back from the newest point in the database;
+    /// [`crate::Db::apply_retention`] drops segments wholly older than that. Default:
+    /// forever.
+    pub fn retention(mut self, duration: Duration) -> Self {
+        self.retention = Some(duration_ns(duration));
         self
     }
 

@@ -13,6 +13,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::{DbInner, LiveSegment, Version};
+use crate::compaction::plan::LEVEL_FLUSH;
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::partition::manifest::SegmentEntry;
@@ -97,10 +98,7 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
     for entry in &written {
         let path = db.layout.segment_file(entry.id);
         let segment = Segment::open(fs, &path, db.opts.read_mode)?;
-        opened.push(Arc::new(LiveSegment {
-            entry: entry.clone(),
-            segment,
-        }));
+        opened.push(Arc::new(LiveSegment::new(entry.clone(), segment)));
     }
 
     manifest.generation += 1;
@@ -209,11 +207,11 @@ fn write_heads(db: &DbInner, heads: &[Arc<Head>], next_id: &mut u64) -> Result<V
     }
     let mut written = Vec::with_capacity(writers.len());
     for (part, (id, writer)) in writers {
-        let summary = writer.finish(part, 0)?;
+        let summary = writer.finish(part, LEVEL_FLUSH)?;
         written.push(SegmentEntry {
             id,
             partition: part,
-            level: 0,
+            level: LEVEL_FLUSH,
             min_ts: summary.min_ts,
             max_ts: summary.max_ts,
             points: summary.points,

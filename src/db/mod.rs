@@ -14,6 +14,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{SeriesHandle, WriteBatch, WriteReceipt, KEY_FLAG};
+use crate::compaction::{CompactionReport, RetentionReport};
 use crate::error::{Error, Result};
 use crate::index::Catalog;
 use crate::options::{Durability, Options};
@@ -218,6 +219,24 @@ impl Db {
     pub fn flush(&self) -> Result<FlushReport> {
         self.inner.check_open()?;
         flush::flush(&self.inner)
+    }
+
+    /// Merges each partition's segments into one, re-encoding cold partitions (older
+    /// than [`Options::warm_duration`]) densely. Readers keep working on their snapshot
+    /// meanwhile, and writers are held only for the manifest swap.
+    pub fn compact(&self) -> Result<CompactionReport> {
+        self.inner.check_open()?;
+        crate::compaction::compact(&self.inner)
+    }
+
+    /// Drops the segments wholly older than [`Options::retention`] (measured back from the
+    /// newest point), by deleting files: nothing is rewritten. A no-op without retention.
+    pub fn apply_retention(&self) -> Result<RetentionReport> {
+        self.inner.check_open()?;
+        match self.inner.opts.retention {
+            Some(retention) => crate::compaction::apply_retention(&self.inner, retention),
+            None => Ok(RetentionReport::default()),
+        }
     }
 
     /// Sizes per tier.

@@ -76,10 +76,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
     for entry in &manifest.segments {
         let file = layout.segment_file(entry.id);
         let segment = Segment::open(&*fs, &file, opts.read_mode)?;
-        segments.push(Arc::new(LiveSegment {
-            entry: entry.clone(),
-            segment,
-        }));
+        segments.push(Arc::new(LiveSegment::new(entry.clone(), segment)));
     }
 
     let mut report = RecoveryReport::default();
