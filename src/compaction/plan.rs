@@ -73,6 +73,28 @@ pub(crate) fn plan_compaction(
     tasks
 }
 
+/// A task that compacts one partition into `target`, whatever its current state
+/// (`None` when it has no segment or is already one segment of that level).
+pub(crate) fn plan_partition(
+    segments: &[SegmentEntry],
+    partition: i64,
+    target: TierTarget,
+) -> Option<CompactionTask> {
+    let mut inputs: Vec<&SegmentEntry> = segments
+        .iter()
+        .filter(|s| s.partition == partition)
+        .collect();
+    inputs.sort_by_key(|s| s.id);
+    if inputs.is_empty() || (inputs.len() == 1 && inputs[0].level == target.level) {
+        return None;
+    }
+    Some(CompactionTask {
+        partition,
+        inputs: inputs.iter().map(|s| s.id).collect(),
+        target,
+    })
+}
+
 /// Partitions wholly older than `cutoff` (a timestamp): every segment whose newest point
 /// is before it. Retention drops them by deleting files, without rewriting anything.
 pub(crate) fn plan_retention(segments: &[SegmentEntry], cutoff: i64) -> Vec<u64> {
@@ -148,6 +170,19 @@ mod tests {
             seg(10, 5, LEVEL_COLD),
         ];
         assert!(plan_compaction(&done, &policy()).is_empty());
+    }
+
+    #[test]
+    fn one_partition_on_request() {
+        let segs = vec![seg(1, 7, 0), seg(2, 7, 0), seg(3, 8, LEVEL_COLD)];
+        let t = plan_partition(&segs, 7, policy().cold).unwrap();
+        assert_eq!(t.inputs, vec![1, 2]);
+        assert!(plan_partition(&segs, 8, policy().cold).is_none());
+        assert_eq!(
+            plan_partition(&segs, 8, policy().warm).unwrap().inputs,
+            vec![3]
+        );
+        assert!(plan_partition(&segs, 9, policy().cold).is_none());
     }
 
     #[test]

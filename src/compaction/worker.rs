@@ -7,8 +7,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::plan::{
-    plan_compaction, plan_retention, CompactionPolicy, CompactionTask, TierTarget, LEVEL_COLD,
-    LEVEL_WARM,
+    plan_compaction, plan_partition, plan_retention, CompactionPolicy, CompactionTask, TierTarget,
+    LEVEL_COLD, LEVEL_WARM,
 };
 use crate::db::{DbInner, LiveSegment, Version};
 use crate::error::{Error, Result};
@@ -95,6 +95,37 @@ pub(crate) fn compact(db: &DbInner) -> Result<CompactionReport> {
     };
     let mut report = CompactionReport::default();
     for task in tasks {
+        run_task(db, &task, &mut report)?;
+    }
+    report.secs = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Which tier [`crate::Db::compact_partition`] encodes a partition for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tier {
+    /// One segment with the flush encoding (fast to read).
+    Warm,
+    /// One dense segment: higher zstd level, larger chunks.
+    Cold,
+}
+
+/// Compacts the partition holding `ts` into one segment of `tier`.
+pub(crate) fn compact_partition(db: &DbInner, ts: i64, tier: Tier) -> Result<CompactionReport> {
+    let started = Instant::now();
+    let partition = partition_of(ts, db.opts.partition_duration);
+    let task = {
+        let _guard = db.flush_lock.lock();
+        db.check_open()?;
+        let p = policy(db, ts);
+        let target = match tier {
+            Tier::Warm => p.warm,
+            Tier::Cold => p.cold,
+        };
+        plan_partition(&db.manifest.lock().segments, partition, target)
+    };
+    let mut report = CompactionReport::default();
+    if let Some(task) = task {
         run_task(db, &task, &mut report)?;
     }
     report.secs = started.elapsed().as_secs_f64();

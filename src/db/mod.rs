@@ -14,7 +14,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{SeriesHandle, WriteBatch, WriteReceipt, KEY_FLAG};
-use crate::compaction::{CompactionReport, RetentionReport};
+use crate::compaction::{CompactionReport, RetentionReport, Tier};
 use crate::error::{Error, Result};
 use crate::index::Catalog;
 use crate::options::{Durability, Options};
@@ -102,6 +102,23 @@ pub struct Stats {
     pub wal_bytes: u64,
     /// Bytes of the catalog file.
     pub catalog_bytes: u64,
+    /// Per time partition with segments, oldest first.
+    pub partitions: Vec<PartitionStats>,
+}
+
+/// Segments of one time partition.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartitionStats {
+    /// First timestamp of the partition.
+    pub start: crate::Timestamp,
+    /// True when compaction made it cold (one dense segment).
+    pub cold: bool,
+    /// Segment files.
+    pub segments: u64,
+    /// Points in them.
+    pub points: u64,
+    /// Bytes of them.
+    pub bytes: u64,
 }
 
 pub(crate) struct DbInner {
@@ -227,6 +244,13 @@ impl Db {
     pub fn compact(&self) -> Result<CompactionReport> {
         self.inner.check_open()?;
         crate::compaction::compact(&self.inner)
+    }
+
+    /// Compacts the partition holding timestamp `ts` into one segment encoded for `tier`,
+    /// whatever its age (e.g. to make a finished day cold at once).
+    pub fn compact_partition(&self, ts: crate::Timestamp, tier: Tier) -> Result<CompactionReport> {
+        self.inner.check_open()?;
+        crate::compaction::compact_partition(&self.inner, ts, tier)
     }
 
     /// Drops the segments wholly older than [`Options::retention`] (measured back from the
@@ -427,8 +451,30 @@ impl DbInner {
             segment_bytes: version.segments.iter().map(|s| s.entry.bytes).sum(),
             wal_bytes,
             catalog_bytes,
+            partitions: partition_stats(&manifest.segments, self.opts.partition_duration),
         }
     }
+}
+
+fn partition_stats(
+    segments: &[crate::partition::manifest::SegmentEntry],
+    partition_len: i64,
+) -> Vec<PartitionStats> {
+    let mut by_partition: std::collections::BTreeMap<i64, PartitionStats> = Default::default();
+    for s in segments {
+        let p = by_partition
+            .entry(s.partition)
+            .or_insert_with(|| PartitionStats {
+                start: s.partition.saturating_mul(partition_len),
+                cold: true,
+                ..PartitionStats::default()
+            });
+        p.cold &= s.level >= crate::compaction::plan::LEVEL_COLD;
+        p.segments += 1;
+        p.points += s.points;
+        p.bytes += s.bytes;
+    }
+    by_partition.into_values().collect()
 }
 
 impl Drop for DbInner {
