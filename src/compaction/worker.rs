@@ -10,7 +10,7 @@ use super::plan::{
     plan_compaction, plan_partition, plan_retention, CompactionPolicy, CompactionTask, TierTarget,
     LEVEL_COLD, LEVEL_WARM,
 };
-use crate::db::{DbInner, LiveSegment, Version};
+use crate::db::{DbInner, LiveSegment, Tombstones, Version};
 use crate::error::{Error, Result};
 use crate::partition::manifest::{ManifestBody, SegmentEntry};
 use crate::partition::partition_of;
@@ -226,6 +226,7 @@ fn write_merged(
     let mut pieces: Vec<(Vec<i64>, Vec<f64>)> = Vec::with_capacity(inputs.len());
     let (mut ts, mut vals) = (Vec::new(), Vec::new());
     let partition = inputs.first().map_or(0, |s| s.entry.partition);
+    let tombstones = db.version.read().tombstones.clone();
     for id in series {
         pieces.clear();
         for input in inputs {
@@ -233,6 +234,7 @@ fn write_merged(
             for chunk in input.segment.series_chunks(id) {
                 input.segment.decode_chunk(chunk, &mut t, &mut v)?;
             }
+            tombstones.apply(id, input.entry.id, &mut t, &mut v);
             if !t.is_empty() {
                 pieces.push((t, v));
             }
@@ -240,7 +242,15 @@ fn write_merged(
         ts.clear();
         vals.clear();
         merge_pieces(&pieces, &mut ts, &mut vals);
-        writer.add_series(id, &ts, &vals)?;
+        if !ts.is_empty() {
+            writer.add_series(id, &ts, &vals)?;
+        }
+    }
+    if writer.points() == 0 {
+        // Tombstones removed everything: no segment at all.
+        drop(writer);
+        let _ = db.opts.file_system.remove(path);
+        return Ok(None);
     }
     writer.finish(partition, target.level).map(Some)
 }
@@ -259,6 +269,11 @@ fn swap(
         manifest.segments.push(entry.clone());
         manifest.segments.sort_by_key(|s| s.id);
     }
+    // Compaction applied the tombstones to what it merged and retention dropped whole
+    // segments: tombstones that cover no live segment any more can go.
+    let mut tombstones = Tombstones::from_entries(&manifest.tombstones);
+    tombstones.prune(&manifest.segments);
+    manifest.tombstones = tombstones.to_entries();
     write_atomic(
         &*db.opts.file_system,
         &db.layout.manifest,
@@ -286,6 +301,7 @@ fn swap(
         live: old.live.clone(),
         frozen: old.frozen.clone(),
         segments,
+        tombstones: Arc::new(tombstones),
     });
     Ok(())
 }

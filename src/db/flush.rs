@@ -59,6 +59,7 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
             live: Arc::new(Head::new()),
             frozen: frozen.clone(),
             segments: old.segments.clone(),
+            tombstones: old.tombstones.clone(),
         });
         frozen
     })?;
@@ -103,6 +104,9 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
 
     manifest.generation += 1;
     manifest.wal_checkpoint = checkpoint;
+    // Series written since they were deleted are visible again; persist that with the
+    // segments that hold their new points.
+    manifest.hidden_series = db.hidden.read().iter().collect();
     manifest.segments.extend(written.iter().cloned());
     write_atomic(fs, &db.layout.manifest, &manifest.encode())?;
     *db.manifest.lock() = manifest;
@@ -121,6 +125,7 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
                 .cloned()
                 .collect(),
             segments,
+            tombstones: old.tombstones.clone(),
         });
     }
 

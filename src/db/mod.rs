@@ -1,8 +1,10 @@
 //! `Db`: open/close, the write path, snapshots and maintenance calls.
 
+mod delete;
 mod flush;
 mod layout;
 mod open;
+mod tombstone;
 mod version;
 
 use std::path::PathBuf;
@@ -24,8 +26,10 @@ use crate::storage::DirLock;
 use crate::types::{validate_timestamp, Selector, SeriesId, SeriesKey, TimeRange};
 use crate::wal::{self, Wal};
 
+pub use delete::DeleteReport;
 pub use flush::FlushReport;
 pub(crate) use layout::Layout;
+pub(crate) use tombstone::Tombstones;
 pub(crate) use version::{LiveSegment, Version};
 
 /// Distinguishes databases within a process, so that a [`SeriesHandle`] made by one is
@@ -130,6 +134,8 @@ pub(crate) struct DbInner {
     pub(crate) version: RwLock<Arc<Version>>,
     /// The manifest as last written. Changed only under `flush_lock`.
     pub(crate) manifest: Mutex<ManifestBody>,
+    /// Series whose points were all deleted; left out of selections until written again.
+    pub(crate) hidden: RwLock<roaring::RoaringBitmap>,
     /// One flush (or other manifest change) at a time.
     pub(crate) flush_lock: Mutex<()>,
     recovery: RecoveryReport,
@@ -211,7 +217,7 @@ impl Db {
     /// Series without points in the range are skipped.
     pub fn select(&self, selector: &Selector, range: TimeRange) -> Result<SelectIter> {
         self.inner.check_open()?;
-        let ids = self.inner.catalog.select(selector);
+        let ids = self.inner.visible(selector);
         let version = self.inner.version.read().clone();
         Ok(SelectIter::new(
             self.inner.catalog.clone(),
@@ -224,7 +230,7 @@ impl Db {
     /// Keys of the series matching `selector`, in id order.
     pub fn list_series(&self, selector: &Selector) -> Result<Vec<Arc<SeriesKey>>> {
         self.inner.check_open()?;
-        let ids = self.inner.catalog.select(selector);
+        let ids = self.inner.visible(selector);
         Ok(ids
             .iter()
             .filter_map(|id| self.inner.catalog.key(SeriesId(id)))
@@ -244,6 +250,16 @@ impl Db {
     pub fn compact(&self) -> Result<CompactionReport> {
         self.inner.check_open()?;
         crate::compaction::compact(&self.inner)
+    }
+
+    /// Deletes the points of every series matching `selector` inside `range` (for
+    /// example all of one user's data). They are invisible to reads when this returns,
+    /// durably (the deletion is recorded in the manifest), and removed from disk by the
+    /// next compaction of the partitions involved. A series left with no point at all
+    /// disappears from [`Db::list_series`] and selections until it is written again.
+    pub fn delete_series(&self, selector: &Selector, range: TimeRange) -> Result<DeleteReport> {
+        self.inner.check_open()?;
+        delete::delete_series(&self.inner, selector, range)
     }
 
     /// Compacts the partition holding timestamp `ts` into one segment encoded for `tier`,
@@ -295,6 +311,16 @@ impl Db {
 }
 
 impl DbInner {
+    /// Series matching `selector`, less those whose points were all deleted.
+    pub(crate) fn visible(&self, selector: &Selector) -> roaring::RoaringBitmap {
+        let mut ids = self.catalog.select(selector);
+        let hidden = self.hidden.read();
+        if !hidden.is_empty() {
+            ids -= &*hidden;
+        }
+        ids
+    }
+
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
@@ -394,6 +420,14 @@ impl DbInner {
                 .live
                 .insert(series, &batch.timestamps, &batch.values);
         })?;
+        // After the insert, so that a concurrent delete_series either sees the new points
+        // in the head or has already hidden the series and is un-hidden here.
+        if !self.hidden.read().is_empty() {
+            let mut hidden = self.hidden.write();
+            for &id in series {
+                hidden.remove(id);
+            }
+        }
         let durable = match self.opts.durability {
             Durability::Sync => {
                 self.wal.sync_to(lsn)?;

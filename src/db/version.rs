@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::tombstone::Tombstones;
 use crate::head::Head;
 use crate::segment::Segment;
 use crate::storage::FileSystem;
@@ -19,6 +20,8 @@ pub(crate) struct Version {
     pub frozen: Vec<Arc<Head>>,
     /// Ascending segment id: on equal timestamps a later segment wins.
     pub segments: Vec<Arc<LiveSegment>>,
+    /// Deletions that hide points of the segments above.
+    pub tombstones: Arc<Tombstones>,
 }
 
 /// A segment with its manifest entry.

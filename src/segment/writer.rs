@@ -148,6 +148,11 @@ impl SegmentWriter {
         Ok(())
     }
 
+    /// Points added so far.
+    pub(crate) fn points(&self) -> u64 {
+        self.points
+    }
+
     /// Writes footer and trailer and fsyncs the file. The caller fsyncs the directory.
     pub(crate) fn finish(mut self, partition: i64, level: u8) -> Result<SegmentSummary> {
         let footer = Footer {
