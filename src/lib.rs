@@ -26,7 +26,10 @@ pub mod __fuzz {
 
 pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
 pub use compaction::{CompactionReport, RetentionReport, Tier};
-pub use db::{Db, DeleteReport, FlushReport, PartitionStats, RecoveryReport, Stats};
+pub use db::{
+    Db, DeleteReport, FlushReport, Maintenance, MaintenanceStatus, PartitionStats, RecoveryReport,
+    Stats,
+};
 pub use error::{Error, Result};
 pub use options::{Durability, Options, RecoveryMode};
 pub use query::select::{SelectIter, SeriesPoints};

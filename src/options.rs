@@ -55,6 +55,8 @@ pub struct Options {
     pub(crate) cold_zstd_level: i32,
     pub(crate) cold_chunk_points: usize,
     pub(crate) retention: Option<i64>,
+    pub(crate) maintenance: crate::db::Maintenance,
+    pub(crate) compaction_io_limit: Option<u64>,
     pub(crate) wal_file_size: u64,
     pub(crate) max_series: u64,
     pub(crate) max_batch_points: usize,
@@ -80,6 +82,8 @@ impl Default for Options {
             cold_zstd_level: 15,
             cold_chunk_points: 16384,
             retention: None,
+            maintenance: crate::db::Maintenance::default(),
+            compaction_io_limit: None,
             wal_file_size: 64 << 20,
             max_series: 10_000_000,
             max_batch_points: 1_000_000,
@@ -169,6 +173,21 @@ impl Options {
     /// forever.
     pub fn retention(mut self, duration: Duration) -> Self {
         self.retention = Some(duration_ns(duration));
+        self
+    }
+
+    /// Starts a background thread (owned by the `Db`, stopped on close) that flushes,
+    /// compacts and applies retention at these intervals. Writers are held only for the
+    /// short manifest swaps. Default: off.
+    pub fn maintenance(mut self, plan: crate::db::Maintenance) -> Self {
+        self.maintenance = plan;
+        self
+    }
+
+    /// Caps the bytes per second compaction writes, so that background compaction does
+    /// not starve the service's own disk I/O. Default: no cap.
+    pub fn compaction_io_limit(mut self, bytes_per_sec: u64) -> Self {
+        self.compaction_io_limit = Some(bytes_per_sec.max(4096));
         self
     }
 

@@ -222,7 +222,8 @@ fn write_merged(
         path,
         target.zstd_level,
         target.chunk_points,
-    )?;
+    )?
+    .with_io_limit(db.opts.compaction_io_limit);
     let mut pieces: Vec<(Vec<i64>, Vec<f64>)> = Vec::with_capacity(inputs.len());
     let (mut ts, mut vals) = (Vec::new(), Vec::new());
     let partition = inputs.first().map_or(0, |s| s.entry.partition);

@@ -3,6 +3,7 @@
 mod delete;
 mod flush;
 mod layout;
+mod maintenance;
 mod open;
 mod tombstone;
 mod version;
@@ -29,6 +30,7 @@ use crate::wal::{self, Wal};
 pub use delete::DeleteReport;
 pub use flush::FlushReport;
 pub(crate) use layout::Layout;
+pub use maintenance::{Maintenance, MaintenanceStatus};
 pub(crate) use tombstone::Tombstones;
 pub(crate) use version::{LiveSegment, Version};
 
@@ -142,6 +144,10 @@ pub(crate) struct DbInner {
     closed: AtomicBool,
     flusher: Mutex<Option<JoinHandle<()>>>,
     flush_signal: Arc<(Mutex<FlushRequest>, Condvar)>,
+    /// The opt-in maintenance thread.
+    scheduler: Mutex<Option<maintenance::Scheduler>>,
+    /// Kept outside the scheduler so it stays readable after close.
+    maintenance_status: Arc<Mutex<MaintenanceStatus>>,
     /// The directory lock; released by `close` so the directory can be reopened at once.
     dir_lock: Mutex<Option<Box<dyn DirLock>>>,
 }
@@ -159,6 +165,14 @@ impl Db {
         let inner = Arc::new(open::open(path.as_ref(), opts)?);
         let db = Db { inner };
         db.start_flusher();
+        if db.inner.opts.maintenance.is_enabled() {
+            let scheduler = maintenance::Scheduler::start(
+                Arc::downgrade(&db.inner),
+                db.inner.opts.maintenance,
+                db.inner.maintenance_status.clone(),
+            );
+            *db.inner.scheduler.lock() = Some(scheduler);
+        }
         Ok(db)
     }
 
@@ -284,6 +298,11 @@ impl Db {
         self.inner.stats()
     }
 
+    /// What the background maintenance thread has done (all zero when it is off).
+    pub fn maintenance_status(&self) -> MaintenanceStatus {
+        self.inner.maintenance_status.lock().clone()
+    }
+
     /// What open found and repaired.
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.inner.recovery
@@ -329,6 +348,9 @@ impl DbInner {
     }
 
     fn stop_flusher(&self) {
+        if let Some(scheduler) = self.scheduler.lock().take() {
+            scheduler.stop();
+        }
         {
             let (lock, cvar) = &*self.flush_signal;
             lock.lock().shutdown = true;

@@ -156,6 +156,8 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         recovery: report,
         closed: AtomicBool::new(false),
         flusher: Mutex::new(None),
+        scheduler: Mutex::new(None),
+        maintenance_status: Default::default(),
         flush_signal: Arc::new((Mutex::new(FlushRequest::default()), Condvar::new())),
         dir_lock: Mutex::new(Some(lock)),
         layout,
