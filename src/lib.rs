@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 mod batch;
+pub mod collector;
 mod compaction;
 mod db;
 mod error;
