@@ -54,3 +54,13 @@ pub enum CollectorError {
     #[error("collector is shut down")]
     Closed,
 }
+
+impl CollectorError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        CollectorError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -47,6 +47,7 @@ mod error;
 mod event;
 mod hash;
 mod query;
+mod queue;
 mod router;
 mod sample;
 mod unified;
@@ -61,6 +62,7 @@ pub use event::{
     PerformanceMetric, SecurityMetric, Source, SystemMetric, UserMetric,
 };
 pub use query::{Aggregation, MetricQuery, QueryResult, ResultSeries};
+pub use queue::{AsyncConfig, BreakerState, QueueHealth};
 pub use router::{PointSink, RealtimeAggregator, Router, SeriesWindow, StoredPoint, WindowStats};
 pub use sample::{BadRate, Sampler};
 pub use unified::{BatchReport, CollectorConfig, CollectorStats, Outcome, UnifiedMetricsCollector};

@@ -15,6 +15,7 @@ use super::enrich::Enricher;
 use super::error::CollectorError;
 use super::event::MetricEvent;
 use super::query::{MetricQuery, QueryResult};
+use super::queue::{AsyncConfig, AsyncWriter, BreakerState, QueueHealth};
 use super::router::{RealtimeAggregator, Router, StoredPoint};
 use super::sample::{rate_label, Sampler};
 use super::validate::{Rejection, Validator, ValidatorConfig};
@@ -44,6 +45,10 @@ pub struct CollectorConfig {
     pub write_chunk: usize,
     /// Where "now" comes from. Default: [`SystemClock`].
     pub clock: Arc<dyn Clock>,
+    /// `Some` makes [`UnifiedMetricsCollector::collect_metric`] non-blocking: events go
+    /// through a bounded queue to a background writer. Default: `None` (each call
+    /// writes before it returns).
+    pub asynchronous: Option<AsyncConfig>,
 }
 
 impl Default for CollectorConfig {
@@ -58,6 +63,7 @@ impl Default for CollectorConfig {
             max_cached_series: 200_000,
             write_chunk: 100_000,
             clock: Arc::new(SystemClock),
+            asynchronous: None,
         }
     }
 }
@@ -149,7 +155,6 @@ pub(crate) struct Counters {
 struct PipelineState {
     dedup: Deduplicator,
     cache: SeriesCache,
-    next_id: u64,
 }
 
 pub(crate) struct Shared {
@@ -163,6 +168,7 @@ pub(crate) struct Shared {
     pub counters: Counters,
     write_chunk: usize,
     id_prefix: u64,
+    next_id: AtomicU64,
     state: Mutex<PipelineState>,
 }
 
@@ -187,6 +193,7 @@ pub(crate) struct Shared {
 /// ```
 pub struct UnifiedMetricsCollector {
     pub(crate) shared: Arc<Shared>,
+    writer: Option<AsyncWriter>,
 }
 
 impl std::fmt::Debug for UnifiedMetricsCollector {
@@ -215,15 +222,18 @@ impl UnifiedMetricsCollector {
             counters: Counters::default(),
             write_chunk: config.write_chunk.max(1),
             id_prefix,
+            next_id: AtomicU64::new(1),
             state: Mutex::new(PipelineState {
                 dedup: Deduplicator::new(config.dedup),
                 cache: SeriesCache::new(config.max_cached_series),
-                next_id: 0,
             }),
         };
-        Ok(UnifiedMetricsCollector {
-            shared: Arc::new(shared),
-        })
+        let shared = Arc::new(shared);
+        let writer = match config.asynchronous {
+            Some(cfg) => Some(AsyncWriter::start(shared.clone(), cfg)?),
+            None => None,
+        };
+        Ok(UnifiedMetricsCollector { shared, writer })
     }
 
     /// The database the collector writes into.
@@ -238,7 +248,26 @@ impl UnifiedMetricsCollector {
 
     /// Records one event and returns its id (the event's own, or one assigned). A
     /// duplicate or sampled-out event also returns its id: it was accepted.
+    ///
+    /// In asynchronous mode the event is validated here, then enqueued without blocking:
+    /// [`CollectorError::Shed`] says it was dropped (queue full, or store failing) and
+    /// counted in [`CollectorStats::dropped`].
     pub fn collect_metric(&self, event: MetricEvent) -> Result<String, CollectorError> {
+        if let Some(writer) = &self.writer {
+            let mut event = event;
+            let shared = &*self.shared;
+            if let Err(r) = shared.validator.validate(&event, shared.clock.now()) {
+                shared.counters.received.fetch_add(1, Ordering::Relaxed);
+                shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                return Err(CollectorError::Rejected(r));
+            }
+            if event.id.is_empty() {
+                event.id = shared.assign_id();
+            }
+            let id = event.id.clone();
+            writer.enqueue(shared, event)?;
+            return Ok(id);
+        }
         let report = self.shared.ingest(vec![event])?;
         match report.outcomes.into_iter().next() {
             Some(Outcome::Rejected(r)) => Err(CollectorError::Rejected(r)),
@@ -262,6 +291,43 @@ impl UnifiedMetricsCollector {
     /// Counters since start.
     pub fn stats(&self) -> CollectorStats {
         self.shared.stats()
+    }
+
+    /// Waits until every event accepted so far is written (asynchronous mode); a no-op
+    /// in synchronous mode, where `collect_metric` writes before returning.
+    pub fn flush(&self) -> Result<(), CollectorError> {
+        match &self.writer {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Health of the asynchronous mode: queue depth, delivered, dropped, failed, latency
+    /// (`None` in synchronous mode). The writer also records these as `system` metrics
+    /// of category `collector` (`collector_queue_depth`, `collector_dropped_total`, ...).
+    pub fn queue_health(&self) -> Option<QueueHealth> {
+        self.writer.as_ref().map(|w| w.health(&self.shared))
+    }
+
+    /// State of the asynchronous mode's circuit breaker.
+    pub fn breaker_state(&self) -> Option<BreakerState> {
+        self.writer.as_ref().map(|w| w.breaker.state())
+    }
+
+    /// Stops the asynchronous writer after it has written everything accepted. Later
+    /// `collect_metric` calls fail with [`CollectorError::Closed`]. Also done on drop.
+    /// The `Db` stays open.
+    pub fn shutdown(&self) -> Result<(), CollectorError> {
+        match &self.writer {
+            Some(w) => w.shutdown(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for UnifiedMetricsCollector {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
     }
 }
 
@@ -303,20 +369,42 @@ impl Shared {
         SeriesKey::from_parts(event.name.clone(), dims)
     }
 
-    /// The pipeline over one batch.
+    /// The pipeline over one batch: prepare, then commit once.
     pub(crate) fn ingest(&self, events: Vec<MetricEvent>) -> Result<BatchReport, CollectorError> {
+        let mut prepared = self.prepare(events)?;
+        match self.commit(&mut prepared) {
+            Ok(stored) => Ok(BatchReport {
+                outcomes: prepared.outcomes,
+                stored,
+            }),
+            Err(e) => {
+                self.forget_prepared(&prepared);
+                Err(e)
+            }
+        }
+    }
+
+    /// A fresh id for an event that has none.
+    pub(crate) fn assign_id(&self) -> String {
+        assigned_id(self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Every stage up to the write: validation, sampling, series resolution,
+    /// de-duplication; the points end up in write batches.
+    pub(crate) fn prepare(&self, events: Vec<MetricEvent>) -> Result<Prepared, CollectorError> {
         let now = self.clock.now();
         let n = events.len();
         self.counters
             .received
             .fetch_add(n as u64, Ordering::Relaxed);
-        let mut outcomes = Vec::with_capacity(n);
-        let mut batches: Vec<WriteBatch> = Vec::new();
+        let mut p = Prepared {
+            outcomes: Vec::with_capacity(n),
+            batches: Vec::new(),
+            remembered: Vec::new(),
+            routed: Vec::new(),
+            next_batch: 0,
+        };
         let mut batch = WriteBatch::with_capacity(n.min(self.write_chunk));
-        // (outcome index, batch number) of ids entered into the de-duplicator, to forget
-        // them if their write fails.
-        let mut remembered: Vec<(usize, usize)> = Vec::new();
-        let mut routed: Vec<StoredPoint> = Vec::new();
         let route = !self.router.is_empty();
         let sample = !self.sampler.keeps_all();
         let (mut dups, mut sampled, mut rejected) = (0u64, 0u64, 0u64);
@@ -326,20 +414,19 @@ impl Shared {
             let dedup_on = st.dedup.enabled();
             for mut event in events {
                 if let Err(r) = self.validator.check_point(&event, now) {
-                    outcomes.push(Outcome::Rejected(r));
+                    p.outcomes.push(Outcome::Rejected(r));
                     rejected += 1;
                     continue;
                 }
                 let generated = event.id.is_empty();
                 if generated {
-                    st.next_id += 1;
-                    event.id = assigned_id(self.id_prefix, st.next_id);
+                    event.id = self.assign_id();
                 }
                 let rate = if sample {
                     match self.sampler.keep(&event.name, &event.id) {
                         Some(rate) => rate,
                         None => {
-                            outcomes.push(Outcome::SampledOut(event.id));
+                            p.outcomes.push(Outcome::SampledOut(event.id));
                             sampled += 1;
                             continue;
                         }
@@ -353,7 +440,7 @@ impl Shared {
                     Some(s) => (s.handle, want_key.then(|| s.key.clone())),
                     None => {
                         if let Err(r) = self.validator.check_identity(&event) {
-                            outcomes.push(Outcome::Rejected(r));
+                            p.outcomes.push(Outcome::Rejected(r));
                             rejected += 1;
                             continue;
                         }
@@ -361,12 +448,13 @@ impl Shared {
                         let handle = match self.db.series(&key) {
                             Ok(h) => h,
                             Err(crate::Error::InvalidArgument(msg)) => {
-                                outcomes.push(Outcome::Rejected(Rejection::SeriesRefused(msg)));
+                                p.outcomes
+                                    .push(Outcome::Rejected(Rejection::SeriesRefused(msg)));
                                 rejected += 1;
                                 continue;
                             }
                             Err(e @ crate::Error::LimitExceeded { .. }) => {
-                                outcomes.push(Outcome::Rejected(Rejection::SeriesRefused(
+                                p.outcomes.push(Outcome::Rejected(Rejection::SeriesRefused(
                                     e.to_string(),
                                 )));
                                 rejected += 1;
@@ -383,24 +471,24 @@ impl Shared {
                 };
                 if dedup_on && !generated {
                     if !st.dedup.first_seen(&event.id, now) {
-                        outcomes.push(Outcome::Duplicate(event.id));
+                        p.outcomes.push(Outcome::Duplicate(event.id));
                         dups += 1;
                         continue;
                     }
-                    remembered.push((outcomes.len(), batches.len()));
+                    p.remembered.push((p.outcomes.len(), p.batches.len()));
                 }
                 batch.push(handle, event.timestamp, event.value);
                 if let Some(key) = key {
-                    routed.push(StoredPoint {
+                    p.routed.push(StoredPoint {
                         key,
                         source: event.source,
                         ts: event.timestamp,
                         value: event.value,
                     });
                 }
-                outcomes.push(Outcome::Stored(event.id));
+                p.outcomes.push(Outcome::Stored(event.id));
                 if batch.len() >= self.write_chunk {
-                    batches.push(std::mem::replace(
+                    p.batches.push(std::mem::replace(
                         &mut batch,
                         WriteBatch::with_capacity(self.write_chunk),
                     ));
@@ -408,29 +496,70 @@ impl Shared {
             }
         }
         if !batch.is_empty() {
-            batches.push(batch);
+            p.batches.push(batch);
         }
         let c = &self.counters;
         c.duplicates.fetch_add(dups, Ordering::Relaxed);
         c.sampled_out.fetch_add(sampled, Ordering::Relaxed);
         c.rejected.fetch_add(rejected, Ordering::Relaxed);
+        Ok(p)
+    }
+
+    /// Writes the batches not written yet, then routes the points. Can be called again
+    /// after a failure: it resumes with the batch that failed.
+    pub(crate) fn commit(&self, p: &mut Prepared) -> Result<usize, CollectorError> {
         let mut stored = 0;
-        for (i, b) in batches.iter().enumerate() {
+        while p.next_batch < p.batches.len() {
+            let b = &p.batches[p.next_batch];
             if let Err(e) = self.db.write(b) {
-                let mut st = self.state.lock();
-                for &(at, _) in remembered.iter().filter(|&&(_, bi)| bi >= i) {
-                    if let Some(id) = outcomes[at].id() {
-                        st.dedup.forget(id);
-                    }
-                }
-                c.stored.fetch_add(stored as u64, Ordering::Relaxed);
+                self.counters
+                    .stored
+                    .fetch_add(stored as u64, Ordering::Relaxed);
                 return Err(e.into());
             }
             stored += b.len();
+            p.next_batch += 1;
         }
-        c.stored.fetch_add(stored as u64, Ordering::Relaxed);
-        self.router.deliver(&routed);
-        Ok(BatchReport { outcomes, stored })
+        self.counters
+            .stored
+            .fetch_add(stored as u64, Ordering::Relaxed);
+        self.router.deliver(&std::mem::take(&mut p.routed));
+        Ok(p.batches.iter().map(WriteBatch::len).sum())
+    }
+
+    /// Forgets the ids of events whose batch was not written, so that a retry by the
+    /// caller is not taken for a duplicate.
+    pub(crate) fn forget_prepared(&self, p: &Prepared) {
+        let mut st = self.state.lock();
+        for &(at, batch) in &p.remembered {
+            if batch >= p.next_batch {
+                if let Some(id) = p.outcomes[at].id() {
+                    st.dedup.forget(id);
+                }
+            }
+        }
+    }
+}
+
+/// The result of [`Shared::prepare`]: points in write batches, not yet written.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub outcomes: Vec<Outcome>,
+    batches: Vec<WriteBatch>,
+    /// (outcome index, batch number) of ids entered into the de-duplicator.
+    remembered: Vec<(usize, usize)>,
+    routed: Vec<StoredPoint>,
+    /// Batches before this one are written.
+    next_batch: usize,
+}
+
+impl Prepared {
+    /// Points still to write.
+    pub(crate) fn points(&self) -> usize {
+        self.batches[self.next_batch.min(self.batches.len())..]
+            .iter()
+            .map(WriteBatch::len)
+            .sum()
     }
 }
 
