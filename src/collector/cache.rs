@@ -111,6 +111,17 @@ impl SeriesCache {
         &slot[slot.len() - 1]
     }
 
+    /// Drops the entries for which `keep` is false.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&CachedSeries) -> bool) {
+        let mut len = 0;
+        self.map.retain(|_, slot| {
+            slot.retain(|c| keep(c));
+            len += slot.len();
+            !slot.is_empty()
+        });
+        self.len = len;
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.len
     }

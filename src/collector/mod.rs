@@ -37,7 +37,8 @@
 //! # Modules
 //! One module per stage: [`event`](MetricEvent), [`validate`](Validator),
 //! [`enrich`](Enricher), [`dedup`](Deduplicator), [`sample`](Sampler),
-//! [`router`](Router), and [`UnifiedMetricsCollector`] tying them together.
+//! [`router`](Router), [`queue`](AsyncConfig) (asynchronous mode), [`privacy`](Privacy),
+//! and [`UnifiedMetricsCollector`] tying them together.
 
 mod cache;
 mod clock;
@@ -46,6 +47,7 @@ mod enrich;
 mod error;
 mod event;
 mod hash;
+mod privacy;
 mod query;
 mod queue;
 mod router;
@@ -61,6 +63,7 @@ pub use event::{
     format_rfc3339, parse_rfc3339, rfc3339, BusinessMetric, LearningMetric, MetricEvent,
     PerformanceMetric, SecurityMetric, Source, SystemMetric, UserMetric,
 };
+pub use privacy::{is_hashed, Privacy, PrivacyConfig, SanitizeRule, HASH_PREFIX};
 pub use query::{Aggregation, MetricQuery, QueryResult, ResultSeries};
 pub use queue::{AsyncConfig, BreakerState, QueueHealth};
 pub use router::{PointSink, RealtimeAggregator, Router, SeriesWindow, StoredPoint, WindowStats};

@@ -364,17 +364,22 @@ pub(crate) fn execute(db: &Db, query: &MetricQuery) -> crate::Result<QueryResult
         return Ok(QueryResult { series });
     };
     let keep_values = matches!(agg, Aggregation::Quantile(_));
-    // group labels -> (name, samples, bucket -> accumulator)
+    // (metric name when series stay apart, labels) -> (name, samples, bucket -> accumulator)
     type Group = (String, usize, BTreeMap<Timestamp, Acc>);
-    let mut groups: BTreeMap<BTreeMap<String, String>, Group> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, BTreeMap<String, String>), Group> = BTreeMap::new();
     for s in iter {
         let s = s?;
-        let labels: BTreeMap<String, String> = match &query.group_by {
-            None => s.key.dimensions().iter().cloned().collect(),
-            Some(keys) => keys
-                .iter()
-                .filter_map(|k| s.key.dimension(k).map(|v| (k.clone(), v.to_string())))
-                .collect(),
+        let group_key = match &query.group_by {
+            None => (
+                s.key.name().to_string(),
+                s.key.dimensions().iter().cloned().collect(),
+            ),
+            Some(keys) => (
+                String::new(),
+                keys.iter()
+                    .filter_map(|k| s.key.dimension(k).map(|v| (k.clone(), v.to_string())))
+                    .collect(),
+            ),
         };
         let weight = s
             .key
@@ -383,7 +388,7 @@ pub(crate) fn execute(db: &Db, query: &MetricQuery) -> crate::Result<QueryResult
             .filter(|r| *r > 0.0 && *r <= 1.0)
             .map_or(1.0, |r| 1.0 / r);
         let group = groups
-            .entry(labels)
+            .entry(group_key)
             .or_insert_with(|| (s.key.name().to_string(), 0, BTreeMap::new()));
         group.1 += s.len();
         for (ts, v) in s.iter() {
@@ -398,9 +403,9 @@ pub(crate) fn execute(db: &Db, query: &MetricQuery) -> crate::Result<QueryResult
                 .add(ts, v, weight, keep_values);
         }
     }
-    let series = groups
+    let mut series: Vec<ResultSeries> = groups
         .into_iter()
-        .map(|(labels, (name, samples, buckets))| ResultSeries {
+        .map(|((_, labels), (name, samples, buckets))| ResultSeries {
             name,
             labels,
             samples,
@@ -410,6 +415,7 @@ pub(crate) fn execute(db: &Db, query: &MetricQuery) -> crate::Result<QueryResult
                 .collect(),
         })
         .collect();
+    series.sort_by(|a, b| (&a.labels, &a.name).cmp(&(&b.labels, &b.name)));
     Ok(QueryResult { series })
 }
 

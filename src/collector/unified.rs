@@ -14,12 +14,15 @@ use super::dedup::{DedupConfig, Deduplicator};
 use super::enrich::Enricher;
 use super::error::CollectorError;
 use super::event::MetricEvent;
+use super::event::Source;
+use super::privacy::{Privacy, PrivacyConfig};
 use super::query::{MetricQuery, QueryResult};
 use super::queue::{AsyncConfig, AsyncWriter, BreakerState, QueueHealth};
 use super::router::{RealtimeAggregator, Router, StoredPoint};
 use super::sample::{rate_label, Sampler};
+use super::validate::duration_ns;
 use super::validate::{Rejection, Validator, ValidatorConfig};
-use crate::{Db, SeriesKey, WriteBatch};
+use crate::{Db, DeleteReport, Matcher, Selector, SeriesKey, TimeRange, WriteBatch};
 
 /// Settings of a collector. Every field documents its default.
 #[derive(Debug, Clone)]
@@ -49,6 +52,9 @@ pub struct CollectorConfig {
     /// through a bounded queue to a background writer. Default: `None` (each call
     /// writes before it returns).
     pub asynchronous: Option<AsyncConfig>,
+    /// Keyed hashing of identifiers, sanitisation, retention per data class. Default:
+    /// `None` (values stored as given).
+    pub privacy: Option<PrivacyConfig>,
 }
 
 impl Default for CollectorConfig {
@@ -64,8 +70,18 @@ impl Default for CollectorConfig {
             write_chunk: 100_000,
             clock: Arc::new(SystemClock),
             asynchronous: None,
+            privacy: None,
         }
     }
+}
+
+/// What [`UnifiedMetricsCollector::forget_user`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForgetReport {
+    /// Series keyed by the user.
+    pub series: u64,
+    /// Of those, series left with no point.
+    pub emptied: u64,
 }
 
 /// What happened to one event of a batch.
@@ -164,6 +180,7 @@ pub(crate) struct Shared {
     pub sampler: Sampler,
     pub router: Router,
     pub realtime: Arc<RealtimeAggregator>,
+    pub privacy: Option<Privacy>,
     pub clock: Arc<dyn Clock>,
     pub counters: Counters,
     write_chunk: usize,
@@ -218,6 +235,7 @@ impl UnifiedMetricsCollector {
             sampler: config.sampler,
             router,
             realtime,
+            privacy: config.privacy.map(Privacy::new),
             clock: config.clock,
             counters: Counters::default(),
             write_chunk: config.write_chunk.max(1),
@@ -283,9 +301,58 @@ impl UnifiedMetricsCollector {
         self.shared.ingest(events)
     }
 
-    /// Runs a query.
+    /// Runs a query. Values of identifier dimensions in its matchers are given raw and
+    /// hashed here like the stored ones.
     pub fn query_metrics(&self, query: &MetricQuery) -> Result<QueryResult, CollectorError> {
+        let query = self.shared.protect_query(query);
         Ok(query.execute(&self.shared.db)?)
+    }
+
+    /// Deletes every series and point keyed by this user (over all time), searching the
+    /// privacy layer's user dimensions for the user's hashed id. Reads stop seeing the
+    /// points at once; they leave the disk at the next compaction
+    /// ([`Db::compact`](crate::Db::compact)). Without a privacy layer the id is matched
+    /// as given.
+    pub fn forget_user(&self, user_id: &str) -> Result<ForgetReport, CollectorError> {
+        let (value, dims) = match &self.shared.privacy {
+            Some(p) => (p.hash_identifier(user_id), p.user_dimensions().to_vec()),
+            None => (user_id.to_string(), vec!["user_id".to_string()]),
+        };
+        let mut report = ForgetReport::default();
+        for dim in &dims {
+            let selector = Selector::any().with(Matcher::eq(dim.clone(), value.clone()));
+            let deleted = self.shared.db.delete_series(&selector, TimeRange::all())?;
+            report.series += deleted.series;
+            report.emptied += deleted.emptied;
+        }
+        // The cache maps raw identities (the user's raw id among them) to series.
+        self.shared.state.lock().cache.retain(|c| {
+            !dims
+                .iter()
+                .any(|d| c.key.dimension(d) == Some(value.as_str()))
+        });
+        Ok(report)
+    }
+
+    /// Enforces retention per data class (see the privacy module): for each class with
+    /// a limit, deletes its points older than `now - limit`. A no-op without a privacy
+    /// layer.
+    pub fn apply_retention(&self) -> Result<Vec<(Source, DeleteReport)>, CollectorError> {
+        let Some(privacy) = &self.shared.privacy else {
+            return Ok(Vec::new());
+        };
+        let now = self.shared.clock.now();
+        let mut out = Vec::new();
+        for (&source, &keep) in privacy.retention() {
+            let cutoff = now.saturating_sub(duration_ns(keep));
+            let selector = Selector::any().with(Matcher::eq("source", source.as_str()));
+            let report = self
+                .shared
+                .db
+                .delete_series(&selector, TimeRange::new(i64::MIN, cutoff))?;
+            out.push((source, report));
+        }
+        Ok(out)
     }
 
     /// Counters since start.
@@ -346,6 +413,26 @@ impl Shared {
         }
     }
 
+    /// The query with identifier values hashed and other values sanitised, as stored.
+    pub(crate) fn protect_query(&self, query: &MetricQuery) -> MetricQuery {
+        let Some(p) = &self.privacy else {
+            return query.clone();
+        };
+        let mut q = query.clone();
+        for m in &mut q.matchers {
+            match m {
+                Matcher::Eq(k, v) | Matcher::Ne(k, v) => *v = p.protect(k, v).into_owned(),
+                Matcher::In(k, vs) => {
+                    for v in vs.iter_mut() {
+                        *v = p.protect(k, v).into_owned();
+                    }
+                }
+                _ => {}
+            }
+        }
+        q
+    }
+
     /// The stored key of an event's series: enriched dimensions, then the reserved ones.
     fn stored_key(&self, event: &MetricEvent, rate: f64) -> SeriesKey {
         let mut dims: Vec<(String, String)> = event
@@ -357,6 +444,9 @@ impl Shared {
             if !event.dimensions.contains_key(k) {
                 dims.push((k.clone(), v.clone()));
             }
+        }
+        if let Some(privacy) = &self.privacy {
+            privacy.apply(&mut dims);
         }
         dims.push(("source".into(), event.source.as_str().into()));
         dims.push(("category".into(), event.category.clone()));
