@@ -11,6 +11,10 @@ use sedimentdb::collector::{
 };
 use sedimentdb::{Db, Durability, Options, Selector, TimeRange};
 
+fn admin() -> sedimentdb::collector::Principal {
+    sedimentdb::collector::Principal::new("test", sedimentdb::collector::Role::Admin)
+}
+
 const T0: i64 = 1_714_564_800_000_000_000;
 const SEC: i64 = 1_000_000_000;
 
@@ -53,7 +57,10 @@ fn a_rejected_event_does_not_affect_the_others() {
     assert!(matches!(rejected[1].1, Rejection::InvalidName(_)));
     assert!(report.ids()[0].is_some() && report.ids()[1].is_none());
     let sum = c
-        .query_metrics(&MetricQuery::metric("cpu_usage").aggregate(Aggregation::Sum))
+        .query_metrics(
+            &admin(),
+            &MetricQuery::metric("cpu_usage").aggregate(Aggregation::Sum),
+        )
         .unwrap();
     assert_eq!(sum.scalar(), Some(30.0));
     let stats = c.stats();
@@ -91,7 +98,7 @@ fn events_map_to_series_with_reserved_attribute_dimensions() {
         ]
     );
     let by_source = c
-        .query_metrics(&MetricQuery::any().source(Source::Performance))
+        .query_metrics(&admin(), &MetricQuery::any().source(Source::Performance))
         .unwrap();
     assert_eq!(by_source.series.len(), 1);
     assert_eq!(by_source.series[0].points, vec![(T0, 3.0)]);
@@ -117,7 +124,10 @@ fn duplicates_within_the_window_are_stored_once() {
     );
     assert_eq!(c.collect_metric(e.clone().at(T0 + SEC)).unwrap(), "evt-1");
     let count = c
-        .query_metrics(&MetricQuery::metric("cpu_usage").aggregate(Aggregation::Count))
+        .query_metrics(
+            &admin(),
+            &MetricQuery::metric("cpu_usage").aggregate(Aggregation::Count),
+        )
         .unwrap();
     assert_eq!(count.scalar(), Some(1.0));
     assert_eq!(c.stats().duplicates, 2);
@@ -151,7 +161,7 @@ fn sampling_records_the_rate_and_queries_scale_counts_back() {
     let q = MetricQuery::metric("clicks")
         .aggregate(Aggregation::Count)
         .group_by(Vec::<String>::new());
-    let estimate = c.query_metrics(&q).unwrap().scalar().unwrap();
+    let estimate = c.query_metrics(&admin(), &q).unwrap().scalar().unwrap();
     assert!((17_000.0..23_000.0).contains(&estimate), "{estimate}");
     assert_eq!(c.stats().sampled_out as usize, 20_000 - report.stored);
 }
@@ -170,7 +180,7 @@ fn queries_bucket_group_and_reduce() {
         .bucket(Duration::from_secs(60))
         .group_by(["host"])
         .range(TimeRange::new(T0, T0 + 120 * SEC));
-    let r = c.query_metrics(&q).unwrap();
+    let r = c.query_metrics(&admin(), &q).unwrap();
     assert_eq!(r.series.len(), 2);
     assert_eq!(r.series[0].labels["host"], "h1");
     assert_eq!(r.series[0].points, vec![(T0, 59.0), (T0 + 60 * SEC, 119.0)]);
@@ -182,11 +192,14 @@ fn queries_bucket_group_and_reduce() {
         .aggregate(Aggregation::Avg)
         .group_by(Vec::<String>::new());
     assert_eq!(
-        c.query_metrics(&all).unwrap().scalar(),
+        c.query_metrics(&admin(), &all).unwrap().scalar(),
         Some((59.5 + 100.0) / 2.0)
     );
     let raw = c
-        .query_metrics(&MetricQuery::metric("cpu_usage").where_eq("host", "h2"))
+        .query_metrics(
+            &admin(),
+            &MetricQuery::metric("cpu_usage").where_eq("host", "h2"),
+        )
         .unwrap();
     assert_eq!(raw.series.len(), 1);
     assert_eq!(raw.samples(), 120);

@@ -11,6 +11,10 @@ use sedimentdb::collector::{
 };
 use sedimentdb::{Db, Durability, Options, Selector};
 
+fn admin() -> sedimentdb::collector::Principal {
+    sedimentdb::collector::Principal::new("test", sedimentdb::collector::Role::Admin)
+}
+
 const T0: i64 = 1_714_564_800_000_000_000;
 const DAY: i64 = 86_400_000_000_000;
 const SECRET: &str = "correct horse battery staple 42";
@@ -101,7 +105,7 @@ fn no_raw_identifier_reaches_disk() {
     let q = MetricQuery::metric("command_run")
         .where_eq("user_id", "alice.smith@example.com")
         .aggregate(Aggregation::Count);
-    assert_eq!(c.query_metrics(&q).unwrap().scalar(), Some(100.0));
+    assert_eq!(c.query_metrics(&admin(), &q).unwrap().scalar(), Some(100.0));
 }
 
 #[test]
@@ -118,10 +122,11 @@ fn forget_user_deletes_every_series_of_that_user_only() {
     }
     c.batch_collect(events).unwrap();
     c.db().flush().unwrap();
-    let report = c.forget_user("alice").unwrap();
+    let report = c.forget_user(&admin(), "alice").unwrap();
     assert_eq!((report.series, report.emptied), (3, 3));
     let by_user = |u: &str| {
         c.query_metrics(
+            &admin(),
             &MetricQuery::any()
                 .where_eq("user_id", u)
                 .aggregate(Aggregation::Count),
@@ -168,6 +173,7 @@ fn retention_is_enforced_per_data_class() {
     );
     let count = |source| {
         c.query_metrics(
+            &admin(),
             &MetricQuery::any()
                 .source(source)
                 .aggregate(Aggregation::Count)

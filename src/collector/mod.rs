@@ -38,8 +38,11 @@
 //! One module per stage: [`event`](MetricEvent), [`validate`](Validator),
 //! [`enrich`](Enricher), [`dedup`](Deduplicator), [`sample`](Sampler),
 //! [`router`](Router), [`queue`](AsyncConfig) (asynchronous mode), [`privacy`](Privacy),
+//! [`access`](AccessPolicy), [`audit`](AuditLog),
 //! and [`UnifiedMetricsCollector`] tying them together.
 
+mod access;
+mod audit;
 mod cache;
 mod clock;
 mod dedup;
@@ -55,6 +58,8 @@ mod sample;
 mod unified;
 mod validate;
 
+pub use access::{Access, AccessPolicy, Decision, Principal, Role};
+pub use audit::{AuditDecision, AuditFilter, AuditLog, AuditRecord};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dedup::{DedupConfig, Deduplicator};
 pub use enrich::Enricher;

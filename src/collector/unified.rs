@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use super::access::{AccessPolicy, Decision, Principal, Role};
+use super::audit::{AuditDecision, AuditFilter, AuditLog, AuditRecord};
 use super::cache::{identity_hash, CachedSeries, SeriesCache};
 use super::clock::{Clock, SystemClock};
 use super::dedup::{DedupConfig, Deduplicator};
@@ -55,6 +57,11 @@ pub struct CollectorConfig {
     /// Keyed hashing of identifiers, sanitisation, retention per data class. Default:
     /// `None` (values stored as given).
     pub privacy: Option<PrivacyConfig>,
+    /// Permissions per role. Default: [`AccessPolicy::default`].
+    pub access: AccessPolicy,
+    /// File of the audit log. Default: `None`, an in-memory log (not durable: set a
+    /// path in production).
+    pub audit_log: Option<std::path::PathBuf>,
 }
 
 impl Default for CollectorConfig {
@@ -71,6 +78,8 @@ impl Default for CollectorConfig {
             clock: Arc::new(SystemClock),
             asynchronous: None,
             privacy: None,
+            access: AccessPolicy::default(),
+            audit_log: None,
         }
     }
 }
@@ -181,6 +190,8 @@ pub(crate) struct Shared {
     pub router: Router,
     pub realtime: Arc<RealtimeAggregator>,
     pub privacy: Option<Privacy>,
+    pub access: AccessPolicy,
+    pub audit: AuditLog,
     pub clock: Arc<dyn Clock>,
     pub counters: Counters,
     write_chunk: usize,
@@ -199,13 +210,14 @@ pub(crate) struct Shared {
 ///
 /// ```
 /// use sedimentdb::{Db, Options};
-/// use sedimentdb::collector::{Aggregation, CollectorConfig, MetricQuery, SystemMetric, UnifiedMetricsCollector};
+/// use sedimentdb::collector::{Aggregation, CollectorConfig, MetricQuery, Principal, Role, SystemMetric, UnifiedMetricsCollector};
 /// let dir = tempfile::tempdir().unwrap();
 /// let db = Db::open(dir.path(), Options::default()).unwrap();
 /// let collector = UnifiedMetricsCollector::new(db, CollectorConfig::default()).unwrap();
 /// let id = collector.collect_metric(SystemMetric::new("cpu_usage", 42.0, "percent").build()).unwrap();
 /// assert!(!id.is_empty());
-/// let avg = collector.query_metrics(&MetricQuery::metric("cpu_usage").aggregate(Aggregation::Avg)).unwrap();
+/// let me = Principal::new("ops", Role::Admin);
+/// let avg = collector.query_metrics(&me, &MetricQuery::metric("cpu_usage").aggregate(Aggregation::Avg)).unwrap();
 /// assert_eq!(avg.scalar(), Some(42.0));
 /// ```
 pub struct UnifiedMetricsCollector {
@@ -235,7 +247,17 @@ impl UnifiedMetricsCollector {
             sampler: config.sampler,
             router,
             realtime,
+            access: match &config.privacy {
+                Some(p) => config
+                    .access
+                    .identifier_dimensions(p.identifier_dimensions.clone()),
+                None => config.access,
+            },
             privacy: config.privacy.map(Privacy::new),
+            audit: match &config.audit_log {
+                Some(path) => AuditLog::open(path)?,
+                None => AuditLog::in_memory(),
+            },
             clock: config.clock,
             counters: Counters::default(),
             write_chunk: config.write_chunk.max(1),
@@ -301,11 +323,132 @@ impl UnifiedMetricsCollector {
         self.shared.ingest(events)
     }
 
-    /// Runs a query. Values of identifier dimensions in its matchers are given raw and
-    /// hashed here like the stored ones.
-    pub fn query_metrics(&self, query: &MetricQuery) -> Result<QueryResult, CollectorError> {
-        let query = self.shared.protect_query(query);
+    /// Runs a query for `who`: checks it against the access policy (narrowing it to the
+    /// readable sources when it names none), writes the decision to the audit log, then
+    /// runs it. Values of identifier dimensions in its matchers are given raw and hashed
+    /// here like the stored ones.
+    pub fn query_metrics(
+        &self,
+        who: &Principal,
+        query: &MetricQuery,
+    ) -> Result<QueryResult, CollectorError> {
+        let query = self.authorize(who, "query", query)?;
         Ok(query.execute(&self.shared.db)?)
+    }
+
+    /// Exports the points a query selects as JSON lines in the event format (source,
+    /// category and unit restored from the series; ids and metadata are not stored, so
+    /// not exported). Checked and audited like a query (action `export`). Returns the
+    /// lines written.
+    pub fn export_jsonl(
+        &self,
+        who: &Principal,
+        query: &MetricQuery,
+        mut out: impl std::io::Write,
+    ) -> Result<usize, CollectorError> {
+        let mut query = self.authorize(who, "export", query)?;
+        query.aggregation = None;
+        let mut lines = 0;
+        for s in self.shared.db.select(&query.selector(), query.range)? {
+            let s = s?;
+            let dim = |k: &str| s.key.dimension(k).unwrap_or_default().to_string();
+            let Some(source) = Source::parse(&dim("source")) else {
+                continue;
+            };
+            let mut event =
+                MetricEvent::new(source, dim("category"), s.key.name(), 0.0, dim("unit"));
+            event.dimensions = s
+                .key
+                .dimensions()
+                .iter()
+                .filter(|(k, _)| !crate::collector::RESERVED_DIMENSIONS.contains(&k.as_str()))
+                .cloned()
+                .collect();
+            for (ts, value) in s.iter() {
+                event.timestamp = ts;
+                event.value = value;
+                writeln!(out, "{}", event.to_json())
+                    .map_err(|e| CollectorError::io("export", "<writer>", e))?;
+                lines += 1;
+            }
+        }
+        Ok(lines)
+    }
+
+    /// The audit records matching `filter`, after verifying the log's checksum chain.
+    /// Admins only; the read is itself audited (action `read_audit`).
+    pub fn audit_records(
+        &self,
+        who: &Principal,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditRecord>, CollectorError> {
+        self.require_admin(who, "read_audit", &format!("{filter:?}"))?;
+        self.shared.audit.records(filter)
+    }
+
+    /// Checks, audits and protects a query.
+    fn authorize(
+        &self,
+        who: &Principal,
+        action: &str,
+        query: &MetricQuery,
+    ) -> Result<MetricQuery, CollectorError> {
+        let protected = self.shared.protect_query(query);
+        let what = protected.to_string();
+        let now = self.shared.clock.now();
+        match self.shared.access.check(who, &protected) {
+            Decision::Allowed(q) => {
+                let narrowed = q.to_string();
+                let note = (narrowed != what).then(|| format!("narrowed to {narrowed}"));
+                self.shared
+                    .audit
+                    .append(now, who, action, &what, AuditDecision::Allowed, note)?;
+                Ok(q)
+            }
+            Decision::Denied(reason) => {
+                self.shared.audit.append(
+                    now,
+                    who,
+                    action,
+                    &what,
+                    AuditDecision::Denied,
+                    Some(reason.clone()),
+                )?;
+                Err(CollectorError::AccessDenied {
+                    who: who.to_string(),
+                    reason,
+                })
+            }
+        }
+    }
+
+    fn require_admin(
+        &self,
+        who: &Principal,
+        action: &str,
+        what: &str,
+    ) -> Result<(), CollectorError> {
+        let now = self.shared.clock.now();
+        if who.role == Role::Admin {
+            self.shared
+                .audit
+                .append(now, who, action, what, AuditDecision::Allowed, None)?;
+            Ok(())
+        } else {
+            let reason = format!("{action} needs the admin role");
+            self.shared.audit.append(
+                now,
+                who,
+                action,
+                what,
+                AuditDecision::Denied,
+                Some(reason.clone()),
+            )?;
+            Err(CollectorError::AccessDenied {
+                who: who.to_string(),
+                reason,
+            })
+        }
     }
 
     /// Deletes every series and point keyed by this user (over all time), searching the
@@ -313,11 +456,18 @@ impl UnifiedMetricsCollector {
     /// points at once; they leave the disk at the next compaction
     /// ([`Db::compact`](crate::Db::compact)). Without a privacy layer the id is matched
     /// as given.
-    pub fn forget_user(&self, user_id: &str) -> Result<ForgetReport, CollectorError> {
+    ///
+    /// Admins only; audited (action `forget_user`, with the hashed id).
+    pub fn forget_user(
+        &self,
+        who: &Principal,
+        user_id: &str,
+    ) -> Result<ForgetReport, CollectorError> {
         let (value, dims) = match &self.shared.privacy {
             Some(p) => (p.hash_identifier(user_id), p.user_dimensions().to_vec()),
             None => (user_id.to_string(), vec!["user_id".to_string()]),
         };
+        self.require_admin(who, "forget_user", &format!("user {value}"))?;
         let mut report = ForgetReport::default();
         for dim in &dims {
             let selector = Selector::any().with(Matcher::eq(dim.clone(), value.clone()));
