@@ -284,13 +284,43 @@ impl Db {
     }
 
     /// Drops the segments wholly older than [`Options::retention`] (measured back from the
-    /// newest point), by deleting files: nothing is rewritten. A no-op without retention.
+    /// newest point), by deleting files: nothing is rewritten; then applies the
+    /// per-series rules of [`Options::retention_for`] with tombstones.
     pub fn apply_retention(&self) -> Result<RetentionReport> {
         self.inner.check_open()?;
-        match self.inner.opts.retention {
-            Some(retention) => crate::compaction::apply_retention(&self.inner, retention),
-            None => Ok(RetentionReport::default()),
+        let inner = &self.inner;
+        let mut report = match inner.opts.retention {
+            Some(retention) => crate::compaction::apply_retention(inner, retention)?,
+            None => RetentionReport::default(),
+        };
+        for (selector, keep) in &inner.opts.retention_rules {
+            let Some(now) = crate::compaction::newest_timestamp(inner) else {
+                break;
+            };
+            let cutoff = now.saturating_sub(*keep);
+            let ids = inner.visible(selector);
+            let version = inner.version.read().clone();
+            let oldest_due = version
+                .segments
+                .iter()
+                .filter(|s| s.entry.min_ts < cutoff)
+                .map(|s| s.entry.id)
+                .max();
+            let head_due = std::iter::once(&version.live)
+                .chain(version.frozen.iter())
+                .any(|h| h.time_bounds().is_some_and(|(lo, _)| lo < cutoff));
+            let due = match oldest_due {
+                _ if ids.is_empty() => false,
+                Some(seg) => head_due || !version.tombstones.covers(&ids, cutoff, seg),
+                None => head_due,
+            };
+            if due {
+                let deleted =
+                    delete::delete_series(inner, selector, TimeRange::new(i64::MIN, cutoff))?;
+                report.rule_series += deleted.series;
+            }
         }
+        Ok(report)
     }
 
     /// Sizes per tier.
