@@ -33,11 +33,13 @@
 
 pub mod correlation;
 pub mod stats;
+pub mod trend;
 
 pub use correlation::{
     align, best_lag, pearson, rank_correlated, spearman, CorrelationMethod, LagResult,
 };
 pub use stats::Summary;
+pub use trend::{linear_trend, Direction, Forecast, Trend, Verdict};
 
 #[cfg(test)]
 pub(crate) mod testutil;
