@@ -31,10 +31,15 @@
 //!   unwraps a data-dependent value.
 //! - Results derive `Debug`, `Clone`, `PartialEq` and serde's `Serialize`/`Deserialize`.
 
+pub mod anomaly;
 pub mod correlation;
 pub mod stats;
 pub mod trend;
 
+pub use anomaly::{
+    cusum_change_points, detect_period, rolling_robust_zscore, seasonal_baseline, Anomaly,
+    ChangePoint,
+};
 pub use correlation::{
     align, best_lag, pearson, rank_correlated, spearman, CorrelationMethod, LagResult,
 };
