@@ -30,9 +30,20 @@
 //! - **No panics.** Every function accepts any input; nothing indexes out of bounds or
 //!   unwraps a data-dependent value.
 //! - Results derive `Debug`, `Clone`, `PartialEq` and serde's `Serialize`/`Deserialize`.
+//!
+//! ```
+//! use sedimentdb::analytics::{correlation, trend::linear_trend};
+//!
+//! let ts: Vec<i64> = (0..10).map(|i| i * 1_000_000_000).collect(); // one point a second
+//! let ys: Vec<f64> = (0..10).map(|i| 3.0 + 0.5 * i as f64).collect();
+//! let fit = linear_trend(&ts, &ys).unwrap();
+//! assert!((fit.slope_per_sec - 0.5).abs() < 1e-12);
+//! assert!((correlation::pearson(&ys, &ys).unwrap() - 1.0).abs() < 1e-12);
+//! ```
 
 pub mod anomaly;
 pub mod correlation;
+pub mod dimensional;
 pub mod stats;
 pub mod trend;
 
@@ -43,6 +54,7 @@ pub use anomaly::{
 pub use correlation::{
     align, best_lag, pearson, rank_correlated, spearman, CorrelationMethod, LagResult,
 };
+pub use dimensional::{attribution, breakdown, Attribution, Contribution, GroupAgg};
 pub use stats::Summary;
 pub use trend::{linear_trend, Direction, Forecast, Trend, Verdict};
 
