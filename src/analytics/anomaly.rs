@@ -458,14 +458,17 @@ pub fn detect_period(
     }
     let cells = usize::try_from(span / step + 1).ok()?;
 
+    let scale = points.iter().fold(0.0_f64, |m, p| m.max(p.1.abs()));
+    if scale.is_nan() || scale <= 0.0 {
+        return None;
+    }
     let mut sums = vec![0.0_f64; cells];
     let mut counts = vec![0u32; cells];
-    let scale = points.iter().fold(0.0_f64, |m, p| m.max(p.1.abs()));
     for &(t, v) in &points {
         let cell = usize::try_from((i128::from(t) - i128::from(first)) / step).ok()?;
         if let (Some(s), Some(c)) = (sums.get_mut(cell), counts.get_mut(cell)) {
             *s += v / scale;
-            *c += 1;
+            *c = c.saturating_add(1);
         }
     }
     let grid: Vec<f64> = sums

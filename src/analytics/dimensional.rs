@@ -535,6 +535,11 @@ mod tests {
 
     #[test]
     fn breakdown_edge_cases() {
+        assert_eq!(
+            GroupAgg::of(&[1.0, f64::NAN, 3.0, f64::INFINITY]),
+            GroupAgg { sum: 4.0, count: 2 }
+        );
+        assert_eq!(GroupAgg::of(&[]).mean(), None);
         assert!(breakdown(vec![]).is_empty());
         assert!(breakdown(vec![("a".into(), GroupAgg { sum: 1.0, count: 0 })]).is_empty());
         let one = breakdown(vec![("a".into(), GroupAgg { sum: 6.0, count: 3 })]);
