@@ -257,6 +257,9 @@ fn remove_orphans(
             if seq < manifest.wal_checkpoint {
                 remove(&layout.wal, &name)?;
             }
+        } else if name.ends_with(".tmp") {
+            // Left by a crash while replay rewrote the newest WAL file.
+            remove(&layout.wal, &name)?;
         }
     }
     Ok(())
