@@ -1,0 +1,174 @@
+//! Shared by the reliability tests (`crash.rs`, `fault_*.rs`, `corruption_*.rs`):
+//! batches whose every point is a pure function of (batch id, index), so that a test can
+//! tell from a database's contents alone which batches it holds, and whether whole.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sedimentdb::{Db, Selector, SeriesKey, TimeRange, WriteBatch};
+
+/// The metric every test series belongs to.
+pub const METRIC: &str = "reliab";
+/// Number of distinct series the batches write to.
+pub const SERIES: u64 = 7;
+/// Most points in one batch; a batch owns this many timestamp slots.
+pub const MAX_POINTS: u64 = 48;
+/// Timestamp of point 0 of batch 0.
+pub const BASE_TS: i64 = 1_700_000_000_000_000_000;
+/// Distance between timestamp slots.
+pub const STEP: i64 = 1_000_000_000;
+
+/// SplitMix64: a good hash of a counter, and the RNG of these tests.
+pub fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A small seeded RNG.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(1);
+        mix(self.0)
+    }
+
+    /// Uniform in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+}
+
+/// The key of test series `s`.
+pub fn key(s: u64) -> SeriesKey {
+    SeriesKey::new(METRIC)
+        .with("host", format!("h{}", s % 3))
+        .with("s", format!("{s}"))
+}
+
+/// Points in batch `id`: 1 to `MAX_POINTS`.
+pub fn points_in(id: u64) -> u64 {
+    1 + mix(id) % MAX_POINTS
+}
+
+/// Point `i` of batch `id`: (series, timestamp, value). Every (id, i) has its own
+/// timestamp, so batches never overwrite each other.
+pub fn point(id: u64, i: u64) -> (u64, i64, f64) {
+    let slot = id * MAX_POINTS + i;
+    let h = mix(slot ^ 0xa5a5_0000_0000_0000);
+    let ts = BASE_TS + slot as i64 * STEP;
+    let series = mix(slot) % SERIES;
+    // Values that exercise every value codec: decimals, arbitrary floats, counters,
+    // constants and negative zero.
+    let value = match h % 5 {
+        0 => (h >> 8) as f64 % 100_000.0 / 100.0,
+        1 => {
+            let v = f64::from_bits(h);
+            if v.is_finite() {
+                v
+            } else {
+                (h >> 12) as f64
+            }
+        }
+        2 => slot as f64,
+        3 => 42.0,
+        _ => -0.0,
+    };
+    (series, ts, value)
+}
+
+/// The (batch id, index) a timestamp belongs to, if it is one of ours.
+pub fn slot_of(ts: i64) -> Option<(u64, u64)> {
+    let off = ts.checked_sub(BASE_TS)?;
+    if off < 0 || off % STEP != 0 {
+        return None;
+    }
+    let slot = (off / STEP) as u64;
+    Some((slot / MAX_POINTS, slot % MAX_POINTS))
+}
+
+/// Batch `id` as a write batch (series named by key, created on first use).
+pub fn batch(id: u64) -> WriteBatch {
+    let n = points_in(id);
+    let mut b = WriteBatch::with_capacity(n as usize);
+    for i in 0..n {
+        let (s, ts, v) = point(id, i);
+        b.push_key(&key(s), ts, v);
+    }
+    b
+}
+
+/// Reads everything in `db` and checks it against the model: every point is one that
+/// some batch wrote, with its exact value and series; every batch present is present
+/// whole (batches are atomic); every batch in `acked` is present; every batch present
+/// satisfies `may_exist`. Returns the batches present, or what was wrong.
+pub fn check(
+    db: &Db,
+    acked: &BTreeSet<u64>,
+    may_exist: impl Fn(u64) -> bool,
+) -> Result<BTreeSet<u64>, String> {
+    let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+    let iter = db
+        .select(&Selector::any(), TimeRange::all())
+        .map_err(|e| format!("select failed: {e}"))?;
+    for series in iter {
+        let series = series.map_err(|e| format!("reading a series failed: {e}"))?;
+        let s: u64 = series
+            .key
+            .dimension("s")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("unknown series {}", series.key))?;
+        for (ts, v) in series.iter() {
+            let (id, i) =
+                slot_of(ts).ok_or_else(|| format!("series {s}: foreign timestamp {ts}"))?;
+            if i >= points_in(id) {
+                return Err(format!(
+                    "series {s}: point {i} of batch {id} was never written"
+                ));
+            }
+            let (want_s, _, want_v) = point(id, i);
+            if want_s != s {
+                return Err(format!(
+                    "point {i} of batch {id} is in series {s}, written to {want_s}"
+                ));
+            }
+            if want_v.to_bits() != v.to_bits() {
+                return Err(format!(
+                    "point {i} of batch {id}: value {v:?}, written {want_v:?}"
+                ));
+            }
+            *counts.entry(id).or_default() += 1;
+        }
+    }
+    for (&id, &n) in &counts {
+        if n != points_in(id) {
+            return Err(format!(
+                "batch {id} is partly present: {n} of {} points",
+                points_in(id)
+            ));
+        }
+        if !may_exist(id) {
+            return Err(format!("batch {id} is present but was never written"));
+        }
+    }
+    let lost: Vec<u64> = acked
+        .iter()
+        .copied()
+        .filter(|id| !counts.contains_key(id))
+        .collect();
+    if !lost.is_empty() {
+        return Err(format!(
+            "{} acknowledged batches lost: {:?}",
+            lost.len(),
+            &lost[..lost.len().min(20)]
+        ));
+    }
+    Ok(counts.into_keys().collect())
+}
