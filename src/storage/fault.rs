@@ -928,7 +928,10 @@ impl WritableFile for FaultFile {
         if st.begin(Op::Len, &self.path)?.is_some() {
             return Err(eio("fstat"));
         }
-        Ok(st.inodes.get(&self.inode).map_or(0, |i| i.data.len() as u64))
+        Ok(st
+            .inodes
+            .get(&self.inode)
+            .map_or(0, |i| i.data.len() as u64))
     }
 }
 
@@ -991,7 +994,11 @@ impl FileSystem for FaultFs {
             return Err(eio("read"));
         }
         let id = st.file(path)?;
-        Ok(st.inodes.get(&id).map(|i| i.data.clone()).unwrap_or_default())
+        Ok(st
+            .inodes
+            .get(&id)
+            .map(|i| i.data.clone())
+            .unwrap_or_default())
     }
 
     fn open_bytes(&self, path: &Path, _mode: ReadMode) -> io::Result<FileBytes> {
@@ -1000,7 +1007,11 @@ impl FileSystem for FaultFs {
             return Err(eio("read"));
         }
         let id = st.file(path)?;
-        let bytes = st.inodes.get(&id).map(|i| i.data.clone()).unwrap_or_default();
+        let bytes = st
+            .inodes
+            .get(&id)
+            .map(|i| i.data.clone())
+            .unwrap_or_default();
         Ok(FileBytes::from_vec(bytes))
     }
 
@@ -1295,7 +1306,10 @@ mod tests {
         fs.reboot();
         let again = fs.lock(&p("/d/LOCK")).unwrap();
         drop(lock);
-        assert!(fs.lock(&p("/d/LOCK")).is_err(), "a stale lock's drop is a no-op");
+        assert!(
+            fs.lock(&p("/d/LOCK")).is_err(),
+            "a stale lock's drop is a no-op"
+        );
         drop(again);
     }
 }

@@ -198,4 +198,3 @@ fn replay_file(
 fn rewrite(fs: &dyn FileSystem, path: &Path, intact: &[u8]) -> Result<()> {
     write_atomic(fs, path, intact)
 }
-
