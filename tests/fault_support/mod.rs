@@ -172,3 +172,161 @@ pub fn check(
     }
     Ok(counts.into_keys().collect())
 }
+
+/// Every point of batches `ids`, by series, sorted by time: what a database holding
+/// exactly those batches returns.
+pub fn expected_series(ids: impl IntoIterator<Item = u64>) -> BTreeMap<u64, Vec<(i64, u64)>> {
+    let mut out: BTreeMap<u64, Vec<(i64, u64)>> = BTreeMap::new();
+    for id in ids {
+        for i in 0..points_in(id) {
+            let (s, ts, v) = point(id, i);
+            out.entry(s).or_default().push((ts, v.to_bits()));
+        }
+    }
+    for points in out.values_mut() {
+        points.sort_unstable();
+    }
+    out
+}
+
+/// How a database with one damaged file behaved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// `open` refused with `Corruption` or `UnsupportedVersion` naming the file.
+    OpenRefused,
+    /// `open` worked; reading this many series failed with `Corruption` naming the
+    /// file, every other series read back exactly.
+    ReadRefused(usize),
+    /// Everything read back exactly (the damage was in bytes no reader depends on).
+    Harmless,
+    /// Anything else: a panic, an error naming another file or of another kind, a
+    /// wrong or missing point.
+    Violation(String),
+}
+
+/// Opens a database whose file `damaged` was damaged and judges what it does; see
+/// [`Verdict`]. `expected` is every series' full contents.
+pub fn judge(
+    open: impl FnOnce() -> sedimentdb::Result<Db>,
+    damaged: &std::path::Path,
+    expected: &BTreeMap<u64, Vec<(i64, u64)>>,
+) -> Verdict {
+    use sedimentdb::Error;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let db = match open() {
+            Err(Error::Corruption { file, .. } | Error::UnsupportedVersion { file, .. })
+                if file == damaged =>
+            {
+                return Verdict::OpenRefused
+            }
+            Err(e) => return Verdict::Violation(format!("open failed otherwise: {e}")),
+            Ok(db) => db,
+        };
+        let iter = match db.select(&Selector::any(), TimeRange::all()) {
+            Ok(iter) => iter,
+            Err(e) => return Verdict::Violation(format!("select failed: {e}")),
+        };
+        let mut good = 0;
+        let mut refused = 0;
+        for item in iter {
+            match item {
+                Ok(series) => {
+                    let Some(s) = series.key.dimension("s").and_then(|s| s.parse::<u64>().ok())
+                    else {
+                        return Verdict::Violation(format!("unknown series {}", series.key));
+                    };
+                    let got: Vec<(i64, u64)> =
+                        series.iter().map(|(t, v)| (t, v.to_bits())).collect();
+                    if expected.get(&s) != Some(&got) {
+                        return Verdict::Violation(format!(
+                            "series {s} read back wrong: {} points, expected {}",
+                            got.len(),
+                            expected.get(&s).map_or(0, Vec::len)
+                        ));
+                    }
+                    good += 1;
+                }
+                Err(Error::Corruption { file, .. }) if file == damaged => refused += 1,
+                Err(e) => return Verdict::Violation(format!("read failed otherwise: {e}")),
+            }
+        }
+        if good + refused != expected.len() {
+            return Verdict::Violation(format!(
+                "{} series read, {refused} refused, {} expected: series missing",
+                good,
+                expected.len()
+            ));
+        }
+        if refused > 0 {
+            Verdict::ReadRefused(refused)
+        } else {
+            Verdict::Harmless
+        }
+    }));
+    result.unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        Verdict::Violation(format!("PANIC: {msg}"))
+    })
+}
+
+/// Tally of verdicts over a corruption sweep.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub cases: usize,
+    pub open_refused: usize,
+    pub read_refused: usize,
+    pub harmless: usize,
+    /// What was done in the harmless cases (the damage no check caught).
+    pub harmless_cases: Vec<String>,
+    pub violations: Vec<String>,
+}
+
+impl Tally {
+    pub fn add(&mut self, what: String, verdict: Verdict) {
+        self.cases += 1;
+        match verdict {
+            Verdict::OpenRefused => self.open_refused += 1,
+            Verdict::ReadRefused(_) => self.read_refused += 1,
+            Verdict::Harmless => {
+                self.harmless += 1;
+                self.harmless_cases.push(what);
+            }
+            Verdict::Violation(v) => self.violations.push(format!("{what}: {v}")),
+        }
+    }
+
+    pub fn report(&self, name: &str) {
+        eprintln!(
+            "{name}: {} damaged files tried: open refused {}, read refused {}, harmless {}, \
+             violations {}",
+            self.cases,
+            self.open_refused,
+            self.read_refused,
+            self.harmless,
+            self.violations.len()
+        );
+        for h in self.harmless_cases.iter().take(40) {
+            eprintln!("  harmless: {h}");
+        }
+        for v in self.violations.iter().take(30) {
+            eprintln!("  {v}");
+        }
+        assert!(self.violations.is_empty(), "{} violations", self.violations.len());
+    }
+}
+
+/// Offsets to damage in a file of `len` bytes: all of the first `head` and last `tail`
+/// bytes, and `spread` more evenly across the rest.
+pub fn sample_offsets(len: usize, head: usize, tail: usize, spread: usize) -> Vec<usize> {
+    let mut out: BTreeSet<usize> = (0..head.min(len)).collect();
+    out.extend(len.saturating_sub(tail)..len);
+    if len > 0 && spread > 0 {
+        let step = (len / spread).max(1);
+        out.extend((0..len).step_by(step).map(|o| (o + len / (2 * spread)) % len));
+    }
+    out.into_iter().collect()
+}
