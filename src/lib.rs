@@ -3,7 +3,9 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod analytics;
 mod batch;
+mod compaction;
 mod db;
 mod error;
 pub(crate) mod head;
@@ -24,7 +26,11 @@ pub mod __fuzz {
 }
 
 pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
-pub use db::{Db, FlushReport, RecoveryReport, Stats};
+pub use compaction::{CompactionReport, RetentionReport, Tier};
+pub use db::{
+    Db, DeleteReport, FlushReport, Maintenance, MaintenanceStatus, PartitionStats, RecoveryReport,
+    Stats,
+};
 pub use error::{Error, Result};
 pub use options::{Durability, Options, RecoveryMode};
 pub use query::select::{SelectIter, SeriesPoints};
