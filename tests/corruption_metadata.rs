@@ -79,6 +79,5 @@ fn damaged_manifest_is_refused_at_open() {
 
 #[test]
 fn damaged_catalog_is_refused_at_open() {
-    sweep("catalog", |p| p.extension().is_some_and(|e| e == "cat"))
-        .report("catalog corruption");
+    sweep("catalog", |p| p.extension().is_some_and(|e| e == "cat")).report("catalog corruption");
 }

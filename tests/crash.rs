@@ -2,8 +2,9 @@
 //!
 //! The child is this test binary itself, re-executed on the `child_entry` test with
 //! `SEDIMENT_CRASH_CHILD=<db dir>`: it opens the database and writes batch after batch
-//! (ids from `SEDIMENT_CRASH_START`), printing `ack <id>` once each write returns, and
-//! flushes every few batches (the head window starts background flushes too). The
+//! (ids from `SEDIMENT_CRASH_START`), printing `ack <id>` once each write returns,
+//! flushes every few batches (the head window starts background flushes too) and
+//! compacts every few flushes (partitions older than 2 hours go cold). The
 //! parent kills it with SIGKILL at a random moment — sometimes while it is still
 //! opening (replaying), mostly after a random number of acknowledgements — then opens
 //! the database itself and checks:
@@ -63,6 +64,8 @@ fn options(mode: Mode) -> Options {
         .head_window(Duration::from_secs(1800))
         .chunk_points(64)
         .wal_file_size(64 << 10)
+        .warm_duration(Duration::from_secs(7200))
+        .cold_chunk_points(1024)
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -86,12 +89,18 @@ fn child_entry() {
     // per acknowledgement, so the parent has it even if the next instant is a SIGKILL.
     let mut out = std::io::stdout();
     writeln!(out, "opened").expect("stdout");
-    let flush_every = 3 + Rng(seed).below(8);
+    let mut rng = Rng(seed);
+    let flush_every = 3 + rng.below(8);
+    let compact_every = flush_every * (2 + rng.below(4));
     for id in start.. {
         db.write(&batch(id)).expect("child: write");
+        // A write error here means the parent is gone: stop.
         writeln!(out, "ack {id}").expect("stdout");
         if id % flush_every == 0 {
             db.flush().expect("child: flush");
+        }
+        if id % compact_every == 0 {
+            db.compact().expect("child: compact");
         }
     }
 }
@@ -108,6 +117,8 @@ struct Ledger {
     trials: u64,
     kills_before_open: u64,
     acked_points: u64,
+    /// Live segments at the end (compaction keeps them few).
+    segments: u64,
     /// How long the last child took from spawn to "opened" (exec, open, replay).
     open_latency: Duration,
 }
@@ -252,19 +263,21 @@ fn harness(mode: Mode, trials: u64, seed: u64) -> Ledger {
         ledger.acked.insert(id);
         ledger.next += 1;
         db.flush().expect("final flush");
+        ledger.segments = db.stats().segments;
         db.close().expect("final close");
     }
     let last = ledger.next - 1;
     verify(&dir, mode, &mut ledger, last);
     eprintln!(
         "crash harness ({}): {} kill -9 trials ({} during open), {} batches / {} points \
-         acknowledged, 0 lost, {} batches present, {:.1} s",
+         acknowledged, 0 lost, {} batches present, {} segments, {:.1} s",
         mode.name(),
         ledger.trials,
         ledger.kills_before_open,
         ledger.acked.len(),
         ledger.acked_points,
         ledger.present.len(),
+        ledger.segments,
         started.elapsed().as_secs_f64()
     );
     ledger

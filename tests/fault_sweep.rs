@@ -1,6 +1,6 @@
 //! Fault sweep: a deterministic workload (open, write batches under `Durability::Sync`,
-//! flush, crash, reopen, write, flush, close) runs on [`FaultFs`] once per (I/O call,
-//! fault) pair: every call of the workload gets, in turn, each fault that applies to it
+//! flush, compact, delete a series, crash, reopen, write, flush, compact, close) runs on
+//! [`FaultFs`] once per (I/O call, fault) pair: every call of the workload gets, in turn, each fault that applies to it
 //! (EIO, short write, ENOSPC, process crash, power cut). Then, for every run:
 //!
 //! - while the database is up: a failed WAL fsync makes every later write fail with
@@ -25,9 +25,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fault_support::{batch, check};
+use fault_support::{batch, check_with_deletions, Deletion, METRIC};
 use sedimentdb::storage::fault::{CallRecord, Fault, FaultFs, FaultRule, Op};
-use sedimentdb::{Db, Durability, Error, Options};
+use sedimentdb::{Db, Durability, Error, Matcher, Options, Selector, TimeRange};
 
 const DB: &str = "/db";
 
@@ -40,6 +40,10 @@ fn options(fs: &FaultFs) -> Options {
         .partition_duration(Duration::from_secs(60))
         .chunk_points(16)
         .wal_file_size(4096)
+        // Partitions older than two minutes are cold: compaction re-encodes them.
+        .warm_duration(Duration::from_secs(120))
+        .cold_chunk_points(16)
+        .cold_zstd_level(3)
         // No background flush: the call sequence must be the same on every run.
         .head_window(Duration::from_secs(365 * 86_400))
 }
@@ -49,6 +53,9 @@ enum Step {
     Open,
     Write(u64),
     Flush,
+    Compact,
+    /// `delete_series` of one series, over all time.
+    Delete(u64),
     /// The process dies: the database is dropped without `close`, open handles die.
     Crash,
     Close,
@@ -68,13 +75,16 @@ fn script() -> Vec<Step> {
         Write(6),
         Write(7),
         Flush,
+        Compact,
         Write(8),
+        Delete(3),
         Write(9),
         Crash,
         Open,
         Write(10),
         Write(11),
         Flush,
+        Compact,
         Write(12),
         Close,
     ]
@@ -85,13 +95,22 @@ fn script() -> Vec<Step> {
 struct Outcome {
     acked: BTreeSet<u64>,
     attempted: BTreeSet<u64>,
+    deletions: Vec<Deletion>,
+    /// Segments written by compactions that succeeded.
+    compacted: u64,
     violations: Vec<String>,
 }
 
 impl Outcome {
     fn check_reads(&mut self, db: &Db, when: &str) {
         let attempted = &self.attempted;
-        if let Err(e) = check(db, &self.acked, |id| attempted.contains(&id)) {
+        let result = check_with_deletions(
+            db,
+            &self.acked,
+            |id| attempted.contains(&id),
+            &self.deletions,
+        );
+        if let Err(e) = result {
             self.violations.push(format!("{when}: {e}"));
         }
     }
@@ -153,6 +172,33 @@ fn run_script(fs: &FaultFs, out: &mut Outcome) {
                 if let Err(e) = d.flush() {
                     if !fs.is_down() {
                         out.check_reads(d, &format!("reads after a failed flush ({e})"));
+                    }
+                }
+            }
+            Step::Compact => {
+                let Some(d) = &db else { continue };
+                match d.compact() {
+                    Ok(report) => out.compacted += report.output_segments,
+                    Err(e) if !fs.is_down() => {
+                        out.check_reads(d, &format!("reads after a failed compaction ({e})"));
+                    }
+                    Err(_) => {}
+                }
+            }
+            Step::Delete(series) => {
+                let Some(d) = &db else { continue };
+                let selector = Selector::metric(METRIC).with(Matcher::eq("s", series.to_string()));
+                let result = d.delete_series(&selector, TimeRange::all());
+                out.deletions.push(Deletion {
+                    series,
+                    start: i64::MIN,
+                    end: i64::MAX,
+                    before: out.attempted.clone(),
+                    certain: result.is_ok(),
+                });
+                if let Err(e) = result {
+                    if !fs.is_down() {
+                        out.check_reads(d, &format!("reads after a failed deletion ({e})"));
                     }
                 }
             }
@@ -220,6 +266,12 @@ fn clean_trace() -> Vec<CallRecord> {
     run_script(&fs, &mut out);
     assert!(out.violations.is_empty(), "{:?}", out.violations);
     assert_eq!(out.acked.len(), out.attempted.len());
+    assert!(
+        out.compacted >= 2,
+        "the workload compacts: {}",
+        out.compacted
+    );
+    assert!(out.deletions.iter().all(|d| d.certain));
     fs.trace()
 }
 
@@ -326,6 +378,8 @@ fn recovery_sweep(call: &CallRecord, seed: u64, stride: u64) -> (usize, Vec<Stri
         let mut out = Outcome {
             acked: first.acked.clone(),
             attempted: first.attempted.clone(),
+            deletions: first.deletions.clone(),
+            compacted: 0,
             violations: Vec::new(),
         };
         let result = catch_unwind(AssertUnwindSafe(|| {

@@ -105,6 +105,25 @@ pub fn batch(id: u64) -> WriteBatch {
     b
 }
 
+/// A `delete_series` call, as the checker models it: points of `series` with a
+/// timestamp in `[start, end)` from the batches in `before` (written before the call).
+#[derive(Debug, Clone)]
+pub struct Deletion {
+    pub series: u64,
+    pub start: i64,
+    pub end: i64,
+    pub before: BTreeSet<u64>,
+    /// The call returned `Ok`: the deletion must hold. Otherwise it may or may not have
+    /// taken effect, but if it did, it did for every point it covers.
+    pub certain: bool,
+}
+
+impl Deletion {
+    fn covers(&self, id: u64, series: u64, ts: i64) -> bool {
+        self.series == series && self.start <= ts && ts < self.end && self.before.contains(&id)
+    }
+}
+
 /// Reads everything in `db` and checks it against the model: every point is one that
 /// some batch wrote, with its exact value and series; every batch present is present
 /// whole (batches are atomic); every batch in `acked` is present; every batch present
@@ -114,7 +133,17 @@ pub fn check(
     acked: &BTreeSet<u64>,
     may_exist: impl Fn(u64) -> bool,
 ) -> Result<BTreeSet<u64>, String> {
-    let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+    check_with_deletions(db, acked, may_exist, &[])
+}
+
+/// [`check`], with the points `deletions` remove taken out of the batches they touch.
+pub fn check_with_deletions(
+    db: &Db,
+    acked: &BTreeSet<u64>,
+    may_exist: impl Fn(u64) -> bool,
+    deletions: &[Deletion],
+) -> Result<BTreeSet<u64>, String> {
+    let mut seen: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
     let iter = db
         .select(&Selector::any(), TimeRange::all())
         .map_err(|e| format!("select failed: {e}"))?;
@@ -144,24 +173,57 @@ pub fn check(
                     "point {i} of batch {id}: value {v:?}, written {want_v:?}"
                 ));
             }
-            *counts.entry(id).or_default() += 1;
+            if !seen.entry(id).or_default().insert(i) {
+                return Err(format!("point {i} of batch {id} read twice"));
+            }
         }
     }
-    for (&id, &n) in &counts {
-        if n != points_in(id) {
-            return Err(format!(
-                "batch {id} is partly present: {n} of {} points",
-                points_in(id)
-            ));
-        }
+    // Per uncertain deletion: (seen a point it covers, missed one).
+    let mut evidence = vec![(false, false); deletions.len()];
+    for (&id, points) in &seen {
         if !may_exist(id) {
             return Err(format!("batch {id} is present but was never written"));
         }
+        for i in 0..points_in(id) {
+            let (s, ts, _) = point(id, i);
+            let covering: Vec<usize> = (0..deletions.len())
+                .filter(|&d| deletions[d].covers(id, s, ts))
+                .collect();
+            let present = points.contains(&i);
+            if covering.iter().any(|&d| deletions[d].certain) {
+                if present {
+                    return Err(format!("point {i} of batch {id} was deleted but is back"));
+                }
+            } else if covering.is_empty() {
+                if !present {
+                    return Err(format!(
+                        "batch {id} is partly present: point {i} of {} missing",
+                        points_in(id)
+                    ));
+                }
+            } else if let [d] = covering[..] {
+                if present {
+                    evidence[d].0 = true;
+                } else {
+                    evidence[d].1 = true;
+                }
+            }
+        }
+    }
+    if let Some(d) = evidence.iter().position(|&(kept, gone)| kept && gone) {
+        return Err(format!("deletion {d} took effect for some points only"));
     }
     let lost: Vec<u64> = acked
         .iter()
         .copied()
-        .filter(|id| !counts.contains_key(id))
+        .filter(|&id| !seen.contains_key(&id))
+        .filter(|&id| {
+            // A batch all of whose points may have been deleted proves nothing.
+            (0..points_in(id)).any(|i| {
+                let (s, ts, _) = point(id, i);
+                !deletions.iter().any(|d| d.covers(id, s, ts))
+            })
+        })
         .collect();
     if !lost.is_empty() {
         return Err(format!(
@@ -170,7 +232,7 @@ pub fn check(
             &lost[..lost.len().min(20)]
         ));
     }
-    Ok(counts.into_keys().collect())
+    Ok(seen.into_keys().collect())
 }
 
 /// Every point of batches `ids`, by series, sorted by time: what a database holding
@@ -231,7 +293,10 @@ pub fn judge(
         for item in iter {
             match item {
                 Ok(series) => {
-                    let Some(s) = series.key.dimension("s").and_then(|s| s.parse::<u64>().ok())
+                    let Some(s) = series
+                        .key
+                        .dimension("s")
+                        .and_then(|s| s.parse::<u64>().ok())
                     else {
                         return Verdict::Violation(format!("unknown series {}", series.key));
                     };
@@ -315,7 +380,11 @@ impl Tally {
         for v in self.violations.iter().take(30) {
             eprintln!("  {v}");
         }
-        assert!(self.violations.is_empty(), "{} violations", self.violations.len());
+        assert!(
+            self.violations.is_empty(),
+            "{} violations",
+            self.violations.len()
+        );
     }
 }
 
@@ -326,7 +395,11 @@ pub fn sample_offsets(len: usize, head: usize, tail: usize, spread: usize) -> Ve
     out.extend(len.saturating_sub(tail)..len);
     if len > 0 && spread > 0 {
         let step = (len / spread).max(1);
-        out.extend((0..len).step_by(step).map(|o| (o + len / (2 * spread)) % len));
+        out.extend(
+            (0..len)
+                .step_by(step)
+                .map(|o| (o + len / (2 * spread)) % len),
+        );
     }
     out.into_iter().collect()
 }
