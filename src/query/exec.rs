@@ -43,6 +43,11 @@ pub(crate) fn execute(
     let resolved = query.resolve()?;
     let mut explain = Explain::default();
 
+    if resolved.range.is_empty() {
+        // Valid, but outside every storable timestamp: nothing can match.
+        explain.micros = started.elapsed().as_micros() as u64;
+        return Ok((QueryResult::default(), explain));
+    }
     let mut ids = RoaringBitmap::new();
     for selector in &query.selectors {
         ids |= catalog.select(selector);
@@ -823,7 +828,7 @@ fn post_process(series: &mut Vec<ResultSeries>, query: &Query, ctx: &Ctx<'_>) ->
 
 /// Puts a series on the full bucket grid `first..=last`, filling what has no value.
 fn fill_series(s: &mut ResultSeries, bucketing: Bucketing, first: i64, last: i64, fill: Fill) {
-    let n = (last - first + 1) as usize;
+    let n = usize::try_from(i128::from(last) - i128::from(first) + 1).unwrap_or(0);
     let mut values = vec![f64::NAN; n];
     for (&t, &v) in s.timestamps.iter().zip(&s.values) {
         let slot = bucketing.index(t) - first;

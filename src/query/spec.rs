@@ -688,7 +688,8 @@ impl Query {
 pub(crate) struct Resolved {
     /// The range as asked (labels of whole-range aggregates use its start).
     pub requested: TimeRange,
-    /// The range clamped to storable timestamps.
+    /// The range clamped to storable timestamps; empty when the requested range holds no
+    /// storable timestamp.
     pub range: TimeRange,
     #[allow(dead_code)] // reported by explain
     pub now: Timestamp,
@@ -752,14 +753,14 @@ mod tests {
         assert_eq!(r.requested, TimeRange::new(900, 1001));
         let r = Query::metric("m").since(5).now(7).resolve().unwrap();
         assert_eq!(r.requested, TimeRange::new(5, 8));
+        // Saturated at i64::MIN: valid, but no storable timestamp lies in it.
         let r = Query::metric("m")
             .last(Duration::from_secs(10))
             .now(i64::MIN)
-            .resolve();
-        assert!(
-            r.is_err(),
-            "a range before i64::MIN is empty once saturated"
-        );
+            .resolve()
+            .unwrap();
+        assert_eq!(r.requested, TimeRange::new(i64::MIN, i64::MIN + 1));
+        assert!(r.range.is_empty());
         let r = Query::metric("m").resolve().unwrap();
         assert_eq!(r.range.start, MIN_TIMESTAMP);
         assert_eq!(r.range.end, MAX_TIMESTAMP + 1);
