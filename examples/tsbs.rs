@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use common::sqlite_baseline::{self, Layout, SqliteRun};
 use common::sys;
 use common::tsbs_data::{self, metric_name, Checksum, GenPoint, Host, Shape, FIELDS};
-use sedimentdb::{Db, Options, Selector, SeriesHandle, SeriesKey, TimeRange, WriteBatch};
+use sedimentdb::{Db, Options, Selector, SeriesHandle, SeriesKey, Tier, TimeRange, WriteBatch};
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 
@@ -242,7 +242,41 @@ fn main() -> BoxResult<()> {
         "scan_points_per_sec",
         format!("{:.0}", rate(read_back, scan_time)),
     );
+    // Compaction: merge each partition's flush segments into one warm segment, then
+    // reopen with every partition counted as cold and compact again densely.
+    let compacted = db.compact().context(|| "compact (warm)".into())?;
+    figure("compact_secs", format!("{:.3}", compacted.secs));
+    figure(
+        "compact_input_mb_per_sec",
+        format!(
+            "{:.1}",
+            compacted.input_bytes as f64 / 1e6 / compacted.secs.max(1e-9)
+        ),
+    );
+    let warm_bytes = sys::dir_size(&db_dir).context(|| "sizing warm db".into())?;
+    figure(
+        "warm_bytes_per_point",
+        format!("{:.3}", warm_bytes as f64 / ingest.points as f64),
+    );
     db.close().context(|| "close after verify".into())?;
+    drop(db);
+    let db =
+        Db::open(&db_dir, Options::default()).context(|| "reopen for cold compaction".into())?;
+    let started = Instant::now();
+    for partition in db.stats().partitions {
+        db.compact_partition(partition.start, Tier::Cold)
+            .context(|| "compact (cold)".into())?;
+    }
+    figure("cold_compact_secs", secs(started.elapsed()));
+    let cold_bytes = sys::dir_size(&db_dir).context(|| "sizing cold db".into())?;
+    figure(
+        "cold_bytes_per_point",
+        format!("{:.3}", cold_bytes as f64 / ingest.points as f64),
+    );
+    verify(&db, &shape)?;
+    figure("verify_cold", "ok");
+    db.close()
+        .context(|| "close after cold compaction".into())?;
     drop(db);
 
     // 2. WAL replay after a drop without close.

@@ -1,12 +1,10 @@
-//! # sedimentdb
-//!
-//! An embedded time-series database engine. Points go to a write-ahead log and an
-//! in-memory hot head, then settle into zstd-compressed columnar segment files indexed by
-//! roaring bitmaps over their dimensions.
+// The crate documentation is the README, so its example is compiled and run as a doctest.
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
 mod batch;
+mod compaction;
 mod db;
 mod error;
 pub(crate) mod head;
@@ -27,7 +25,11 @@ pub mod __fuzz {
 }
 
 pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
-pub use db::{Db, FlushReport, RecoveryReport, Stats};
+pub use compaction::{CompactionReport, RetentionReport, Tier};
+pub use db::{
+    Db, DeleteReport, FlushReport, Maintenance, MaintenanceStatus, PartitionStats, RecoveryReport,
+    Stats,
+};
 pub use error::{Error, Result};
 pub use options::{Durability, Options, RecoveryMode};
 pub use query::select::{SelectIter, SeriesPoints};

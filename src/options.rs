@@ -51,6 +51,13 @@ pub struct Options {
     pub(crate) partition_duration: i64,
     pub(crate) warm_zstd_level: i32,
     pub(crate) chunk_points: usize,
+    pub(crate) warm_duration: i64,
+    pub(crate) cold_zstd_level: i32,
+    pub(crate) cold_chunk_points: usize,
+    pub(crate) retention: Option<i64>,
+    pub(crate) retention_rules: Vec<(crate::types::Selector, i64)>,
+    pub(crate) maintenance: crate::db::Maintenance,
+    pub(crate) compaction_io_limit: Option<u64>,
     pub(crate) wal_file_size: u64,
     pub(crate) max_series: u64,
     pub(crate) max_batch_points: usize,
@@ -72,6 +79,13 @@ impl Default for Options {
             partition_duration: 24 * HOUR_NS,
             warm_zstd_level: 3,
             chunk_points: 2048,
+            warm_duration: 30 * 24 * HOUR_NS,
+            cold_zstd_level: 15,
+            cold_chunk_points: 16384,
+            retention: None,
+            retention_rules: Vec::new(),
+            maintenance: crate::db::Maintenance::default(),
+            compaction_io_limit: None,
             wal_file_size: 64 << 20,
             max_series: 10_000_000,
             max_batch_points: 1_000_000,
@@ -132,6 +146,60 @@ impl Options {
     /// statistics). Default: 2048.
     pub fn chunk_points(mut self, points: usize) -> Self {
         self.chunk_points = points.clamp(16, 1 << 16);
+        self
+    }
+
+    /// Age (behind the newest point in the database) after which a partition is cold:
+    /// compaction rewrites it into one dense segment. Default: 30 days.
+    pub fn warm_duration(mut self, duration: Duration) -> Self {
+        self.warm_duration = duration_ns(duration);
+        self
+    }
+
+    /// zstd level for cold segments (1..=22). Default: 15 (cold data is written once and
+    /// read rarely; on the TSBS data 15 is 2% smaller than 9 at half the speed).
+    pub fn cold_zstd_level(mut self, level: i32) -> Self {
+        self.cold_zstd_level = level.clamp(1, 22);
+        self
+    }
+
+    /// Most points in one chunk of a cold segment. Default: 16384 (a day of 10 s samples
+    /// in about one chunk; fewer chunks mean fewer per-chunk headers and statistics).
+    pub fn cold_chunk_points(mut self, points: usize) -> Self {
+        self.cold_chunk_points = points.clamp(16, 1 << 16);
+        self
+    }
+
+    /// How long data is kept, measured back from the newest point in the database;
+    /// [`crate::Db::apply_retention`] drops segments wholly older than that. Default:
+    /// forever.
+    pub fn retention(mut self, duration: Duration) -> Self {
+        self.retention = Some(duration_ns(duration));
+        self
+    }
+
+    /// Keeps the series matching `selector` only for `duration` (measured back from the
+    /// newest point in the database), e.g. user metrics 30 days while the rest is kept a
+    /// year. [`crate::Db::apply_retention`] deletes their older points with a tombstone
+    /// (invisible at once, removed from disk by the next compaction). Rules add to
+    /// [`Options::retention`]; the shortest applicable period wins. Default: none.
+    pub fn retention_for(mut self, selector: crate::types::Selector, duration: Duration) -> Self {
+        self.retention_rules.push((selector, duration_ns(duration)));
+        self
+    }
+
+    /// Starts a background thread (owned by the `Db`, stopped on close) that flushes,
+    /// compacts and applies retention at these intervals. Writers are held only for the
+    /// short manifest swaps. Default: off.
+    pub fn maintenance(mut self, plan: crate::db::Maintenance) -> Self {
+        self.maintenance = plan;
+        self
+    }
+
+    /// Caps the bytes per second compaction writes, so that background compaction does
+    /// not starve the service's own disk I/O. Default: no cap.
+    pub fn compaction_io_limit(mut self, bytes_per_sec: u64) -> Self {
+        self.compaction_io_limit = Some(bytes_per_sec.max(4096));
         self
     }
 

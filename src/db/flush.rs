@@ -13,6 +13,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::{DbInner, LiveSegment, Version};
+use crate::compaction::plan::LEVEL_FLUSH;
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::partition::manifest::SegmentEntry;
@@ -58,6 +59,7 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
             live: Arc::new(Head::new()),
             frozen: frozen.clone(),
             segments: old.segments.clone(),
+            tombstones: old.tombstones.clone(),
         });
         frozen
     })?;
@@ -97,14 +99,14 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
     for entry in &written {
         let path = db.layout.segment_file(entry.id);
         let segment = Segment::open(fs, &path, db.opts.read_mode)?;
-        opened.push(Arc::new(LiveSegment {
-            entry: entry.clone(),
-            segment,
-        }));
+        opened.push(Arc::new(LiveSegment::new(entry.clone(), segment)));
     }
 
     manifest.generation += 1;
     manifest.wal_checkpoint = checkpoint;
+    // Series written since they were deleted are visible again; persist that with the
+    // segments that hold their new points.
+    manifest.hidden_series = db.hidden.read().iter().collect();
     manifest.segments.extend(written.iter().cloned());
     write_atomic(fs, &db.layout.manifest, &manifest.encode())?;
     *db.manifest.lock() = manifest;
@@ -123,6 +125,7 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
                 .cloned()
                 .collect(),
             segments,
+            tombstones: old.tombstones.clone(),
         });
     }
 
@@ -209,11 +212,11 @@ fn write_heads(db: &DbInner, heads: &[Arc<Head>], next_id: &mut u64) -> Result<V
     }
     let mut written = Vec::with_capacity(writers.len());
     for (part, (id, writer)) in writers {
-        let summary = writer.finish(part, 0)?;
+        let summary = writer.finish(part, LEVEL_FLUSH)?;
         written.push(SegmentEntry {
             id,
             partition: part,
-            level: 0,
+            level: LEVEL_FLUSH,
             min_ts: summary.min_ts,
             max_ts: summary.max_ts,
             points: summary.points,

@@ -1,8 +1,11 @@
 //! `Db`: open/close, the write path, snapshots and maintenance calls.
 
+mod delete;
 mod flush;
 mod layout;
+mod maintenance;
 mod open;
+mod tombstone;
 mod version;
 
 use std::path::PathBuf;
@@ -14,6 +17,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{SeriesHandle, WriteBatch, WriteReceipt, KEY_FLAG};
+use crate::compaction::{CompactionReport, RetentionReport, Tier};
 use crate::error::{Error, Result};
 use crate::index::Catalog;
 use crate::options::{Durability, Options};
@@ -23,8 +27,11 @@ use crate::storage::DirLock;
 use crate::types::{validate_timestamp, Selector, SeriesId, SeriesKey, TimeRange};
 use crate::wal::{self, Wal};
 
+pub use delete::DeleteReport;
 pub use flush::FlushReport;
 pub(crate) use layout::Layout;
+pub use maintenance::{Maintenance, MaintenanceStatus};
+pub(crate) use tombstone::Tombstones;
 pub(crate) use version::{LiveSegment, Version};
 
 /// Distinguishes databases within a process, so that a [`SeriesHandle`] made by one is
@@ -101,6 +108,23 @@ pub struct Stats {
     pub wal_bytes: u64,
     /// Bytes of the catalog file.
     pub catalog_bytes: u64,
+    /// Per time partition with segments, oldest first.
+    pub partitions: Vec<PartitionStats>,
+}
+
+/// Segments of one time partition.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartitionStats {
+    /// First timestamp of the partition.
+    pub start: crate::Timestamp,
+    /// True when compaction made it cold (one dense segment).
+    pub cold: bool,
+    /// Segment files.
+    pub segments: u64,
+    /// Points in them.
+    pub points: u64,
+    /// Bytes of them.
+    pub bytes: u64,
 }
 
 pub(crate) struct DbInner {
@@ -112,12 +136,18 @@ pub(crate) struct DbInner {
     pub(crate) version: RwLock<Arc<Version>>,
     /// The manifest as last written. Changed only under `flush_lock`.
     pub(crate) manifest: Mutex<ManifestBody>,
+    /// Series whose points were all deleted; left out of selections until written again.
+    pub(crate) hidden: RwLock<roaring::RoaringBitmap>,
     /// One flush (or other manifest change) at a time.
     pub(crate) flush_lock: Mutex<()>,
     recovery: RecoveryReport,
     closed: AtomicBool,
     flusher: Mutex<Option<JoinHandle<()>>>,
     flush_signal: Arc<(Mutex<FlushRequest>, Condvar)>,
+    /// The opt-in maintenance thread.
+    scheduler: Mutex<Option<maintenance::Scheduler>>,
+    /// Kept outside the scheduler so it stays readable after close.
+    maintenance_status: Arc<Mutex<MaintenanceStatus>>,
     /// The directory lock; released by `close` so the directory can be reopened at once.
     dir_lock: Mutex<Option<Box<dyn DirLock>>>,
 }
@@ -135,6 +165,14 @@ impl Db {
         let inner = Arc::new(open::open(path.as_ref(), opts)?);
         let db = Db { inner };
         db.start_flusher();
+        if db.inner.opts.maintenance.is_enabled() {
+            let scheduler = maintenance::Scheduler::start(
+                Arc::downgrade(&db.inner),
+                db.inner.opts.maintenance,
+                db.inner.maintenance_status.clone(),
+            );
+            *db.inner.scheduler.lock() = Some(scheduler);
+        }
         Ok(db)
     }
 
@@ -193,7 +231,7 @@ impl Db {
     /// Series without points in the range are skipped.
     pub fn select(&self, selector: &Selector, range: TimeRange) -> Result<SelectIter> {
         self.inner.check_open()?;
-        let ids = self.inner.catalog.select(selector);
+        let ids = self.inner.visible(selector);
         let version = self.inner.version.read().clone();
         Ok(SelectIter::new(
             self.inner.catalog.clone(),
@@ -206,7 +244,7 @@ impl Db {
     /// Keys of the series matching `selector`, in id order.
     pub fn list_series(&self, selector: &Selector) -> Result<Vec<Arc<SeriesKey>>> {
         self.inner.check_open()?;
-        let ids = self.inner.catalog.select(selector);
+        let ids = self.inner.visible(selector);
         Ok(ids
             .iter()
             .filter_map(|id| self.inner.catalog.key(SeriesId(id)))
@@ -220,9 +258,79 @@ impl Db {
         flush::flush(&self.inner)
     }
 
+    /// Merges each partition's segments into one, re-encoding cold partitions (older
+    /// than [`Options::warm_duration`]) densely. Readers keep working on their snapshot
+    /// meanwhile, and writers are held only for the manifest swap.
+    pub fn compact(&self) -> Result<CompactionReport> {
+        self.inner.check_open()?;
+        crate::compaction::compact(&self.inner)
+    }
+
+    /// Deletes the points of every series matching `selector` inside `range` (for
+    /// example all of one user's data). They are invisible to reads when this returns,
+    /// durably (the deletion is recorded in the manifest), and removed from disk by the
+    /// next compaction of the partitions involved. A series left with no point at all
+    /// disappears from [`Db::list_series`] and selections until it is written again.
+    pub fn delete_series(&self, selector: &Selector, range: TimeRange) -> Result<DeleteReport> {
+        self.inner.check_open()?;
+        delete::delete_series(&self.inner, selector, range)
+    }
+
+    /// Compacts the partition holding timestamp `ts` into one segment encoded for `tier`,
+    /// whatever its age (e.g. to make a finished day cold at once).
+    pub fn compact_partition(&self, ts: crate::Timestamp, tier: Tier) -> Result<CompactionReport> {
+        self.inner.check_open()?;
+        crate::compaction::compact_partition(&self.inner, ts, tier)
+    }
+
+    /// Drops the segments wholly older than [`Options::retention`] (measured back from the
+    /// newest point), by deleting files: nothing is rewritten; then applies the
+    /// per-series rules of [`Options::retention_for`] with tombstones.
+    pub fn apply_retention(&self) -> Result<RetentionReport> {
+        self.inner.check_open()?;
+        let inner = &self.inner;
+        let mut report = match inner.opts.retention {
+            Some(retention) => crate::compaction::apply_retention(inner, retention)?,
+            None => RetentionReport::default(),
+        };
+        for (selector, keep) in &inner.opts.retention_rules {
+            let Some(now) = crate::compaction::newest_timestamp(inner) else {
+                break;
+            };
+            let cutoff = now.saturating_sub(*keep);
+            let ids = inner.visible(selector);
+            let version = inner.version.read().clone();
+            let oldest_due = version
+                .segments
+                .iter()
+                .filter(|s| s.entry.min_ts < cutoff)
+                .map(|s| s.entry.id)
+                .max();
+            let head_due = std::iter::once(&version.live)
+                .chain(version.frozen.iter())
+                .any(|h| h.time_bounds().is_some_and(|(lo, _)| lo < cutoff));
+            let due = match oldest_due {
+                _ if ids.is_empty() => false,
+                Some(seg) => head_due || !version.tombstones.covers(&ids, cutoff, seg),
+                None => head_due,
+            };
+            if due {
+                let deleted =
+                    delete::delete_series(inner, selector, TimeRange::new(i64::MIN, cutoff))?;
+                report.rule_series += deleted.series;
+            }
+        }
+        Ok(report)
+    }
+
     /// Sizes per tier.
     pub fn stats(&self) -> Stats {
         self.inner.stats()
+    }
+
+    /// What the background maintenance thread has done (all zero when it is off).
+    pub fn maintenance_status(&self) -> MaintenanceStatus {
+        self.inner.maintenance_status.lock().clone()
     }
 
     /// What open found and repaired.
@@ -252,6 +360,16 @@ impl Db {
 }
 
 impl DbInner {
+    /// Series matching `selector`, less those whose points were all deleted.
+    pub(crate) fn visible(&self, selector: &Selector) -> roaring::RoaringBitmap {
+        let mut ids = self.catalog.select(selector);
+        let hidden = self.hidden.read();
+        if !hidden.is_empty() {
+            ids -= &*hidden;
+        }
+        ids
+    }
+
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
@@ -260,6 +378,9 @@ impl DbInner {
     }
 
     fn stop_flusher(&self) {
+        if let Some(scheduler) = self.scheduler.lock().take() {
+            scheduler.stop();
+        }
         {
             let (lock, cvar) = &*self.flush_signal;
             lock.lock().shutdown = true;
@@ -351,6 +472,14 @@ impl DbInner {
                 .live
                 .insert(series, &batch.timestamps, &batch.values);
         })?;
+        // After the insert, so that a concurrent delete_series either sees the new points
+        // in the head or has already hidden the series and is un-hidden here.
+        if !self.hidden.read().is_empty() {
+            let mut hidden = self.hidden.write();
+            for &id in series {
+                hidden.remove(id);
+            }
+        }
         let durable = match self.opts.durability {
             Durability::Sync => {
                 self.wal.sync_to(lsn)?;
@@ -408,8 +537,30 @@ impl DbInner {
             segment_bytes: version.segments.iter().map(|s| s.entry.bytes).sum(),
             wal_bytes,
             catalog_bytes,
+            partitions: partition_stats(&manifest.segments, self.opts.partition_duration),
         }
     }
+}
+
+fn partition_stats(
+    segments: &[crate::partition::manifest::SegmentEntry],
+    partition_len: i64,
+) -> Vec<PartitionStats> {
+    let mut by_partition: std::collections::BTreeMap<i64, PartitionStats> = Default::default();
+    for s in segments {
+        let p = by_partition
+            .entry(s.partition)
+            .or_insert_with(|| PartitionStats {
+                start: s.partition.saturating_mul(partition_len),
+                cold: true,
+                ..PartitionStats::default()
+            });
+        p.cold &= s.level >= crate::compaction::plan::LEVEL_COLD;
+        p.segments += 1;
+        p.points += s.points;
+        p.bytes += s.bytes;
+    }
+    by_partition.into_values().collect()
 }
 
 impl Drop for DbInner {

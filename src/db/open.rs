@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::layout::{self, parse_numbered, Layout};
-use super::{DbInner, FlushRequest, LiveSegment, RecoveryReport, Version, NEXT_DB_TAG};
+use super::{DbInner, FlushRequest, LiveSegment, RecoveryReport, Tombstones, Version, NEXT_DB_TAG};
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::index::Catalog;
@@ -76,10 +76,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
     for entry in &manifest.segments {
         let file = layout.segment_file(entry.id);
         let segment = Segment::open(&*fs, &file, opts.read_mode)?;
-        segments.push(Arc::new(LiveSegment {
-            entry: entry.clone(),
-            segment,
-        }));
+        segments.push(Arc::new(LiveSegment::new(entry.clone(), segment)));
     }
 
     let mut report = RecoveryReport::default();
@@ -122,6 +119,17 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
     report.truncated_tail = replay.truncated_tail;
     report.salvaged = replay.salvaged;
 
+    // A hidden (wholly deleted) series written again after the last flush has its new
+    // points in the replayed head: it is visible again.
+    let mut hidden: roaring::RoaringBitmap = manifest.hidden_series.iter().copied().collect();
+    if !hidden.is_empty() {
+        let mut rewritten = Vec::new();
+        live.for_each_series(|id, _, _| rewritten.push(id));
+        for id in rewritten {
+            hidden.remove(id);
+        }
+    }
+
     let wal = Wal::open(
         fs.clone(),
         &layout.wal,
@@ -140,12 +148,16 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
             live: Arc::new(live),
             frozen: Vec::new(),
             segments,
+            tombstones: Arc::new(Tombstones::from_entries(&manifest.tombstones)),
         })),
+        hidden: RwLock::new(hidden),
         manifest: Mutex::new(manifest),
         flush_lock: Mutex::new(()),
         recovery: report,
         closed: AtomicBool::new(false),
         flusher: Mutex::new(None),
+        scheduler: Mutex::new(None),
+        maintenance_status: Default::default(),
         flush_signal: Arc::new((Mutex::new(FlushRequest::default()), Condvar::new())),
         dir_lock: Mutex::new(Some(lock)),
         layout,

@@ -1,9 +1,14 @@
 //! A snapshot of everything a reader may look at.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use parking_lot::Mutex;
+
+use super::tombstone::Tombstones;
 use crate::head::Head;
 use crate::segment::Segment;
+use crate::storage::FileSystem;
 
 /// An immutable view: the live head (which keeps taking writes), heads frozen for a
 /// flush in progress, and the live segments. Readers clone the `Arc<Version>` and so
@@ -15,10 +20,45 @@ pub(crate) struct Version {
     pub frozen: Vec<Arc<Head>>,
     /// Ascending segment id: on equal timestamps a later segment wins.
     pub segments: Vec<Arc<LiveSegment>>,
+    /// Deletions that hide points of the segments above.
+    pub tombstones: Arc<Tombstones>,
 }
 
 /// A segment with its manifest entry.
+///
+/// When compaction or retention takes a segment out of the manifest, it marks it
+/// obsolete; the file is deleted when the last snapshot holding it lets go, so a reader
+/// never loses a file under its feet. (A crash before that leaves an unlisted file, which
+/// the next open removes.)
 pub(crate) struct LiveSegment {
     pub entry: crate::partition::manifest::SegmentEntry,
     pub segment: Segment,
+    obsolete: Mutex<Option<(Arc<dyn FileSystem>, PathBuf)>>,
+}
+
+impl LiveSegment {
+    pub(crate) fn new(
+        entry: crate::partition::manifest::SegmentEntry,
+        segment: Segment,
+    ) -> LiveSegment {
+        LiveSegment {
+            entry,
+            segment,
+            obsolete: Mutex::new(None),
+        }
+    }
+
+    /// Deletes `path` once the last reference to this segment is dropped.
+    pub(crate) fn mark_obsolete(&self, fs: Arc<dyn FileSystem>, path: PathBuf) {
+        *self.obsolete.lock() = Some((fs, path));
+    }
+}
+
+impl Drop for LiveSegment {
+    fn drop(&mut self) {
+        if let Some((fs, path)) = self.obsolete.get_mut().take() {
+            // Best effort: a file left behind is an orphan the next open removes.
+            let _ = fs.remove(&path);
+        }
+    }
 }

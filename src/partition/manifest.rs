@@ -39,6 +39,16 @@ pub(crate) struct SegmentEntry {
     pub bytes: u64,
 }
 
+/// A deletion: points of `series` in `[start, end)` are hidden in segments with an id up
+/// to `max_segment_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct TombstoneEntry {
+    pub series: Vec<u32>,
+    pub start: i64,
+    pub end: i64,
+    pub max_segment_id: u64,
+}
+
 /// Everything the manifest records.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ManifestBody {
@@ -54,6 +64,11 @@ pub(crate) struct ManifestBody {
     /// Series in that catalog file.
     pub catalog_series: u64,
     pub segments: Vec<SegmentEntry>,
+    /// Deletions not yet carried out by compaction.
+    pub tombstones: Vec<TombstoneEntry>,
+    /// Series whose points were all deleted: left out of listings and selections until
+    /// they are written again.
+    pub hidden_series: Vec<u32>,
 }
 
 impl ManifestBody {
@@ -143,6 +158,13 @@ mod tests {
                 series: 10,
                 bytes: 1234,
             }],
+            tombstones: vec![TombstoneEntry {
+                series: vec![1, 5],
+                start: -10,
+                end: 30,
+                max_segment_id: 1,
+            }],
+            hidden_series: vec![5],
         }
     }
 

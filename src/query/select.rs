@@ -96,6 +96,7 @@ impl SelectIter {
                     v.drain(from..lo);
                 }
             }
+            self.version.tombstones.apply(id, e.id, &mut t, &mut v);
             if !t.is_empty() {
                 self.pieces.push((t, v));
             }

@@ -180,6 +180,11 @@ impl Segment {
         Ok(())
     }
 
+    /// Every chunk, sorted by (series, time).
+    pub(crate) fn chunks(&self) -> &[ChunkMeta] {
+        &self.footer.chunks
+    }
+
     /// The chunks of one series, in time order.
     pub(crate) fn series_chunks(&self, series: u32) -> &[ChunkMeta] {
         let chunks = &self.footer.chunks;

@@ -11,6 +11,25 @@ use crate::storage::{FileSystem, WritableFile};
 /// Bytes buffered in memory before they are appended to the file.
 const WRITE_BUFFER: usize = 1 << 20;
 
+/// Paces writes to a byte rate: after each write, sleeps until the bytes written so far
+/// fit the rate since the first write.
+struct Throttle {
+    bytes_per_sec: u64,
+    started: std::time::Instant,
+    written: u64,
+}
+
+impl Throttle {
+    fn after_write(&mut self, bytes: usize) {
+        self.written += bytes as u64;
+        let due =
+            std::time::Duration::from_secs_f64(self.written as f64 / self.bytes_per_sec as f64);
+        if let Some(wait) = due.checked_sub(self.started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
 /// What a finished segment holds.
 #[derive(Debug, Clone)]
 pub(crate) struct SegmentSummary {
@@ -38,6 +57,7 @@ pub(crate) struct SegmentWriter {
     max_ts: i64,
     points: u64,
     series: u64,
+    throttle: Option<Throttle>,
 }
 
 impl SegmentWriter {
@@ -72,7 +92,19 @@ impl SegmentWriter {
             max_ts: i64::MIN,
             points: 0,
             series: 0,
+            throttle: None,
         })
+    }
+
+    /// Limits the write rate (used by compaction, never by flush, which must keep up
+    /// with ingest).
+    pub(crate) fn with_io_limit(mut self, bytes_per_sec: Option<u64>) -> Self {
+        self.throttle = bytes_per_sec.map(|bytes_per_sec| Throttle {
+            bytes_per_sec: bytes_per_sec.max(1),
+            started: std::time::Instant::now(),
+            written: 0,
+        });
+        self
     }
 
     /// Adds one series' points.
@@ -144,8 +176,16 @@ impl SegmentWriter {
             .append(&self.buf)
             .map_err(|e| Error::io("write", &self.path, e))?;
         self.written += self.buf.len() as u64;
+        if let Some(throttle) = &mut self.throttle {
+            throttle.after_write(self.buf.len());
+        }
         self.buf.clear();
         Ok(())
+    }
+
+    /// Points added so far.
+    pub(crate) fn points(&self) -> u64 {
+        self.points
     }
 
     /// Writes footer and trailer and fsyncs the file. The caller fsyncs the directory.

@@ -1,0 +1,13 @@
+//! Compaction and retention: pure plans (`plan`) and the worker that carries them out.
+//!
+//! A compaction merges all segments of one time partition into one, resolving overlaps
+//! (the newer segment wins on equal timestamps) and re-encoding for the partition's tier:
+//! warm partitions keep the flush encoding, cold ones get a higher zstd level and larger
+//! chunks. The result is swapped in through the manifest; readers keep their snapshot,
+//! and the input files are deleted once no snapshot uses them.
+
+pub(crate) mod plan;
+mod worker;
+
+pub(crate) use worker::{apply_retention, compact, compact_partition, newest_timestamp};
+pub use worker::{CompactionReport, RetentionReport, Tier};

@@ -1,0 +1,67 @@
+//! The opt-in background scheduler flushes, compacts and applies retention by itself,
+//! and stops on close.
+
+use std::time::{Duration, Instant};
+
+use sedimentdb::{
+    Db, Durability, Maintenance, Options, Selector, SeriesKey, TimeRange, WriteBatch,
+};
+
+#[test]
+fn scheduler_flushes_compacts_and_stops_on_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options::default()
+        .durability(Durability::None)
+        .partition_duration(Duration::from_secs(1))
+        .retention(Duration::from_secs(5))
+        .compaction_io_limit(1 << 20)
+        .maintenance(Maintenance {
+            flush_every: Some(Duration::from_millis(20)),
+            compact_every: Some(Duration::from_millis(50)),
+            retention_every: Some(Duration::from_millis(50)),
+        });
+    let db = Db::open(dir.path(), opts).unwrap();
+    let h = db.series(&SeriesKey::new("m")).unwrap();
+    let sec = 1_000_000_000i64;
+    for i in 0..20i64 {
+        let mut batch = WriteBatch::new();
+        for j in 0..10 {
+            batch.push(h, i * sec + j * sec / 10, (i * 10 + j) as f64);
+        }
+        db.write(&batch).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let points = || -> Vec<i64> {
+        db.select(&Selector::any(), TimeRange::all())
+            .unwrap()
+            .flat_map(|s| s.unwrap().timestamps)
+            .collect()
+    };
+    // Retention keeps 5 s behind the newest point (19.9 s): partitions before 14 s go,
+    // once the scheduler has flushed everything and run retention after that.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = db.maintenance_status();
+        let stats = db.stats();
+        let settled = stats.head_points == 0 && stats.partitions.iter().all(|p| p.segments == 1);
+        if status.compactions > 0 && settled && points().first() == Some(&(14 * sec)) {
+            assert_eq!(status.last_error, None);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "maintenance did not settle: {status:?} {stats:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(points().len(), 60);
+    db.close().unwrap();
+    let after = db.maintenance_status();
+    assert!(after.flushes > 0 && after.retention_runs > 0);
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(
+        db.maintenance_status(),
+        after,
+        "the thread stopped with close"
+    );
+}
