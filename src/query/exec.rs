@@ -21,7 +21,7 @@ use super::spec::{
     Aggregate, Fill, Grouping, Parallelism, Query, QueryLimits, RankOrder, Resolved, Transform,
     ValueFilter,
 };
-use crate::db::{LiveSegment, Version};
+use crate::db::{LiveSegment, Tombstones, Version};
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::index::Catalog;
@@ -117,6 +117,8 @@ struct Ctx<'v> {
     by_start_asc: Vec<usize>,
     /// Heads overlapping the range, oldest first (frozen, then live).
     heads: Vec<&'v Head>,
+    /// Deletions hiding points of older segments; `None` when there are none.
+    tombstones: Option<&'v Tombstones>,
     range: TimeRange,
     /// `None` for raw queries.
     bucketing: Option<Bucketing>,
@@ -199,6 +201,7 @@ impl<'v> Ctx<'v> {
         };
         Ctx {
             segments,
+            tombstones: (!version.tombstones.is_empty()).then_some(&*version.tombstones),
             scanned,
             by_end_desc,
             by_start_asc,
@@ -357,7 +360,11 @@ impl<'v> Ctx<'v> {
                 Step::Head(r) => feeder.feed(&head_ts[r.clone()], &head_vals[r])?,
                 Step::Isolated(i) => {
                     let chunk = &chunks[i];
-                    match chunk_action(&chunk.meta.stats, &needed) {
+                    let mut action = chunk_action(&chunk.meta.stats, &needed);
+                    if action == ChunkAction::Stats && self.deleted_within(id, chunk) {
+                        action = ChunkAction::Decode;
+                    }
+                    match action {
                         ChunkAction::Stats => {
                             explain.chunks_from_stats += 1;
                             feeder.feed_stats(&chunk.meta.stats);
@@ -367,6 +374,7 @@ impl<'v> Ctx<'v> {
                             ts.clear();
                             vals.clear();
                             self.decode(chunk, &mut ts, &mut vals, explain)?;
+                            self.apply_deletions(id, chunk.segment_id, &mut ts, &mut vals);
                             let (lo, hi) = clip(&ts, range);
                             feeder.feed(&ts[lo..hi], &vals[lo..hi])?;
                         }
@@ -385,9 +393,12 @@ impl<'v> Ctx<'v> {
                     for rank in ranks {
                         let (mut t, mut v) = (Vec::new(), Vec::new());
                         // Chunks of one segment come in time order and do not overlap.
+                        let mut segment_id = 0;
                         for c in group.iter().filter(|c| c.rank == rank) {
                             self.decode(c, &mut t, &mut v, explain)?;
+                            segment_id = c.segment_id;
                         }
+                        self.apply_deletions(id, segment_id, &mut t, &mut v);
                         pieces.push((t, v));
                     }
                     if !hr.is_empty() {
@@ -412,11 +423,32 @@ impl<'v> Ctx<'v> {
         // are monotone.
         let lo = all.partition_point(|c| c.stats.max_ts < range.start);
         let hi = lo + all[lo..].partition_point(|c| c.stats.min_ts < range.end);
+        let segment_id = self.segments[si].entry.id;
         out.extend(all[lo..hi].iter().map(|meta| ChunkRef {
             rank: si as u32,
+            segment_id,
             segment,
             meta,
         }));
+    }
+
+    /// True when a deletion hides some of the chunk's points: its statistics are stale.
+    fn deleted_within(&self, id: u32, chunk: &ChunkRef<'_>) -> bool {
+        self.tombstones.is_some_and(|t| {
+            t.overlaps(
+                id,
+                chunk.segment_id,
+                chunk.meta.stats.min_ts,
+                chunk.meta.stats.max_ts,
+            )
+        })
+    }
+
+    /// Removes deleted points from points decoded from segment `segment_id`.
+    fn apply_deletions(&self, id: u32, segment_id: u64, ts: &mut Vec<i64>, vals: &mut Vec<f64>) {
+        if let Some(t) = self.tombstones {
+            t.apply(id, segment_id, ts, vals);
+        }
     }
 
     fn decode(
@@ -439,6 +471,7 @@ impl<'v> Ctx<'v> {
 /// A chunk of one series with its segment and age.
 struct ChunkRef<'v> {
     rank: u32,
+    segment_id: u64,
     segment: &'v Segment,
     meta: &'v ChunkMeta,
 }
