@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod analytics;
 mod batch;
 mod compaction;
 mod db;
