@@ -15,7 +15,7 @@ pub mod storage;
 mod types;
 
 pub(crate) mod index;
-pub(crate) mod query;
+pub mod query;
 pub(crate) mod segment;
 pub(crate) mod wal;
 
@@ -34,6 +34,7 @@ pub use db::{
 pub use error::{Error, Result};
 pub use options::{Durability, Options, RecoveryMode};
 pub use query::select::{SelectIter, SeriesPoints};
+pub use query::{Aggregate, Query, QueryResult};
 pub use types::{
     KeyLimits, Matcher, Point, Selector, SeriesId, SeriesKey, TimeRange, Timestamp, MAX_TIMESTAMP,
     MIN_TIMESTAMP,
