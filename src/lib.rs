@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod analytics;
 mod batch;
 pub mod collector;
 mod compaction;
@@ -15,15 +16,17 @@ pub mod storage;
 mod types;
 
 pub(crate) mod index;
-pub(crate) mod query;
+pub mod query;
 pub(crate) mod segment;
 pub(crate) mod wal;
 
 #[doc(hidden)]
 /// Entry points for the fuzz targets under `fuzz/`; not part of the public API.
 pub mod __fuzz {
+    pub use crate::fuzz_entry::{catalog, manifest, segment, wal_replay};
     pub use crate::segment::encoding::fuzz_entry::codecs;
 }
+mod fuzz_entry;
 
 pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
 pub use compaction::{CompactionReport, RetentionReport, Tier};
@@ -34,6 +37,7 @@ pub use db::{
 pub use error::{Error, Result};
 pub use options::{Durability, Options, RecoveryMode};
 pub use query::select::{SelectIter, SeriesPoints};
+pub use query::{Aggregate, Query, QueryResult};
 pub use types::{
     KeyLimits, Matcher, Point, Selector, SeriesId, SeriesKey, TimeRange, Timestamp, MAX_TIMESTAMP,
     MIN_TIMESTAMP,

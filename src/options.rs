@@ -55,6 +55,7 @@ pub struct Options {
     pub(crate) cold_zstd_level: i32,
     pub(crate) cold_chunk_points: usize,
     pub(crate) retention: Option<i64>,
+    pub(crate) retention_rules: Vec<(crate::types::Selector, i64)>,
     pub(crate) maintenance: crate::db::Maintenance,
     pub(crate) compaction_io_limit: Option<u64>,
     pub(crate) wal_file_size: u64,
@@ -82,6 +83,7 @@ impl Default for Options {
             cold_zstd_level: 15,
             cold_chunk_points: 16384,
             retention: None,
+            retention_rules: Vec::new(),
             maintenance: crate::db::Maintenance::default(),
             compaction_io_limit: None,
             wal_file_size: 64 << 20,
@@ -173,6 +175,16 @@ impl Options {
     /// forever.
     pub fn retention(mut self, duration: Duration) -> Self {
         self.retention = Some(duration_ns(duration));
+        self
+    }
+
+    /// Keeps the series matching `selector` only for `duration` (measured back from the
+    /// newest point in the database), e.g. user metrics 30 days while the rest is kept a
+    /// year. [`crate::Db::apply_retention`] deletes their older points with a tombstone
+    /// (invisible at once, removed from disk by the next compaction). Rules add to
+    /// [`Options::retention`]; the shortest applicable period wins. Default: none.
+    pub fn retention_for(mut self, selector: crate::types::Selector, duration: Duration) -> Self {
+        self.retention_rules.push((selector, duration_ns(duration)));
         self
     }
 

@@ -17,6 +17,8 @@ fn opts() -> Options {
     Options::default()
         .durability(Durability::None)
         .partition_duration(Duration::from_secs(86_400))
+        // No automatic flushes: the tests decide when segments are written.
+        .head_window(Duration::from_secs(1000 * 86_400))
         .warm_duration(Duration::from_secs(2 * 86_400))
         .chunk_points(64)
         .cold_chunk_points(256)
@@ -159,4 +161,51 @@ fn retention_drops_old_partitions_without_rewriting() {
     let dir2 = tempfile::tempdir().unwrap();
     let db2 = Db::open(dir2.path(), opts()).unwrap();
     assert_eq!(db2.apply_retention().unwrap().segments, 0);
+}
+
+#[test]
+fn retention_rules_keep_some_series_shorter() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = Selector::metric("user_clicks");
+    let opts = opts().retention_for(user.clone(), Duration::from_secs(2 * 86_400));
+    let db = Db::open(dir.path(), opts.clone()).unwrap();
+    let mut batch = WriteBatch::new();
+    for hour in 0..(10 * 24) {
+        let ts = hour * 3600 * SEC;
+        batch.push_key(&SeriesKey::new("user_clicks").with("u", "1"), ts, 1.0);
+        batch.push_key(&SeriesKey::new("cpu").with("h", "1"), ts, 2.0);
+    }
+    db.write(&batch).unwrap();
+    let newest = (10 * 24 - 1) * 3600 * SEC;
+    let cutoff = newest - 2 * DAY;
+    let report = db.apply_retention().unwrap();
+    assert_eq!(report.rule_series, 1);
+    let check = |db: &Db| {
+        let m = snapshot(db);
+        let user_times: Vec<i64> = m
+            .keys()
+            .filter(|(k, _)| k.starts_with("user"))
+            .map(|(_, t)| *t)
+            .collect();
+        let first_kept = (0..240).map(|h| h * 3600 * SEC).find(|&t| t >= cutoff);
+        assert_eq!(user_times.first().copied(), first_kept);
+        assert_eq!(
+            user_times.len() as i64,
+            240 - first_kept.unwrap() / (3600 * SEC)
+        );
+        assert_eq!(m.keys().filter(|(k, _)| k.starts_with("cpu")).count(), 240);
+    };
+    check(&db);
+    // Nothing new to delete: no new tombstone.
+    assert_eq!(db.apply_retention().unwrap().rule_series, 0);
+    let before = db.stats().segment_points;
+    db.compact().unwrap();
+    assert!(
+        db.stats().segment_points < before,
+        "compaction removed the expired points"
+    );
+    check(&db);
+    drop(db);
+    let db = Db::open(dir.path(), opts).unwrap();
+    check(&db);
 }

@@ -37,6 +37,11 @@ pub struct CompactionReport {
     pub secs: f64,
 }
 
+/// The newest timestamp in the database, if any (see `data_now`).
+pub(crate) fn newest_timestamp(db: &DbInner) -> Option<i64> {
+    data_now(&db.version.read())
+}
+
 /// What [`crate::Db::apply_retention`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RetentionReport {
@@ -48,6 +53,9 @@ pub struct RetentionReport {
     pub points: u64,
     /// Bytes freed.
     pub bytes: u64,
+    /// Series whose older points per-series rules ([`crate::Options::retention_for`])
+    /// deleted in this run.
+    pub rule_series: u64,
 }
 
 /// The newest timestamp the database holds: "now" for tiering and retention, as in

@@ -61,6 +61,18 @@ static NEXT_DB_TAG: AtomicU64 = AtomicU64::new(1);
 #[derive(Clone)]
 pub struct Db {
     pub(crate) inner: Arc<DbInner>,
+    /// Dropped with the last handle: stops and joins the background threads, so that the
+    /// database (and its directory lock) is released by the time `drop` returns, even if
+    /// a background flush was running.
+    _workers: Arc<Workers>,
+}
+
+struct Workers(Arc<DbInner>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.0.stop_flusher();
+    }
 }
 
 impl std::fmt::Debug for Db {
@@ -163,7 +175,10 @@ impl Db {
     /// [`Options::create_if_missing`] is false), and replays its WAL.
     pub fn open(path: impl AsRef<std::path::Path>, opts: Options) -> Result<Db> {
         let inner = Arc::new(open::open(path.as_ref(), opts)?);
-        let db = Db { inner };
+        let db = Db {
+            _workers: Arc::new(Workers(inner.clone())),
+            inner,
+        };
         db.start_flusher();
         if db.inner.opts.maintenance.is_enabled() {
             let scheduler = maintenance::Scheduler::start(
@@ -284,13 +299,43 @@ impl Db {
     }
 
     /// Drops the segments wholly older than [`Options::retention`] (measured back from the
-    /// newest point), by deleting files: nothing is rewritten. A no-op without retention.
+    /// newest point), by deleting files: nothing is rewritten; then applies the
+    /// per-series rules of [`Options::retention_for`] with tombstones.
     pub fn apply_retention(&self) -> Result<RetentionReport> {
         self.inner.check_open()?;
-        match self.inner.opts.retention {
-            Some(retention) => crate::compaction::apply_retention(&self.inner, retention),
-            None => Ok(RetentionReport::default()),
+        let inner = &self.inner;
+        let mut report = match inner.opts.retention {
+            Some(retention) => crate::compaction::apply_retention(inner, retention)?,
+            None => RetentionReport::default(),
+        };
+        for (selector, keep) in &inner.opts.retention_rules {
+            let Some(now) = crate::compaction::newest_timestamp(inner) else {
+                break;
+            };
+            let cutoff = now.saturating_sub(*keep);
+            let ids = inner.visible(selector);
+            let version = inner.version.read().clone();
+            let oldest_due = version
+                .segments
+                .iter()
+                .filter(|s| s.entry.min_ts < cutoff)
+                .map(|s| s.entry.id)
+                .max();
+            let head_due = std::iter::once(&version.live)
+                .chain(version.frozen.iter())
+                .any(|h| h.time_bounds().is_some_and(|(lo, _)| lo < cutoff));
+            let due = match oldest_due {
+                _ if ids.is_empty() => false,
+                Some(seg) => head_due || !version.tombstones.covers(&ids, cutoff, seg),
+                None => head_due,
+            };
+            if due {
+                let deleted =
+                    delete::delete_series(inner, selector, TimeRange::new(i64::MIN, cutoff))?;
+                report.rule_series += deleted.series;
+            }
         }
+        Ok(report)
     }
 
     /// Sizes per tier.

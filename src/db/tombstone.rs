@@ -102,6 +102,17 @@ impl Tombstones {
         values.truncate(keep);
     }
 
+    /// True when an existing tombstone already hides everything of `series` before `end`
+    /// in segments up to `segment_id`: repeating the deletion would change nothing.
+    pub(crate) fn covers(&self, series: &RoaringBitmap, end: i64, segment_id: u64) -> bool {
+        self.list.iter().any(|t| {
+            t.range.start == i64::MIN
+                && t.range.end >= end
+                && t.max_segment_id >= segment_id
+                && series.is_subset(&t.series)
+        })
+    }
+
     /// Drops tombstones that no longer cover any live segment.
     pub(crate) fn prune(&mut self, segments: &[SegmentEntry]) {
         self.list.retain(|t| {

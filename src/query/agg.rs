@@ -1,0 +1,418 @@
+//! Buckets and mergeable partial aggregates: pure arithmetic, no I/O.
+//!
+//! A [`Partial`] summarises the non-NaN points of one bucket so that partials from
+//! decoded points, from chunk statistics and from other series merge into the same
+//! answer. Quantiles keep the values themselves (they are exact).
+
+use crate::query::spec::Aggregate;
+use crate::segment::format::ChunkStats;
+use crate::types::Timestamp;
+
+/// How timestamps map to buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bucketing {
+    /// One bucket for the whole range, labelled with the given timestamp.
+    Whole(Timestamp),
+    /// Buckets `[k w, (k + 1) w)` for every integer `k` (aligned to the epoch), labelled
+    /// with their start. `w` is in `1..=MAX_BUCKET_NS`.
+    Every(i64),
+}
+
+impl Bucketing {
+    /// The bucket holding `ts`.
+    #[inline]
+    pub(crate) fn index(self, ts: Timestamp) -> i64 {
+        match self {
+            Bucketing::Whole(_) => 0,
+            // div_euclid overflows only for a divisor of -1; widths are positive.
+            Bucketing::Every(w) => ts.div_euclid(w),
+        }
+    }
+
+    /// The label (start) of bucket `index`.
+    pub(crate) fn start(self, index: i64) -> Timestamp {
+        match self {
+            Bucketing::Whole(label) => label,
+            Bucketing::Every(w) => saturate(i128::from(index) * i128::from(w)),
+        }
+    }
+
+    /// First timestamp after bucket `index` (saturated to `i64::MAX`).
+    #[inline]
+    pub(crate) fn end(self, index: i64) -> Timestamp {
+        match self {
+            Bucketing::Whole(_) => i64::MAX,
+            Bucketing::Every(w) => saturate((i128::from(index) + 1) * i128::from(w)),
+        }
+    }
+}
+
+fn saturate(x: i128) -> i64 {
+    i64::try_from(x).unwrap_or(if x < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// What a partial must track beyond count, sum, extremes and ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Needs {
+    /// Mean and sum of squared deviations (Welford), for the standard deviation.
+    pub moments: bool,
+    /// Every value, for exact quantiles.
+    pub values: bool,
+}
+
+impl Needs {
+    pub(crate) fn of(aggregate: Aggregate) -> Needs {
+        Needs {
+            moments: aggregate == Aggregate::Stddev,
+            values: matches!(aggregate, Aggregate::Quantile(_)),
+        }
+    }
+}
+
+/// Summary of the non-NaN points of one bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Partial {
+    pub count: u64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    pub first_ts: Timestamp,
+    pub first: f64,
+    pub last_ts: Timestamp,
+    pub last: f64,
+    /// Running mean (Welford), when `Needs::moments`.
+    pub mean: f64,
+    /// Sum of squared deviations from the mean, when `Needs::moments`.
+    pub m2: f64,
+    /// The values, when `Needs::values`.
+    pub values: Vec<f64>,
+}
+
+impl Default for Partial {
+    fn default() -> Self {
+        Partial {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            first_ts: i64::MAX,
+            first: f64::NAN,
+            last_ts: i64::MIN,
+            last: f64::NAN,
+            mean: 0.0,
+            m2: 0.0,
+            values: Vec::new(),
+        }
+    }
+}
+
+impl Partial {
+    /// Adds one point; NaN values are skipped.
+    #[inline]
+    pub(crate) fn push(&mut self, ts: Timestamp, value: f64, needs: Needs) {
+        if value.is_nan() {
+            return;
+        }
+        self.count += 1;
+        self.sum += value;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+        if ts < self.first_ts {
+            self.first_ts = ts;
+            self.first = value;
+        }
+        if ts >= self.last_ts {
+            self.last_ts = ts;
+            self.last = value;
+        }
+        if needs.moments {
+            let delta = value - self.mean;
+            self.mean += delta / self.count as f64;
+            self.m2 += delta * (value - self.mean);
+        }
+        if needs.values {
+            self.values.push(value);
+        }
+    }
+
+    /// Adds a run of points sorted by time.
+    pub(crate) fn push_run(&mut self, ts: &[Timestamp], values: &[f64], needs: Needs) {
+        if needs.moments || needs.values || values.iter().any(|v| v.is_nan()) {
+            for (&t, &v) in ts.iter().zip(values) {
+                self.push(t, v, needs);
+            }
+            return;
+        }
+        // No NaN, no extras: the ends are the run's ends, and the rest vectorises.
+        let (Some(&t0), Some(&t1), Some(&v0), Some(&v1)) =
+            (ts.first(), ts.last(), values.first(), values.last())
+        else {
+            return;
+        };
+        let mut sum = 0.0;
+        let mut min = self.min;
+        let mut max = self.max;
+        for &v in values {
+            sum += v;
+            min = min.min(v);
+            max = max.max(v);
+        }
+        self.count += values.len() as u64;
+        self.sum += sum;
+        self.min = min;
+        self.max = max;
+        if t0 < self.first_ts {
+            self.first_ts = t0;
+            self.first = v0;
+        }
+        if t1 >= self.last_ts {
+            self.last_ts = t1;
+            self.last = v1;
+        }
+    }
+
+    /// Adds a chunk's statistics. The caller checked that the chunk is answerable for
+    /// the aggregate (first/last need a chunk without NaN; moments and values are never
+    /// answerable from statistics).
+    pub(crate) fn merge_stats(&mut self, stats: &ChunkStats) {
+        let n = u64::from(stats.count.saturating_sub(stats.nan_count));
+        if n == 0 {
+            return;
+        }
+        self.count += n;
+        self.sum += stats.sum;
+        self.min = self.min.min(stats.min);
+        self.max = self.max.max(stats.max);
+        if stats.nan_count == 0 {
+            if stats.min_ts < self.first_ts {
+                self.first_ts = stats.min_ts;
+                self.first = stats.first;
+            }
+            if stats.max_ts >= self.last_ts {
+                self.last_ts = stats.max_ts;
+                self.last = stats.last;
+            }
+        }
+    }
+
+    /// Adds another partial. On equal timestamps `first` keeps `self`'s value and `last`
+    /// takes `other`'s, so merging in a fixed order gives a fixed answer.
+    pub(crate) fn merge(&mut self, other: &Partial, needs: Needs) {
+        if other.count == 0 {
+            return;
+        }
+        if needs.moments {
+            let (na, nb) = (self.count as f64, other.count as f64);
+            let n = na + nb;
+            let delta = other.mean - self.mean;
+            self.mean += delta * nb / n;
+            self.m2 += other.m2 + delta * delta * na * nb / n;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        if other.first_ts < self.first_ts {
+            self.first_ts = other.first_ts;
+            self.first = other.first;
+        }
+        if other.last_ts >= self.last_ts {
+            self.last_ts = other.last_ts;
+            self.last = other.last;
+        }
+        if needs.values {
+            self.values.extend_from_slice(&other.values);
+        }
+    }
+
+    /// The aggregate's value; NaN when there is none (an empty bucket, or a standard
+    /// deviation of one point). Sorts `values` for quantiles.
+    pub(crate) fn finish(&mut self, aggregate: Aggregate) -> f64 {
+        if self.count == 0 {
+            return f64::NAN;
+        }
+        match aggregate {
+            Aggregate::Count => self.count as f64,
+            Aggregate::Sum => self.sum,
+            Aggregate::Min => self.min,
+            Aggregate::Max => self.max,
+            Aggregate::Avg => self.sum / self.count as f64,
+            Aggregate::First => self.first,
+            Aggregate::Last => self.last,
+            Aggregate::Stddev => {
+                if self.count < 2 {
+                    f64::NAN
+                } else {
+                    (self.m2 / (self.count - 1) as f64).max(0.0).sqrt()
+                }
+            }
+            Aggregate::Quantile(q) => {
+                self.values.sort_unstable_by(f64::total_cmp);
+                quantile_sorted(&self.values, q)
+            }
+        }
+    }
+}
+
+/// Type-7 quantile of sorted, NaN-free values; NaN for an empty slice.
+pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    let n = sorted.len();
+    if n == 0 || !(0.0..=1.0).contains(&q) {
+        return f64::NAN;
+    }
+    let h = (n - 1) as f64 * q;
+    let lo = (h.floor() as usize).min(n - 1);
+    let hi = (lo + 1).min(n - 1);
+    let (a, b) = (sorted[lo], sorted[hi]);
+    let frac = h - lo as f64;
+    if frac == 0.0 || a == b {
+        // Exact rank (or equal neighbours, infinite ones included): no arithmetic that
+        // could turn inf - inf into NaN.
+        a
+    } else {
+        a + frac * (b - a)
+    }
+}
+
+/// True when a chunk's statistics answer `aggregate` without decoding.
+pub(crate) fn stats_answer(aggregate: Aggregate, stats: &ChunkStats) -> bool {
+    match aggregate {
+        Aggregate::Count | Aggregate::Sum | Aggregate::Min | Aggregate::Max | Aggregate::Avg => {
+            true
+        }
+        // The first/last of a chunk with NaN may be NaN, and the first non-NaN is unknown.
+        Aggregate::First | Aggregate::Last => stats.nan_count == 0,
+        Aggregate::Stddev | Aggregate::Quantile(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn naive(points: &[(i64, f64)], aggregate: Aggregate) -> f64 {
+        let vals: Vec<f64> = points.iter().map(|p| p.1).filter(|v| !v.is_nan()).collect();
+        if vals.is_empty() {
+            return f64::NAN;
+        }
+        let n = vals.len() as f64;
+        match aggregate {
+            Aggregate::Count => n,
+            Aggregate::Sum => vals.iter().sum(),
+            Aggregate::Min => vals.iter().copied().fold(f64::INFINITY, f64::min),
+            Aggregate::Max => vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            Aggregate::Avg => vals.iter().sum::<f64>() / n,
+            Aggregate::First => vals[0],
+            Aggregate::Last => vals[vals.len() - 1],
+            Aggregate::Stddev => {
+                if vals.len() < 2 {
+                    return f64::NAN;
+                }
+                let mean = vals.iter().sum::<f64>() / n;
+                (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+            }
+            Aggregate::Quantile(q) => {
+                let mut s = vals.clone();
+                s.sort_by(f64::total_cmp);
+                let h = (s.len() - 1) as f64 * q;
+                let lo = h.floor() as usize;
+                let hi = (lo + 1).min(s.len() - 1);
+                s[lo] + (h - lo as f64) * (s[hi] - s[lo])
+            }
+        }
+    }
+
+    const AGGS: [Aggregate; 11] = [
+        Aggregate::Count,
+        Aggregate::Sum,
+        Aggregate::Min,
+        Aggregate::Max,
+        Aggregate::Avg,
+        Aggregate::First,
+        Aggregate::Last,
+        Aggregate::Stddev,
+        Aggregate::Quantile(0.0),
+        Aggregate::Quantile(0.37),
+        Aggregate::Quantile(1.0),
+    ];
+
+    fn close(a: f64, b: f64) -> bool {
+        (a.is_nan() && b.is_nan())
+            || a == b
+            || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+    }
+
+    proptest! {
+        #[test]
+        fn split_merge_and_stats_equal_naive(
+            raw in prop::collection::vec((-1000i32..1000, prop::option::weighted(0.9, -1e6f64..1e6)), 0..60),
+            cut in 0usize..60,
+        ) {
+            let points: Vec<(i64, f64)> = raw.iter().enumerate()
+                .map(|(i, &(_, v))| (i as i64 * 7 - 100, v.unwrap_or(f64::NAN)))
+                .collect();
+            let cut = cut.min(points.len());
+            for agg in AGGS {
+                let needs = Needs::of(agg);
+                let (ts, vs): (Vec<i64>, Vec<f64>) = points.iter().copied().unzip();
+                let mut whole = Partial::default();
+                whole.push_run(&ts, &vs, needs);
+                let mut a = Partial::default();
+                a.push_run(&ts[..cut], &vs[..cut], needs);
+                let mut b = Partial::default();
+                for i in cut..ts.len() { b.push(ts[i], vs[i], needs); }
+                a.merge(&b, needs);
+                let want = naive(&points, agg);
+                prop_assert!(close(whole.finish(agg), want), "{:?} whole {} want {}", agg, whole.finish(agg), want);
+                prop_assert!(close(a.finish(agg), want), "{:?} merged", agg);
+                if cut > 0 {
+                    let stats = ChunkStats::compute(&ts[..cut], &vs[..cut]);
+                    if stats_answer(agg, &stats) {
+                        let mut s = Partial::default();
+                        s.merge_stats(&stats);
+                        s.merge(&b, needs);
+                        prop_assert!(close(s.finish(agg), want), "{:?} from stats", agg);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn buckets_align_to_epoch_and_never_overflow() {
+        let b = Bucketing::Every(10);
+        assert_eq!(b.index(-1), -1);
+        assert_eq!(b.start(-1), -10);
+        assert_eq!(b.end(-1), 0);
+        assert_eq!(b.index(i64::MIN), i64::MIN / 10 - 1);
+        assert_eq!(b.start(b.index(i64::MIN)), i64::MIN, "saturated");
+        assert_eq!(b.end(b.index(i64::MAX)), i64::MAX);
+        let wide = Bucketing::Every(crate::query::spec::MAX_BUCKET_NS);
+        for ts in [crate::MIN_TIMESTAMP, crate::MAX_TIMESTAMP, 0, -1] {
+            let i = wide.index(ts);
+            assert!(wide.start(i) <= ts && ts < wide.end(i));
+        }
+    }
+
+    #[test]
+    fn quantiles_interpolate_type_7() {
+        let s = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile_sorted(&s, 0.5), 2.5);
+        assert_eq!(quantile_sorted(&s, 0.0), 1.0);
+        assert_eq!(quantile_sorted(&s, 1.0), 4.0);
+        assert!((quantile_sorted(&s, 0.9) - 3.7).abs() < 1e-12);
+        assert_eq!(quantile_sorted(&[5.0], 0.3), 5.0);
+        assert!(quantile_sorted(&[], 0.3).is_nan());
+        let inf = [f64::INFINITY, f64::INFINITY];
+        assert_eq!(quantile_sorted(&inf, 0.5), f64::INFINITY);
+    }
+
+    #[test]
+    fn stddev_of_one_point_is_missing() {
+        let mut p = Partial::default();
+        p.push(0, 3.0, Needs::of(Aggregate::Stddev));
+        assert!(p.finish(Aggregate::Stddev).is_nan());
+        assert_eq!(p.finish(Aggregate::Count), 1.0);
+    }
+}

@@ -1,0 +1,981 @@
+//! Running a query: prune segments, select series with bitmaps, read each series
+//! (statistics where they answer, decoding where they do not), then group, fill, rank.
+//!
+//! Per-series work is independent and runs on the rayon pool when there are enough
+//! series; its outputs are collected in series-id order and every merge after that runs
+//! in that order on one thread, so results do not depend on the number of threads.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use roaring::RoaringBitmap;
+
+use super::agg::{Bucketing, Needs, Partial};
+use super::merge::merge_pieces;
+use super::plan::{chunk_action, plan_series, ChunkAction, Interval, Needed, Step};
+use super::result::{Explain, Labels, QueryResult, ResultSeries};
+use super::spec::{
+    Aggregate, Fill, Grouping, Parallelism, Query, QueryLimits, RankOrder, Resolved, Transform,
+    ValueFilter,
+};
+use crate::db::{LiveSegment, Tombstones, Version};
+use crate::error::{Error, Result};
+use crate::head::Head;
+use crate::index::Catalog;
+use crate::segment::format::{ChunkMeta, ChunkStats};
+use crate::segment::Segment;
+use crate::types::{SeriesId, TimeRange, Timestamp};
+
+/// Fewer series than this run on the calling thread: the pool's hand-off costs more
+/// than it saves.
+const PARALLEL_MIN_SERIES: usize = 8;
+
+/// Runs `query` against a snapshot. Returns the result and how it ran.
+pub(crate) fn execute(
+    catalog: &Catalog,
+    version: &Version,
+    query: &Query,
+) -> Result<(QueryResult, Explain)> {
+    let started = Instant::now();
+    let resolved = query.resolve()?;
+    let mut explain = Explain::default();
+
+    if resolved.range.is_empty() {
+        // Valid, but outside every storable timestamp: nothing can match.
+        explain.micros = started.elapsed().as_micros() as u64;
+        return Ok((QueryResult::default(), explain));
+    }
+    let mut ids = RoaringBitmap::new();
+    for selector in &query.selectors {
+        ids |= catalog.select(selector);
+    }
+    explain.series_matched = ids.len();
+    if ids.len() > query.limits.max_series {
+        return Err(Error::LimitExceeded {
+            what: "series matched by a query",
+            limit: query.limits.max_series,
+        });
+    }
+
+    let ctx = Ctx::new(version, query, resolved, &mut explain);
+    let ids: Vec<u32> = ids.iter().collect();
+    let parallel = query.parallelism == Parallelism::Auto
+        && ids.len() >= PARALLEL_MIN_SERIES
+        && rayon::current_num_threads() > 1;
+    let outputs: Vec<Result<Option<SeriesOut>>> = if parallel {
+        ids.par_iter()
+            .with_min_len(4)
+            .map(|&id| ctx.run_series(id))
+            .collect()
+    } else {
+        ids.iter().map(|&id| ctx.run_series(id)).collect()
+    };
+    explain.threads = if parallel {
+        rayon::current_num_threads() as u64
+    } else {
+        1
+    };
+    let mut outs = Vec::with_capacity(outputs.len());
+    for out in outputs {
+        if let Some(out) = out? {
+            explain.add(&out.explain);
+            outs.push(out);
+        }
+    }
+    explain.series_with_data = outs.len() as u64;
+
+    let mut series = ctx.assemble(catalog, outs)?;
+    post_process(&mut series, query, &ctx)?;
+    let result = QueryResult { series };
+    explain.result_series = result.len() as u64;
+    explain.result_points = result.points() as u64;
+    explain.micros = started.elapsed().as_micros() as u64;
+    Ok((result, explain))
+}
+
+/// Which end of the range a whole-range first/last may narrow the read to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Narrow {
+    None,
+    /// Read only from the newest chunk on; widen back if that finds no point.
+    Last,
+    /// Read only up to the oldest chunk's end; widen back if that finds no point.
+    First,
+}
+
+/// Everything the per-series workers share.
+struct Ctx<'v> {
+    segments: &'v [Arc<LiveSegment>],
+    /// Indices into `segments` of those overlapping the range, ascending (oldest first).
+    scanned: Vec<usize>,
+    /// `scanned` by descending end time, for `Narrow::Last`.
+    by_end_desc: Vec<usize>,
+    /// `scanned` by ascending start time, for `Narrow::First`.
+    by_start_asc: Vec<usize>,
+    /// Heads overlapping the range, oldest first (frozen, then live).
+    heads: Vec<&'v Head>,
+    /// Deletions hiding points of older segments; `None` when there are none.
+    tombstones: Option<&'v Tombstones>,
+    range: TimeRange,
+    /// `None` for raw queries.
+    bucketing: Option<Bucketing>,
+    /// The aggregate applied to each series' buckets.
+    series_aggregate: Option<Aggregate>,
+    needs: Needs,
+    transform: Option<Transform>,
+    filters: Vec<ValueFilter>,
+    narrow: Narrow,
+    limits: QueryLimits,
+    points_read: AtomicU64,
+    result_points: AtomicU64,
+    query_aggregate: Option<Aggregate>,
+    across: Option<Aggregate>,
+    grouping: Grouping,
+    fill: Fill,
+}
+
+/// What one series produced.
+struct SeriesOut {
+    id: u32,
+    data: SeriesData,
+    explain: Explain,
+}
+
+enum SeriesData {
+    Raw(Vec<Timestamp>, Vec<f64>),
+    /// Non-empty partials by ascending bucket index.
+    Buckets(Vec<(i64, Partial)>),
+}
+
+impl<'v> Ctx<'v> {
+    fn new(
+        version: &'v Version,
+        query: &Query,
+        resolved: Resolved,
+        explain: &mut Explain,
+    ) -> Ctx<'v> {
+        let range = resolved.range;
+        let segments = &version.segments[..];
+        let scanned: Vec<usize> = segments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| range.overlaps(s.entry.min_ts, s.entry.max_ts))
+            .map(|(i, _)| i)
+            .collect();
+        explain.segments_total = segments.len() as u64;
+        explain.segments_scanned = scanned.len() as u64;
+        explain.segments_pruned = explain.segments_total - explain.segments_scanned;
+        let mut by_end_desc = scanned.clone();
+        by_end_desc.sort_by_key(|&i| std::cmp::Reverse(segments[i].entry.max_ts));
+        let mut by_start_asc = scanned.clone();
+        by_start_asc.sort_by_key(|&i| segments[i].entry.min_ts);
+        let heads: Vec<&Head> = version
+            .frozen
+            .iter()
+            .chain(std::iter::once(&version.live))
+            .map(|h| &**h)
+            .filter(|h| {
+                h.time_bounds()
+                    .is_some_and(|(lo, hi)| range.overlaps(lo, hi))
+            })
+            .collect();
+
+        let bucketing = query.aggregate.map(|_| match query.bucket {
+            Some(w) => Bucketing::Every(w),
+            None => Bucketing::Whole(resolved.requested.start),
+        });
+        let series_aggregate = query.aggregate;
+        let narrow = match (query.aggregate, query.bucket, query.transform) {
+            (Some(Aggregate::Last), None, None) => Narrow::Last,
+            (Some(Aggregate::First), None, None) => Narrow::First,
+            _ => Narrow::None,
+        };
+        // Pooled groups merge the series' partials, so each must carry what the group's
+        // aggregate needs; with across_series, the series aggregate decides.
+        let needs = match series_aggregate {
+            Some(agg) => Needs::of(agg),
+            None => Needs::default(),
+        };
+        Ctx {
+            segments,
+            tombstones: (!version.tombstones.is_empty()).then_some(&*version.tombstones),
+            scanned,
+            by_end_desc,
+            by_start_asc,
+            heads,
+            range,
+            bucketing,
+            series_aggregate,
+            needs,
+            transform: query.transform,
+            filters: query.where_values.clone(),
+            narrow,
+            limits: query.limits,
+            points_read: AtomicU64::new(0),
+            result_points: AtomicU64::new(0),
+            query_aggregate: query.aggregate,
+            across: query.across,
+            grouping: query.grouping.clone(),
+            fill: query.fill,
+        }
+    }
+
+    /// Counts points about to be read against the query's limit.
+    fn charge_read(&self, points: u64) -> Result<()> {
+        let total = self.points_read.fetch_add(points, Ordering::Relaxed) + points;
+        if total > self.limits.max_points_read {
+            return Err(Error::LimitExceeded {
+                what: "points read by a query",
+                limit: self.limits.max_points_read,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts result points against the query's limit.
+    fn charge_result(&self, points: u64) -> Result<()> {
+        let total = self.result_points.fetch_add(points, Ordering::Relaxed) + points;
+        if total > self.limits.max_result_points {
+            return Err(Error::LimitExceeded {
+                what: "points in a query result",
+                limit: self.limits.max_result_points,
+            });
+        }
+        Ok(())
+    }
+
+    fn run_series(&self, id: u32) -> Result<Option<SeriesOut>> {
+        let mut explain = Explain::default();
+        if self.narrow != Narrow::None {
+            if let Some(data) = self.read_series(id, self.narrow, &mut explain)? {
+                return Ok(Some(SeriesOut { id, data, explain }));
+            }
+        }
+        Ok(self
+            .read_series(id, Narrow::None, &mut explain)?
+            .map(|data| SeriesOut { id, data, explain }))
+    }
+
+    /// Reads one series over the range (or the narrowed part of it) into the sink.
+    fn read_series(
+        &self,
+        id: u32,
+        narrow: Narrow,
+        explain: &mut Explain,
+    ) -> Result<Option<SeriesData>> {
+        // Head points, merged across heads (newer heads win).
+        let (mut head_ts, mut head_vals) = (Vec::new(), Vec::new());
+        if !self.heads.is_empty() {
+            let mut pieces = Vec::new();
+            for head in &self.heads {
+                let (mut t, mut v) = (Vec::new(), Vec::new());
+                if head.read_series(id, self.range, &mut t, &mut v) > 0 {
+                    pieces.push((t, v));
+                }
+            }
+            if pieces.len() == 1 {
+                (head_ts, head_vals) = pieces.pop().unwrap_or_default();
+            } else if pieces.len() > 1 {
+                merge_pieces(&pieces, &mut head_ts, &mut head_vals);
+            }
+            self.charge_read(head_ts.len() as u64)?;
+            explain.head_points += head_ts.len() as u64;
+        }
+
+        let mut range = self.range;
+        let mut chunks: Vec<ChunkRef<'v>> = Vec::new();
+        match narrow {
+            Narrow::None => {
+                for &si in &self.scanned {
+                    self.collect_chunks(si, id, range, &mut chunks);
+                }
+            }
+            Narrow::Last => {
+                if let Some(&t) = head_ts.last() {
+                    range.start = range.start.max(t);
+                }
+                for &si in &self.by_end_desc {
+                    if self.segments[si].entry.max_ts < range.start {
+                        break;
+                    }
+                    let from = chunks.len();
+                    self.collect_chunks(si, id, range, &mut chunks);
+                    if let Some(newest) = chunks[from..].last() {
+                        range.start = range.start.max(newest.meta.stats.min_ts);
+                    }
+                }
+            }
+            Narrow::First => {
+                if let Some(&t) = head_ts.first() {
+                    range.end = range.end.min(t.saturating_add(1));
+                }
+                for &si in &self.by_start_asc {
+                    if self.segments[si].entry.min_ts >= range.end {
+                        break;
+                    }
+                    let from = chunks.len();
+                    self.collect_chunks(si, id, range, &mut chunks);
+                    if let Some(oldest) = chunks.get(from) {
+                        range.end = range.end.min(oldest.meta.stats.max_ts.saturating_add(1));
+                    }
+                }
+            }
+        }
+        if narrow != Narrow::None {
+            chunks.retain(|c| range.overlaps(c.meta.stats.min_ts, c.meta.stats.max_ts));
+            let lo = head_ts.partition_point(|&t| t < range.start);
+            let hi = head_ts.partition_point(|&t| t < range.end);
+            head_ts.truncate(hi);
+            head_vals.truncate(hi);
+            head_ts.drain(..lo);
+            head_vals.drain(..lo);
+        }
+        if chunks.is_empty() && head_ts.is_empty() {
+            return Ok(None);
+        }
+        chunks.sort_by_key(|c| (c.meta.stats.min_ts, c.rank));
+        let intervals: Vec<Interval> = chunks
+            .iter()
+            .map(|c| Interval {
+                rank: c.rank,
+                min_ts: c.meta.stats.min_ts,
+                max_ts: c.meta.stats.max_ts,
+            })
+            .collect();
+        let steps = plan_series(&intervals, &head_ts);
+
+        let needed = Needed {
+            range,
+            aggregate: self.series_aggregate.zip(self.bucketing),
+            transform: self.transform.is_some(),
+            filters: &self.filters,
+        };
+        let mut feeder = Feeder::new(self);
+        let (mut ts, mut vals) = (Vec::new(), Vec::new());
+        for step in steps {
+            match step {
+                Step::Head(r) => feeder.feed(&head_ts[r.clone()], &head_vals[r])?,
+                Step::Isolated(i) => {
+                    let chunk = &chunks[i];
+                    let mut action = chunk_action(&chunk.meta.stats, &needed);
+                    if action == ChunkAction::Stats && self.deleted_within(id, chunk) {
+                        action = ChunkAction::Decode;
+                    }
+                    match action {
+                        ChunkAction::Stats => {
+                            explain.chunks_from_stats += 1;
+                            feeder.feed_stats(&chunk.meta.stats);
+                        }
+                        ChunkAction::Skip => explain.chunks_skipped += 1,
+                        ChunkAction::Decode => {
+                            ts.clear();
+                            vals.clear();
+                            self.decode(chunk, &mut ts, &mut vals, explain)?;
+                            self.apply_deletions(id, chunk.segment_id, &mut ts, &mut vals);
+                            let (lo, hi) = clip(&ts, range);
+                            feeder.feed(&ts[lo..hi], &vals[lo..hi])?;
+                        }
+                    }
+                }
+                Step::Overlapping {
+                    chunks: cr,
+                    head: hr,
+                } => {
+                    let group = &chunks[cr];
+                    explain.chunks_merged += group.len() as u64;
+                    let mut ranks: Vec<u32> = group.iter().map(|c| c.rank).collect();
+                    ranks.sort_unstable();
+                    ranks.dedup();
+                    let mut pieces: Vec<(Vec<i64>, Vec<f64>)> = Vec::with_capacity(ranks.len() + 1);
+                    for rank in ranks {
+                        let (mut t, mut v) = (Vec::new(), Vec::new());
+                        // Chunks of one segment come in time order and do not overlap.
+                        let mut segment_id = 0;
+                        for c in group.iter().filter(|c| c.rank == rank) {
+                            self.decode(c, &mut t, &mut v, explain)?;
+                            segment_id = c.segment_id;
+                        }
+                        self.apply_deletions(id, segment_id, &mut t, &mut v);
+                        pieces.push((t, v));
+                    }
+                    if !hr.is_empty() {
+                        pieces.push((head_ts[hr.clone()].to_vec(), head_vals[hr].to_vec()));
+                    }
+                    ts.clear();
+                    vals.clear();
+                    merge_pieces(&pieces, &mut ts, &mut vals);
+                    let (lo, hi) = clip(&ts, range);
+                    feeder.feed(&ts[lo..hi], &vals[lo..hi])?;
+                }
+            }
+        }
+        feeder.finish()
+    }
+
+    /// Appends the chunks of series `id` in segment `si` that overlap `range`.
+    fn collect_chunks(&self, si: usize, id: u32, range: TimeRange, out: &mut Vec<ChunkRef<'v>>) {
+        let segment = &self.segments[si].segment;
+        let all = segment.series_chunks(id);
+        // A series' chunks in one segment are sorted by time and disjoint, so both ends
+        // are monotone.
+        let lo = all.partition_point(|c| c.stats.max_ts < range.start);
+        let hi = lo + all[lo..].partition_point(|c| c.stats.min_ts < range.end);
+        let segment_id = self.segments[si].entry.id;
+        out.extend(all[lo..hi].iter().map(|meta| ChunkRef {
+            rank: si as u32,
+            segment_id,
+            segment,
+            meta,
+        }));
+    }
+
+    /// True when a deletion hides some of the chunk's points: its statistics are stale.
+    fn deleted_within(&self, id: u32, chunk: &ChunkRef<'_>) -> bool {
+        self.tombstones.is_some_and(|t| {
+            t.overlaps(
+                id,
+                chunk.segment_id,
+                chunk.meta.stats.min_ts,
+                chunk.meta.stats.max_ts,
+            )
+        })
+    }
+
+    /// Removes deleted points from points decoded from segment `segment_id`.
+    fn apply_deletions(&self, id: u32, segment_id: u64, ts: &mut Vec<i64>, vals: &mut Vec<f64>) {
+        if let Some(t) = self.tombstones {
+            t.apply(id, segment_id, ts, vals);
+        }
+    }
+
+    fn decode(
+        &self,
+        chunk: &ChunkRef<'_>,
+        ts: &mut Vec<Timestamp>,
+        vals: &mut Vec<f64>,
+        explain: &mut Explain,
+    ) -> Result<()> {
+        let count = u64::from(chunk.meta.stats.count);
+        self.charge_read(count)?;
+        chunk.segment.decode_chunk(chunk.meta, ts, vals)?;
+        explain.chunks_decoded += 1;
+        explain.points_decoded += count;
+        explain.bytes_read += u64::from(chunk.meta.len);
+        Ok(())
+    }
+}
+
+/// A chunk of one series with its segment and age.
+struct ChunkRef<'v> {
+    rank: u32,
+    segment_id: u64,
+    segment: &'v Segment,
+    meta: &'v ChunkMeta,
+}
+
+/// Index range of the timestamps of sorted `ts` inside `range`.
+fn clip(ts: &[Timestamp], range: TimeRange) -> (usize, usize) {
+    let lo = ts.partition_point(|&t| t < range.start);
+    let hi = lo + ts[lo..].partition_point(|&t| t < range.end);
+    (lo, hi)
+}
+
+/// Takes one series' merged points in time order through transform, filters and sink.
+struct Feeder<'c, 'v> {
+    ctx: &'c Ctx<'v>,
+    /// The previous non-NaN point, for rate and derivative.
+    prev: Option<(Timestamp, f64)>,
+    xf_ts: Vec<Timestamp>,
+    xf_vals: Vec<f64>,
+    flt_ts: Vec<Timestamp>,
+    flt_vals: Vec<f64>,
+    raw_ts: Vec<Timestamp>,
+    raw_vals: Vec<f64>,
+    buckets: Vec<(i64, Partial)>,
+}
+
+impl<'c, 'v> Feeder<'c, 'v> {
+    fn new(ctx: &'c Ctx<'v>) -> Self {
+        Feeder {
+            ctx,
+            prev: None,
+            xf_ts: Vec::new(),
+            xf_vals: Vec::new(),
+            flt_ts: Vec::new(),
+            flt_vals: Vec::new(),
+            raw_ts: Vec::new(),
+            raw_vals: Vec::new(),
+            buckets: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, ts: &[Timestamp], vals: &[f64]) -> Result<()> {
+        if ts.is_empty() {
+            return Ok(());
+        }
+        let (mut ts, mut vals) = (ts, vals);
+        if let Some(kind) = self.ctx.transform {
+            self.xf_ts.clear();
+            self.xf_vals.clear();
+            transform(
+                kind,
+                &mut self.prev,
+                ts,
+                vals,
+                &mut self.xf_ts,
+                &mut self.xf_vals,
+            );
+            ts = &self.xf_ts;
+            vals = &self.xf_vals;
+        }
+        if !self.ctx.filters.is_empty() {
+            self.flt_ts.clear();
+            self.flt_vals.clear();
+            for (&t, &v) in ts.iter().zip(vals) {
+                if self.ctx.filters.iter().all(|f| f.test(v)) {
+                    self.flt_ts.push(t);
+                    self.flt_vals.push(v);
+                }
+            }
+            ts = &self.flt_ts;
+            vals = &self.flt_vals;
+        }
+        match self.ctx.bucketing {
+            None => {
+                self.ctx.charge_result(ts.len() as u64)?;
+                self.raw_ts.extend_from_slice(ts);
+                self.raw_vals.extend_from_slice(vals);
+            }
+            Some(bucketing) => {
+                let needs = self.ctx.needs;
+                let mut i = 0;
+                while i < ts.len() {
+                    let index = bucketing.index(ts[i]);
+                    let end = bucketing.end(index);
+                    let j = (i + ts[i..].partition_point(|&t| t < end)).max(i + 1);
+                    bucket_at(&mut self.buckets, index).push_run(&ts[i..j], &vals[i..j], needs);
+                    i = j;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn feed_stats(&mut self, stats: &ChunkStats) {
+        if let Some(bucketing) = self.ctx.bucketing {
+            bucket_at(&mut self.buckets, bucketing.index(stats.min_ts)).merge_stats(stats);
+        }
+    }
+
+    fn finish(mut self) -> Result<Option<SeriesData>> {
+        Ok(match self.ctx.bucketing {
+            None => {
+                (!self.raw_ts.is_empty()).then_some(SeriesData::Raw(self.raw_ts, self.raw_vals))
+            }
+            Some(_) => {
+                self.buckets.retain(|(_, p)| p.count > 0);
+                (!self.buckets.is_empty()).then_some(SeriesData::Buckets(self.buckets))
+            }
+        })
+    }
+}
+
+/// The partial of bucket `index`; buckets arrive in ascending order.
+fn bucket_at(buckets: &mut Vec<(i64, Partial)>, index: i64) -> &mut Partial {
+    if buckets.last().is_none_or(|(k, _)| *k != index) {
+        buckets.push((index, Partial::default()));
+    }
+    let last = buckets.len() - 1;
+    &mut buckets[last].1
+}
+
+/// Rate or derivative of consecutive non-NaN points, carrying the previous point across
+/// calls. Time differences are taken in i128 so that no pair of timestamps overflows.
+fn transform(
+    kind: Transform,
+    prev: &mut Option<(Timestamp, f64)>,
+    ts: &[Timestamp],
+    vals: &[f64],
+    out_ts: &mut Vec<Timestamp>,
+    out_vals: &mut Vec<f64>,
+) {
+    for (&t, &v) in ts.iter().zip(vals) {
+        if v.is_nan() {
+            continue;
+        }
+        if let Some((pt, pv)) = *prev {
+            let secs = (i128::from(t) - i128::from(pt)) as f64 / 1e9;
+            if secs > 0.0 {
+                let delta = match kind {
+                    Transform::Rate if v < pv => v,
+                    _ => v - pv,
+                };
+                out_ts.push(t);
+                out_vals.push(delta / secs);
+            }
+        }
+        *prev = Some((t, v));
+    }
+}
+
+impl Ctx<'_> {
+    /// Turns per-series outputs into result series: one per series, or one per group.
+    fn assemble(&self, catalog: &Catalog, outs: Vec<SeriesOut>) -> Result<Vec<ResultSeries>> {
+        let key_of = |id: u32| {
+            catalog
+                .key(SeriesId(id))
+                .ok_or_else(|| Error::Internal(format!("series {id} was selected but has no key")))
+        };
+        let Some(bucketing) = self.bucketing else {
+            let mut series = Vec::with_capacity(outs.len());
+            for out in outs {
+                if let SeriesData::Raw(timestamps, values) = out.data {
+                    series.push(ResultSeries {
+                        labels: Labels::Series(key_of(out.id)?),
+                        series_count: 1,
+                        timestamps,
+                        values,
+                    });
+                }
+            }
+            return Ok(series);
+        };
+        let aggregate = self.query_aggregate.unwrap_or(Aggregate::Count);
+        let needs = self.needs;
+        let groups: Vec<(Labels, Vec<usize>)> = match &self.grouping {
+            Grouping::None => {
+                let mut series = Vec::with_capacity(outs.len());
+                for out in outs {
+                    if let SeriesData::Buckets(parts) = out.data {
+                        let (timestamps, values) = finish_buckets(parts, aggregate, bucketing);
+                        series.push(ResultSeries {
+                            labels: Labels::Series(key_of(out.id)?),
+                            series_count: 1,
+                            timestamps,
+                            values,
+                        });
+                    }
+                }
+                return Ok(series);
+            }
+            Grouping::All => vec![(Labels::Group(Vec::new()), (0..outs.len()).collect())],
+            Grouping::By(dims) => {
+                let with_data: RoaringBitmap = outs.iter().map(|o| o.id).collect();
+                group_by_bitmaps(catalog, &with_data, dims)
+                    .into_iter()
+                    .map(|(labels, members)| {
+                        // `outs` is in id order: positions by binary search.
+                        let idx = members
+                            .iter()
+                            .filter_map(|id| outs.binary_search_by_key(&id, |o| o.id).ok())
+                            .collect();
+                        (Labels::Group(labels), idx)
+                    })
+                    .collect()
+            }
+        };
+        let mut result = Vec::with_capacity(groups.len());
+        for (labels, members) in groups {
+            let mut merged: BTreeMap<i64, Partial> = BTreeMap::new();
+            let (group_agg, group_needs) = match self.across {
+                Some(across) => (across, Needs::of(across)),
+                None => (aggregate, needs),
+            };
+            for &m in &members {
+                let SeriesData::Buckets(parts) = &outs[m].data else {
+                    continue;
+                };
+                match self.across {
+                    None => {
+                        for (index, part) in parts {
+                            merged.entry(*index).or_default().merge(part, needs);
+                        }
+                    }
+                    Some(_) => {
+                        for (index, part) in parts {
+                            let mut part = part.clone();
+                            let ts = label_of(&part, *index, aggregate, bucketing);
+                            let value = part.finish(aggregate);
+                            merged
+                                .entry(*index)
+                                .or_default()
+                                .push(ts, value, group_needs);
+                        }
+                    }
+                }
+            }
+            let parts: Vec<(i64, Partial)> =
+                merged.into_iter().filter(|(_, p)| p.count > 0).collect();
+            let (timestamps, values) = finish_buckets(parts, group_agg, bucketing);
+            result.push(ResultSeries {
+                labels,
+                series_count: members.len() as u32,
+                timestamps,
+                values,
+            });
+        }
+        result.retain(|s| !s.is_empty());
+        Ok(result)
+    }
+}
+
+/// The timestamp a bucket is reported at: its start, or for a whole-range first/last the
+/// time of the point picked.
+fn label_of(part: &Partial, index: i64, aggregate: Aggregate, bucketing: Bucketing) -> Timestamp {
+    match (bucketing, aggregate) {
+        (Bucketing::Whole(_), Aggregate::First) => part.first_ts,
+        (Bucketing::Whole(_), Aggregate::Last) => part.last_ts,
+        _ => bucketing.start(index),
+    }
+}
+
+fn finish_buckets(
+    parts: Vec<(i64, Partial)>,
+    aggregate: Aggregate,
+    bucketing: Bucketing,
+) -> (Vec<Timestamp>, Vec<f64>) {
+    let mut timestamps = Vec::with_capacity(parts.len());
+    let mut values = Vec::with_capacity(parts.len());
+    for (index, mut part) in parts {
+        timestamps.push(label_of(&part, index, aggregate, bucketing));
+        values.push(part.finish(aggregate));
+    }
+    (timestamps, values)
+}
+
+/// A group's `(dimension, value)` labels.
+type GroupLabels = Vec<(String, Option<String>)>;
+
+/// Groups the series in `ids` by the values of `dims` with bitmap operations on the
+/// catalog's postings. Groups come sorted by labels (absent before present values).
+fn group_by_bitmaps(
+    catalog: &Catalog,
+    ids: &RoaringBitmap,
+    dims: &[String],
+) -> Vec<(GroupLabels, RoaringBitmap)> {
+    let mut groups = vec![(Vec::new(), ids.clone())];
+    for dim in dims {
+        let mut next = Vec::new();
+        for (labels, members) in groups {
+            let mut covered = RoaringBitmap::new();
+            let mut with_value = Vec::new();
+            for (value, bitmap) in catalog.dimension_values_within(dim, &members) {
+                covered |= &bitmap;
+                let mut l: Vec<(String, Option<String>)> = labels.clone();
+                l.push((dim.clone(), Some(value)));
+                with_value.push((l, bitmap));
+            }
+            let rest = members - covered;
+            if !rest.is_empty() {
+                let mut l = labels.clone();
+                l.push((dim.clone(), None));
+                next.push((l, rest));
+            }
+            next.extend(with_value);
+        }
+        groups = next;
+    }
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    groups
+}
+
+/// Fill, having, ranking and limit, in that order.
+fn post_process(series: &mut Vec<ResultSeries>, query: &Query, ctx: &Ctx<'_>) -> Result<()> {
+    if let (Some(Bucketing::Every(width)), fill) = (ctx.bucketing, ctx.fill) {
+        if fill != Fill::None {
+            let bucketing = Bucketing::Every(width);
+            let first = bucketing.index(ctx.range.start);
+            let last = bucketing.index(ctx.range.end.saturating_sub(1));
+            let per_series = (i128::from(last) - i128::from(first) + 1).max(0) as u128;
+            let total = per_series.saturating_mul(series.len() as u128);
+            if total > u128::from(ctx.limits.max_result_points) {
+                return Err(Error::LimitExceeded {
+                    what: "points in a query result",
+                    limit: ctx.limits.max_result_points,
+                });
+            }
+            for s in series.iter_mut() {
+                fill_series(s, bucketing, first, last, fill);
+            }
+        }
+    }
+    if !query.having.is_empty() {
+        for s in series.iter_mut() {
+            let mut keep = s
+                .values
+                .iter()
+                .map(|&v| query.having.iter().all(|f| f.test(v)));
+            let mut kept_vals = Vec::new();
+            let mut kept_ts = Vec::new();
+            for (&t, &v) in s.timestamps.iter().zip(&s.values) {
+                if keep.next().unwrap_or(false) {
+                    kept_ts.push(t);
+                    kept_vals.push(v);
+                }
+            }
+            s.timestamps = kept_ts;
+            s.values = kept_vals;
+        }
+        series.retain(|s| !s.is_empty());
+    }
+    if let Some((order, k, by)) = query.rank {
+        let needs = Needs::of(by);
+        let mut scored: Vec<(f64, ResultSeries)> = series
+            .drain(..)
+            .map(|s| {
+                let mut p = Partial::default();
+                for (t, v) in s.points() {
+                    p.push(t, v, needs);
+                }
+                (p.finish(by), s)
+            })
+            .collect();
+        // NaN scores (no value) rank last either way; ties keep result order.
+        scored.sort_by(|a, b| match (a.0.is_nan(), b.0.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            _ => match order {
+                RankOrder::Top => b.0.total_cmp(&a.0),
+                RankOrder::Bottom => a.0.total_cmp(&b.0),
+            },
+        });
+        scored.truncate(k);
+        series.extend(scored.into_iter().map(|(_, s)| s));
+    }
+    if let Some(n) = query.limit {
+        series.truncate(n);
+    }
+    let total: usize = series.iter().map(ResultSeries::len).sum();
+    if total as u64 > ctx.limits.max_result_points {
+        return Err(Error::LimitExceeded {
+            what: "points in a query result",
+            limit: ctx.limits.max_result_points,
+        });
+    }
+    Ok(())
+}
+
+/// Puts a series on the full bucket grid `first..=last`, filling what has no value.
+fn fill_series(s: &mut ResultSeries, bucketing: Bucketing, first: i64, last: i64, fill: Fill) {
+    let n = usize::try_from(i128::from(last) - i128::from(first) + 1).unwrap_or(0);
+    let mut values = vec![f64::NAN; n];
+    for (&t, &v) in s.timestamps.iter().zip(&s.values) {
+        let slot = bucketing.index(t) - first;
+        if let Some(cell) = usize::try_from(slot).ok().and_then(|i| values.get_mut(i)) {
+            *cell = v;
+        }
+    }
+    match fill {
+        Fill::None | Fill::Null => {}
+        Fill::Value(x) => values
+            .iter_mut()
+            .filter(|v| v.is_nan())
+            .for_each(|v| *v = x),
+        Fill::Previous => {
+            let mut prev = f64::NAN;
+            for v in values.iter_mut() {
+                if v.is_nan() {
+                    *v = prev;
+                } else {
+                    prev = *v;
+                }
+            }
+        }
+        Fill::Linear => {
+            let known: Vec<usize> = (0..n).filter(|&i| !values[i].is_nan()).collect();
+            for w in known.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                let (va, vb) = (values[a], values[b]);
+                for (i, v) in values.iter_mut().enumerate().take(b).skip(a + 1) {
+                    let frac = (i - a) as f64 / (b - a) as f64;
+                    *v = va + (vb - va) * frac;
+                }
+            }
+        }
+    }
+    s.timestamps = (0..n as i64).map(|i| bucketing.start(first + i)).collect();
+    s.values = values;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_handles_counter_resets_and_nan() {
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        let mut prev = None;
+        let ts = [
+            0,
+            1_000_000_000,
+            2_000_000_000,
+            3_000_000_000,
+            4_000_000_000,
+        ];
+        let vals = [10.0, 20.0, f64::NAN, 5.0, 7.0];
+        transform(Transform::Rate, &mut prev, &ts, &vals, &mut t, &mut v);
+        assert_eq!(t, vec![1_000_000_000, 3_000_000_000, 4_000_000_000]);
+        // 10 -> 20 in 1 s; reset 20 -> 5 over 2 s counts 5; 5 -> 7 in 1 s.
+        assert_eq!(v, vec![10.0, 2.5, 2.0]);
+        let (mut t2, mut v2) = (Vec::new(), Vec::new());
+        let mut prev = None;
+        transform(
+            Transform::Derivative,
+            &mut prev,
+            &ts,
+            &vals,
+            &mut t2,
+            &mut v2,
+        );
+        assert_eq!(v2, vec![10.0, -7.5, 2.0]);
+        // Extreme timestamps do not overflow.
+        let (mut t3, mut v3) = (Vec::new(), Vec::new());
+        let mut prev = None;
+        transform(
+            Transform::Derivative,
+            &mut prev,
+            &[i64::MIN, i64::MAX],
+            &[0.0, 1.0],
+            &mut t3,
+            &mut v3,
+        );
+        assert_eq!(t3, vec![i64::MAX]);
+        assert!(v3[0] > 0.0 && v3[0].is_finite());
+    }
+
+    fn series(ts: Vec<i64>, values: Vec<f64>) -> ResultSeries {
+        ResultSeries {
+            labels: Labels::Group(Vec::new()),
+            series_count: 1,
+            timestamps: ts,
+            values,
+        }
+    }
+
+    #[test]
+    fn fills() {
+        let b = Bucketing::Every(10);
+        let base = || series(vec![10, 40], vec![1.0, 4.0]);
+        let run = |fill| {
+            let mut s = base();
+            fill_series(&mut s, b, 0, 5, fill);
+            assert_eq!(s.timestamps, vec![0, 10, 20, 30, 40, 50]);
+            s.values
+        };
+        let eq = |a: Vec<f64>, b: Vec<f64>| {
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x.is_nan() && y.is_nan()) || x == y, "{a:?} vs {b:?}");
+            }
+        };
+        let nan = f64::NAN;
+        eq(run(Fill::Null), vec![nan, 1.0, nan, nan, 4.0, nan]);
+        eq(run(Fill::Value(0.0)), vec![0.0, 1.0, 0.0, 0.0, 4.0, 0.0]);
+        eq(run(Fill::Previous), vec![nan, 1.0, 1.0, 1.0, 4.0, 4.0]);
+        eq(run(Fill::Linear), vec![nan, 1.0, 2.0, 3.0, 4.0, nan]);
+    }
+}
