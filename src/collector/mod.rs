@@ -38,7 +38,7 @@
 //! One module per stage: [`event`](MetricEvent), [`validate`](Validator),
 //! [`enrich`](Enricher), [`dedup`](Deduplicator), [`sample`](Sampler),
 //! [`router`](Router), [`queue`](AsyncConfig) (asynchronous mode), [`privacy`](Privacy),
-//! [`access`](AccessPolicy), [`audit`](AuditLog),
+//! [`access`](AccessPolicy), [`audit`](AuditLog), [`migrate`] (import of the original files),
 //! and [`UnifiedMetricsCollector`] tying them together.
 
 mod access;
@@ -50,6 +50,7 @@ mod enrich;
 mod error;
 mod event;
 mod hash;
+pub mod migrate;
 mod privacy;
 mod query;
 mod queue;

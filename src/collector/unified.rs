@@ -624,6 +624,24 @@ impl Shared {
         }
     }
 
+    /// [`Shared::ingest`] without the age limit: for imports of history.
+    pub(crate) fn ingest_historic(
+        &self,
+        events: Vec<MetricEvent>,
+    ) -> Result<BatchReport, CollectorError> {
+        let mut prepared = self.prepare_with(events, false)?;
+        match self.commit(&mut prepared) {
+            Ok(stored) => Ok(BatchReport {
+                outcomes: prepared.outcomes,
+                stored,
+            }),
+            Err(e) => {
+                self.forget_prepared(&prepared);
+                Err(e)
+            }
+        }
+    }
+
     /// A fresh id for an event that has none.
     pub(crate) fn assign_id(&self) -> String {
         assigned_id(self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
@@ -632,6 +650,14 @@ impl Shared {
     /// Every stage up to the write: validation, sampling, series resolution,
     /// de-duplication; the points end up in write batches.
     pub(crate) fn prepare(&self, events: Vec<MetricEvent>) -> Result<Prepared, CollectorError> {
+        self.prepare_with(events, true)
+    }
+
+    fn prepare_with(
+        &self,
+        events: Vec<MetricEvent>,
+        enforce_age: bool,
+    ) -> Result<Prepared, CollectorError> {
         let now = self.clock.now();
         let n = events.len();
         self.counters
@@ -653,7 +679,7 @@ impl Shared {
             let st = &mut *guard;
             let dedup_on = st.dedup.enabled();
             for mut event in events {
-                if let Err(r) = self.validator.check_point(&event, now) {
+                if let Err(r) = self.validator.check_point_with(&event, now, enforce_age) {
                     p.outcomes.push(Outcome::Rejected(r));
                     rejected += 1;
                     continue;
