@@ -50,12 +50,14 @@ mod enrich;
 mod error;
 mod event;
 mod hash;
+pub mod instrument;
 pub mod migrate;
 mod privacy;
 mod query;
 mod queue;
 mod router;
 mod sample;
+mod sampler;
 mod unified;
 mod validate;
 
@@ -69,11 +71,13 @@ pub use event::{
     format_rfc3339, parse_rfc3339, rfc3339, BusinessMetric, LearningMetric, MetricEvent,
     PerformanceMetric, SecurityMetric, Source, SystemMetric, UserMetric,
 };
+pub use instrument::TimingGuard;
 pub use privacy::{is_hashed, Privacy, PrivacyConfig, SanitizeRule, HASH_PREFIX};
 pub use query::{Aggregation, MetricQuery, QueryResult, ResultSeries};
 pub use queue::{AsyncConfig, BreakerState, QueueHealth};
 pub use router::{PointSink, RealtimeAggregator, Router, SeriesWindow, StoredPoint, WindowStats};
 pub use sample::{BadRate, Sampler};
+pub use sampler::SystemSampler;
 pub use unified::{BatchReport, CollectorConfig, CollectorStats, Outcome, UnifiedMetricsCollector};
 pub use validate::{Rejection, Validator, ValidatorConfig};
 
