@@ -39,9 +39,11 @@
 //! [`enrich`](Enricher), [`dedup`](Deduplicator), [`sample`](Sampler),
 //! [`router`](Router), [`queue`](AsyncConfig) (asynchronous mode), [`privacy`](Privacy),
 //! [`access`](AccessPolicy), [`audit`](AuditLog), [`migrate`] (import of the original files),
+//! [`instrument`] (timing guard, `track_performance!`), [`SystemSampler`], [`alert`],
 //! and [`UnifiedMetricsCollector`] tying them together.
 
 mod access;
+pub mod alert;
 mod audit;
 mod cache;
 mod clock;
@@ -62,6 +64,9 @@ mod unified;
 mod validate;
 
 pub use access::{Access, AccessPolicy, Decision, Principal, Role};
+pub use alert::{
+    Alert, AlertEngine, AlertRule, AlertSink, AlertState, CallbackSink, JsonlSink, Severity,
+};
 pub use audit::{AuditDecision, AuditFilter, AuditLog, AuditRecord};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dedup::{DedupConfig, Deduplicator};
