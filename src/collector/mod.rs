@@ -40,6 +40,7 @@
 //! [`router`](Router), [`queue`](AsyncConfig) (asynchronous mode), [`privacy`](Privacy),
 //! [`access`](AccessPolicy), [`audit`](AuditLog), [`migrate`] (import of the original files),
 //! [`instrument`] (timing guard, `track_performance!`), [`SystemSampler`], [`alert`],
+//! insights ([`Recommendation`]),
 //! and [`UnifiedMetricsCollector`] tying them together.
 
 mod access;
@@ -52,6 +53,7 @@ mod enrich;
 mod error;
 mod event;
 mod hash;
+mod insights;
 pub mod instrument;
 pub mod migrate;
 mod privacy;
@@ -76,6 +78,7 @@ pub use event::{
     format_rfc3339, parse_rfc3339, rfc3339, BusinessMetric, LearningMetric, MetricEvent,
     PerformanceMetric, SecurityMetric, Source, SystemMetric, UserMetric,
 };
+pub use insights::{InsightArea, InsightConfig, Recommendation};
 pub use instrument::TimingGuard;
 pub use privacy::{is_hashed, Privacy, PrivacyConfig, SanitizeRule, HASH_PREFIX};
 pub use query::{Aggregation, MetricQuery, QueryResult, ResultSeries};

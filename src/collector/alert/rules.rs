@@ -396,7 +396,9 @@ impl AlertRule {
             } if !(min_slope_per_sec.is_finite() && *min_slope_per_sec >= 0.0) => {
                 bad("min_slope_per_sec must be finite and not negative")
             }
-            RuleKind::Anomaly { z, baseline_points } if !(z.is_finite() && *z > 0.0) || *baseline_points < 3 => {
+            RuleKind::Anomaly { z, baseline_points }
+                if !(z.is_finite() && *z > 0.0) || *baseline_points < 3 =>
+            {
                 bad("z must be positive and baseline_points at least 3")
             }
             RuleKind::Correlation { min_abs, step, .. }
