@@ -55,11 +55,7 @@ fn stream() -> Vec<MetricEvent> {
         );
         // 20 users use basic features; 3 of them also advanced ones.
         let user = format!("user-{}", m % 20);
-        let tier = if m % 20 < 3 {
-            "advanced"
-        } else {
-            "basic"
-        };
+        let tier = if m % 20 < 3 { "advanced" } else { "basic" };
         out.push(
             UserMetric::new(user.clone(), "feature_used", 1.0)
                 .dimension("tier", tier)
@@ -121,7 +117,7 @@ fn planted_problems_become_ranked_evidence_backed_recommendations() {
         )
         .unwrap();
     let texts: Vec<&str> = recs.iter().map(|r| r.text.as_str()).collect();
-    let has = |text: &str| texts.iter().any(|t| *t == text);
+    let has = |text: &str| texts.contains(&text);
     assert!(
         has("CPU usage high during user-prefs commands - consider optimization"),
         "{texts:#?}"
