@@ -39,18 +39,31 @@ pub(crate) fn execute(
     version: &Version,
     query: &Query,
 ) -> Result<(QueryResult, Explain)> {
+    let scan = scan(catalog, version, query)?;
+    scan.finish(catalog, query)
+}
+
+/// A query read series by series, before grouping and the stages after it.
+pub(crate) struct Scan<'v> {
+    ctx: Ctx<'v>,
+    outs: Vec<SeriesOut>,
+    pub(crate) explain: Explain,
+    started: Instant,
+}
+
+/// Reads every series `query` selects: stages 1 to 5 of the pipeline, per series.
+pub(crate) fn scan<'v>(catalog: &Catalog, version: &'v Version, query: &Query) -> Result<Scan<'v>> {
     let started = Instant::now();
     let resolved = query.resolve()?;
     let mut explain = Explain::default();
-
-    if resolved.range.is_empty() {
-        // Valid, but outside every storable timestamp: nothing can match.
-        explain.micros = started.elapsed().as_micros() as u64;
-        return Ok((QueryResult::default(), explain));
-    }
+    let ctx = Ctx::new(version, query, resolved, &mut explain);
     let mut ids = RoaringBitmap::new();
-    for selector in &query.selectors {
-        ids |= catalog.select(selector);
+    // An empty clamped range is valid but outside every storable timestamp: no series
+    // can have a point in it.
+    if !resolved.range.is_empty() {
+        for selector in &query.selectors {
+            ids |= catalog.select(selector);
+        }
     }
     explain.series_matched = ids.len();
     if ids.len() > query.limits.max_series {
@@ -59,8 +72,6 @@ pub(crate) fn execute(
             limit: query.limits.max_series,
         });
     }
-
-    let ctx = Ctx::new(version, query, resolved, &mut explain);
     let ids: Vec<u32> = ids.iter().collect();
     let parallel = query.parallelism == Parallelism::Auto
         && ids.len() >= PARALLEL_MIN_SERIES
@@ -86,14 +97,75 @@ pub(crate) fn execute(
         }
     }
     explain.series_with_data = outs.len() as u64;
+    Ok(Scan {
+        ctx,
+        outs,
+        explain,
+        started,
+    })
+}
 
-    let mut series = ctx.assemble(catalog, outs)?;
-    post_process(&mut series, query, &ctx)?;
-    let result = QueryResult { series };
-    explain.result_series = result.len() as u64;
-    explain.result_points = result.points() as u64;
-    explain.micros = started.elapsed().as_micros() as u64;
-    Ok((result, explain))
+impl Scan<'_> {
+    /// Groups as the query says, then fill, having, ranking and limit.
+    pub(crate) fn finish(self, catalog: &Catalog, query: &Query) -> Result<(QueryResult, Explain)> {
+        let Scan {
+            ctx,
+            outs,
+            mut explain,
+            started,
+        } = self;
+        let mut series = ctx.assemble(catalog, outs, &query.grouping)?;
+        post_process(&mut series, query, &ctx)?;
+        let result = QueryResult { series };
+        explain.result_series = result.len() as u64;
+        explain.result_points = result.points() as u64;
+        explain.micros = started.elapsed().as_micros() as u64;
+        Ok((result, explain))
+    }
+
+    /// The scanned series grouped by `grouping` (the query's own grouping is ignored),
+    /// with the query's fill; for analytics that look at one scan several ways. Only for
+    /// aggregating queries: raw points are moved out by [`Scan::finish`] alone.
+    pub(crate) fn grouped(
+        &self,
+        catalog: &Catalog,
+        grouping: &Grouping,
+    ) -> Result<Vec<ResultSeries>> {
+        let outs: Vec<SeriesOut> = self
+            .outs
+            .iter()
+            .filter_map(|o| match &o.data {
+                SeriesData::Buckets(parts) => Some(SeriesOut {
+                    id: o.id,
+                    data: SeriesData::Buckets(parts.clone()),
+                    explain: Explain::default(),
+                }),
+                SeriesData::Raw(..) => None,
+            })
+            .collect();
+        let mut series = self.ctx.assemble(catalog, outs, grouping)?;
+        fill_all(&mut series, &self.ctx)?;
+        Ok(series)
+    }
+
+    /// Each series' whole-range `(sum, count)` of its non-NaN points, by series id; for
+    /// a scan of a query aggregating over the whole range.
+    pub(crate) fn series_sums(&self) -> Vec<(u32, f64, u64)> {
+        self.outs
+            .iter()
+            .filter_map(|o| match &o.data {
+                SeriesData::Buckets(parts) => {
+                    let (mut sum, mut count) = (0.0, 0);
+                    for (_, p) in parts {
+                        sum += p.sum;
+                        count += p.count;
+                    }
+                    Some((o.id, sum, count))
+                }
+                SeriesData::Raw(..) => None,
+            })
+            .collect()
+    }
 }
 
 /// Which end of the range a whole-range first/last may narrow the read to.
@@ -133,7 +205,6 @@ struct Ctx<'v> {
     result_points: AtomicU64,
     query_aggregate: Option<Aggregate>,
     across: Option<Aggregate>,
-    grouping: Grouping,
     fill: Fill,
 }
 
@@ -218,7 +289,6 @@ impl<'v> Ctx<'v> {
             result_points: AtomicU64::new(0),
             query_aggregate: query.aggregate,
             across: query.across,
-            grouping: query.grouping.clone(),
             fill: query.fill,
         }
     }
@@ -623,7 +693,12 @@ fn transform(
 
 impl Ctx<'_> {
     /// Turns per-series outputs into result series: one per series, or one per group.
-    fn assemble(&self, catalog: &Catalog, outs: Vec<SeriesOut>) -> Result<Vec<ResultSeries>> {
+    fn assemble(
+        &self,
+        catalog: &Catalog,
+        outs: Vec<SeriesOut>,
+        grouping: &Grouping,
+    ) -> Result<Vec<ResultSeries>> {
         let key_of = |id: u32| {
             catalog
                 .key(SeriesId(id))
@@ -645,7 +720,7 @@ impl Ctx<'_> {
         };
         let aggregate = self.query_aggregate.unwrap_or(Aggregate::Count);
         let needs = self.needs;
-        let groups: Vec<(Labels, Vec<usize>)> = match &self.grouping {
+        let groups: Vec<(Labels, Vec<usize>)> = match grouping {
             Grouping::None => {
                 let mut series = Vec::with_capacity(outs.len());
                 for out in outs {
@@ -784,6 +859,12 @@ fn group_by_bitmaps(
 
 /// Fill, having, ranking and limit, in that order.
 fn post_process(series: &mut Vec<ResultSeries>, query: &Query, ctx: &Ctx<'_>) -> Result<()> {
+    fill_all(series, ctx)?;
+    post_fill(series, query, ctx)
+}
+
+/// Puts every series on the full bucket grid when the query fills.
+fn fill_all(series: &mut [ResultSeries], ctx: &Ctx<'_>) -> Result<()> {
     if let (Some(Bucketing::Every(width)), fill) = (ctx.bucketing, ctx.fill) {
         if fill != Fill::None {
             let bucketing = Bucketing::Every(width);
@@ -802,6 +883,11 @@ fn post_process(series: &mut Vec<ResultSeries>, query: &Query, ctx: &Ctx<'_>) ->
             }
         }
     }
+    Ok(())
+}
+
+/// Having, ranking and limit.
+fn post_fill(series: &mut Vec<ResultSeries>, query: &Query, ctx: &Ctx<'_>) -> Result<()> {
     if !query.having.is_empty() {
         for s in series.iter_mut() {
             let mut keep = s
