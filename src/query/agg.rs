@@ -137,37 +137,40 @@ impl Partial {
 
     /// Adds a run of points sorted by time.
     pub(crate) fn push_run(&mut self, ts: &[Timestamp], values: &[f64], needs: Needs) {
-        if needs.moments || needs.values || values.iter().any(|v| v.is_nan()) {
-            for (&t, &v) in ts.iter().zip(values) {
-                self.push(t, v, needs);
-            }
-            return;
-        }
-        // No NaN, no extras: the ends are the run's ends, and the rest vectorises.
         let (Some(&t0), Some(&t1), Some(&v0), Some(&v1)) =
             (ts.first(), ts.last(), values.first(), values.last())
         else {
             return;
         };
-        let mut sum = 0.0;
-        let mut min = self.min;
-        let mut max = self.max;
-        for &v in values {
-            sum += v;
-            min = min.min(v);
-            max = max.max(v);
+        if !(needs.moments || needs.values) {
+            // One vectorisable pass; a NaN anywhere makes the sum NaN, and then the run
+            // is redone point by point (so is `inf + -inf`, which gives the same NaN).
+            let mut sum = 0.0;
+            let mut min = self.min;
+            let mut max = self.max;
+            for &v in values {
+                sum += v;
+                min = min.min(v);
+                max = max.max(v);
+            }
+            if !sum.is_nan() {
+                self.count += values.len() as u64;
+                self.sum += sum;
+                self.min = min;
+                self.max = max;
+                if t0 < self.first_ts {
+                    self.first_ts = t0;
+                    self.first = v0;
+                }
+                if t1 >= self.last_ts {
+                    self.last_ts = t1;
+                    self.last = v1;
+                }
+                return;
+            }
         }
-        self.count += values.len() as u64;
-        self.sum += sum;
-        self.min = min;
-        self.max = max;
-        if t0 < self.first_ts {
-            self.first_ts = t0;
-            self.first = v0;
-        }
-        if t1 >= self.last_ts {
-            self.last_ts = t1;
-            self.last = v1;
+        for (&t, &v) in ts.iter().zip(values) {
+            self.push(t, v, needs);
         }
     }
 

@@ -462,7 +462,7 @@ impl Db {
         q.bucket = None;
         let version = self.inner.version.read().clone();
         let catalog = &self.inner.catalog;
-        let scanned = scan(catalog, &version, &q)?;
+        let scanned = scan(catalog, &version, &q, true)?;
         let sums = scanned.series_sums();
         let with_data: RoaringBitmap = sums.iter().map(|s| s.0).collect();
         let dims: Vec<String> = if dimensions.is_empty() {
@@ -561,7 +561,7 @@ impl Db {
         let q = reduced(query);
         let version = self.inner.version.read().clone();
         let catalog = &self.inner.catalog;
-        let scanned = scan(catalog, &version, &q)?;
+        let scanned = scan(catalog, &version, &q, true)?;
         let overall = scanned.grouped(catalog, &Grouping::All)?;
         let (overall_ts, overall_vals) = overall
             .into_iter()

@@ -39,7 +39,10 @@ pub(crate) fn execute(
     version: &Version,
     query: &Query,
 ) -> Result<(QueryResult, Explain)> {
-    let scan = scan(catalog, version, query)?;
+    // Pooled groups merge the series' bucket partials; everything else only needs each
+    // series' finished bucket values, which are cheaper to keep.
+    let keep_partials = query.grouping != Grouping::None && query.across.is_none();
+    let scan = scan(catalog, version, query, keep_partials)?;
     scan.finish(catalog, query)
 }
 
@@ -51,12 +54,20 @@ pub(crate) struct Scan<'v> {
     started: Instant,
 }
 
-/// Reads every series `query` selects: stages 1 to 5 of the pipeline, per series.
-pub(crate) fn scan<'v>(catalog: &Catalog, version: &'v Version, query: &Query) -> Result<Scan<'v>> {
+/// Reads every series `query` selects: stages 1 to 5 of the pipeline, per series. With
+/// `keep_partials`, an aggregating query keeps each series' mergeable bucket partials
+/// (for groups); otherwise each bucket is finished as soon as the stream passes it.
+pub(crate) fn scan<'v>(
+    catalog: &Catalog,
+    version: &'v Version,
+    query: &Query,
+    keep_partials: bool,
+) -> Result<Scan<'v>> {
     let started = Instant::now();
     let resolved = query.resolve()?;
     let mut explain = Explain::default();
-    let ctx = Ctx::new(version, query, resolved, &mut explain);
+    let mut ctx = Ctx::new(version, query, resolved, &mut explain);
+    ctx.keep_partials = keep_partials;
     let mut ids = RoaringBitmap::new();
     // An empty clamped range is valid but outside every storable timestamp: no series
     // can have a point in it.
@@ -124,8 +135,8 @@ impl Scan<'_> {
     }
 
     /// The scanned series grouped by `grouping` (the query's own grouping is ignored),
-    /// with the query's fill; for analytics that look at one scan several ways. Only for
-    /// aggregating queries: raw points are moved out by [`Scan::finish`] alone.
+    /// with the query's fill; for analytics that look at one scan several ways. Needs a
+    /// scan of an aggregating query that kept its partials.
     pub(crate) fn grouped(
         &self,
         catalog: &Catalog,
@@ -140,7 +151,7 @@ impl Scan<'_> {
                     data: SeriesData::Buckets(parts.clone()),
                     explain: Explain::default(),
                 }),
-                SeriesData::Raw(..) => None,
+                SeriesData::Points(..) => None,
             })
             .collect();
         let mut series = self.ctx.assemble(catalog, outs, grouping)?;
@@ -148,8 +159,8 @@ impl Scan<'_> {
         Ok(series)
     }
 
-    /// Each series' whole-range `(sum, count)` of its non-NaN points, by series id; for
-    /// a scan of a query aggregating over the whole range.
+    /// Each series' `(sum, count)` of its non-NaN points over all its buckets, by series
+    /// id; needs a scan of an aggregating query that kept its partials.
     pub(crate) fn series_sums(&self) -> Vec<(u32, f64, u64)> {
         self.outs
             .iter()
@@ -162,7 +173,7 @@ impl Scan<'_> {
                     }
                     Some((o.id, sum, count))
                 }
-                SeriesData::Raw(..) => None,
+                SeriesData::Points(..) => None,
             })
             .collect()
     }
@@ -200,6 +211,8 @@ struct Ctx<'v> {
     transform: Option<Transform>,
     filters: Vec<ValueFilter>,
     narrow: Narrow,
+    /// Keep bucket partials (see [`scan`]).
+    keep_partials: bool,
     limits: QueryLimits,
     points_read: AtomicU64,
     result_points: AtomicU64,
@@ -216,7 +229,8 @@ struct SeriesOut {
 }
 
 enum SeriesData {
-    Raw(Vec<Timestamp>, Vec<f64>),
+    /// Raw points, or finished bucket values at their labels.
+    Points(Vec<Timestamp>, Vec<f64>),
     /// Non-empty partials by ascending bucket index.
     Buckets(Vec<(i64, Partial)>),
 }
@@ -284,6 +298,7 @@ impl<'v> Ctx<'v> {
             transform: query.transform,
             filters: query.where_values.clone(),
             narrow,
+            keep_partials: false,
             limits: query.limits,
             points_read: AtomicU64::new(0),
             result_points: AtomicU64::new(0),
@@ -437,7 +452,7 @@ impl<'v> Ctx<'v> {
                     match action {
                         ChunkAction::Stats => {
                             explain.chunks_from_stats += 1;
-                            feeder.feed_stats(&chunk.meta.stats);
+                            feeder.feed_stats(&chunk.meta.stats)?;
                         }
                         ChunkAction::Skip => explain.chunks_skipped += 1,
                         ChunkAction::Decode => {
@@ -562,9 +577,19 @@ struct Feeder<'c, 'v> {
     xf_vals: Vec<f64>,
     flt_ts: Vec<Timestamp>,
     flt_vals: Vec<f64>,
-    raw_ts: Vec<Timestamp>,
-    raw_vals: Vec<f64>,
+    sink: Sink<'c, 'v>,
+}
+
+/// Where a series' points end up.
+struct Sink<'c, 'v> {
+    ctx: &'c Ctx<'v>,
+    /// Raw points, or finished bucket values.
+    out_ts: Vec<Timestamp>,
+    out_vals: Vec<f64>,
+    /// Bucket partials, when the context keeps them.
     buckets: Vec<(i64, Partial)>,
+    /// The bucket being filled, when the context does not keep partials.
+    current: Option<(i64, Partial)>,
 }
 
 impl<'c, 'v> Feeder<'c, 'v> {
@@ -576,9 +601,13 @@ impl<'c, 'v> Feeder<'c, 'v> {
             xf_vals: Vec::new(),
             flt_ts: Vec::new(),
             flt_vals: Vec::new(),
-            raw_ts: Vec::new(),
-            raw_vals: Vec::new(),
-            buckets: Vec::new(),
+            sink: Sink {
+                ctx,
+                out_ts: Vec::new(),
+                out_vals: Vec::new(),
+                buckets: Vec::new(),
+                current: None,
+            },
         }
     }
 
@@ -613,53 +642,93 @@ impl<'c, 'v> Feeder<'c, 'v> {
             ts = &self.flt_ts;
             vals = &self.flt_vals;
         }
-        match self.ctx.bucketing {
-            None => {
-                self.ctx.charge_result(ts.len() as u64)?;
-                self.raw_ts.extend_from_slice(ts);
-                self.raw_vals.extend_from_slice(vals);
+        let Some(bucketing) = self.ctx.bucketing else {
+            self.ctx.charge_result(ts.len() as u64)?;
+            self.sink.out_ts.extend_from_slice(ts);
+            self.sink.out_vals.extend_from_slice(vals);
+            return Ok(());
+        };
+        let needs = self.ctx.needs;
+        let Some(&last) = ts.last() else {
+            return Ok(());
+        };
+        let mut i = 0;
+        while i < ts.len() {
+            let index = bucketing.index(ts[i]);
+            let end = bucketing.end(index);
+            // Wide buckets usually hold the rest of the run: one comparison decides.
+            let j = if last < end {
+                ts.len()
+            } else {
+                (i + ts[i..].partition_point(|&t| t < end)).max(i + 1)
+            };
+            self.sink
+                .bucket(index)?
+                .push_run(&ts[i..j], &vals[i..j], needs);
+            i = j;
+        }
+        Ok(())
+    }
+
+    fn feed_stats(&mut self, stats: &ChunkStats) -> Result<()> {
+        if let Some(bucketing) = self.ctx.bucketing {
+            self.sink
+                .bucket(bucketing.index(stats.min_ts))?
+                .merge_stats(stats);
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Option<SeriesData>> {
+        self.sink.finish()
+    }
+}
+
+impl Sink<'_, '_> {
+    /// The partial of bucket `index`; buckets arrive in ascending order. Without kept
+    /// partials, moving to a new bucket finishes the current one.
+    fn bucket(&mut self, index: i64) -> Result<&mut Partial> {
+        if self.ctx.keep_partials {
+            if self.buckets.last().is_none_or(|(k, _)| *k != index) {
+                self.buckets.push((index, Partial::default()));
             }
-            Some(bucketing) => {
-                let needs = self.ctx.needs;
-                let mut i = 0;
-                while i < ts.len() {
-                    let index = bucketing.index(ts[i]);
-                    let end = bucketing.end(index);
-                    let j = (i + ts[i..].partition_point(|&t| t < end)).max(i + 1);
-                    bucket_at(&mut self.buckets, index).push_run(&ts[i..j], &vals[i..j], needs);
-                    i = j;
-                }
+            let last = self.buckets.len() - 1;
+            return Ok(&mut self.buckets[last].1);
+        }
+        if self.current.as_ref().is_some_and(|(k, _)| *k != index) {
+            self.finish_current()?;
+        }
+        Ok(&mut self
+            .current
+            .get_or_insert_with(|| (index, Partial::default()))
+            .1)
+    }
+
+    /// Appends the current bucket's value (if it has points) to the output.
+    fn finish_current(&mut self) -> Result<()> {
+        let (Some(bucketing), Some(aggregate)) = (self.ctx.bucketing, self.ctx.series_aggregate)
+        else {
+            return Ok(());
+        };
+        if let Some((index, mut part)) = self.current.take() {
+            if part.count > 0 {
+                self.ctx.charge_result(1)?;
+                self.out_ts
+                    .push(label_of(&part, index, aggregate, bucketing));
+                self.out_vals.push(part.finish(aggregate));
             }
         }
         Ok(())
     }
 
-    fn feed_stats(&mut self, stats: &ChunkStats) {
-        if let Some(bucketing) = self.ctx.bucketing {
-            bucket_at(&mut self.buckets, bucketing.index(stats.min_ts)).merge_stats(stats);
-        }
-    }
-
     fn finish(mut self) -> Result<Option<SeriesData>> {
-        Ok(match self.ctx.bucketing {
-            None => {
-                (!self.raw_ts.is_empty()).then_some(SeriesData::Raw(self.raw_ts, self.raw_vals))
-            }
-            Some(_) => {
-                self.buckets.retain(|(_, p)| p.count > 0);
-                (!self.buckets.is_empty()).then_some(SeriesData::Buckets(self.buckets))
-            }
-        })
+        if self.ctx.bucketing.is_some() && self.ctx.keep_partials {
+            self.buckets.retain(|(_, p)| p.count > 0);
+            return Ok((!self.buckets.is_empty()).then_some(SeriesData::Buckets(self.buckets)));
+        }
+        self.finish_current()?;
+        Ok((!self.out_ts.is_empty()).then_some(SeriesData::Points(self.out_ts, self.out_vals)))
     }
-}
-
-/// The partial of bucket `index`; buckets arrive in ascending order.
-fn bucket_at(buckets: &mut Vec<(i64, Partial)>, index: i64) -> &mut Partial {
-    if buckets.last().is_none_or(|(k, _)| *k != index) {
-        buckets.push((index, Partial::default()));
-    }
-    let last = buckets.len() - 1;
-    &mut buckets[last].1
 }
 
 /// Rate or derivative of consecutive non-NaN points, carrying the previous point across
@@ -704,10 +773,19 @@ impl Ctx<'_> {
                 .key(SeriesId(id))
                 .ok_or_else(|| Error::Internal(format!("series {id} was selected but has no key")))
         };
-        let Some(bucketing) = self.bucketing else {
-            let mut series = Vec::with_capacity(outs.len());
-            for out in outs {
-                if let SeriesData::Raw(timestamps, values) = out.data {
+        let aggregate = self.query_aggregate.unwrap_or(Aggregate::Count);
+        let bucketing = match self.bucketing {
+            Some(b) if *grouping != Grouping::None => b,
+            _ => {
+                let mut series = Vec::with_capacity(outs.len());
+                for out in outs {
+                    let (timestamps, values) = match out.data {
+                        SeriesData::Points(t, v) => (t, v),
+                        SeriesData::Buckets(parts) => match self.bucketing {
+                            Some(b) => finish_buckets(parts, aggregate, b),
+                            None => continue,
+                        },
+                    };
                     series.push(ResultSeries {
                         labels: Labels::Series(key_of(out.id)?),
                         series_count: 1,
@@ -715,27 +793,12 @@ impl Ctx<'_> {
                         values,
                     });
                 }
-            }
-            return Ok(series);
-        };
-        let aggregate = self.query_aggregate.unwrap_or(Aggregate::Count);
-        let needs = self.needs;
-        let groups: Vec<(Labels, Vec<usize>)> = match grouping {
-            Grouping::None => {
-                let mut series = Vec::with_capacity(outs.len());
-                for out in outs {
-                    if let SeriesData::Buckets(parts) = out.data {
-                        let (timestamps, values) = finish_buckets(parts, aggregate, bucketing);
-                        series.push(ResultSeries {
-                            labels: Labels::Series(key_of(out.id)?),
-                            series_count: 1,
-                            timestamps,
-                            values,
-                        });
-                    }
-                }
                 return Ok(series);
             }
+        };
+        let needs = self.needs;
+        let groups: Vec<(Labels, Vec<usize>)> = match grouping {
+            Grouping::None => Vec::new(),
             Grouping::All => vec![(Labels::Group(Vec::new()), (0..outs.len()).collect())],
             Grouping::By(dims) => {
                 let with_data: RoaringBitmap = outs.iter().map(|o| o.id).collect();
@@ -760,24 +823,19 @@ impl Ctx<'_> {
                 None => (aggregate, needs),
             };
             for &m in &members {
-                let SeriesData::Buckets(parts) = &outs[m].data else {
-                    continue;
-                };
-                match self.across {
-                    None => {
+                match &outs[m].data {
+                    SeriesData::Buckets(parts) => {
                         for (index, part) in parts {
                             merged.entry(*index).or_default().merge(part, needs);
                         }
                     }
-                    Some(_) => {
-                        for (index, part) in parts {
-                            let mut part = part.clone();
-                            let ts = label_of(&part, *index, aggregate, bucketing);
-                            let value = part.finish(aggregate);
+                    // Finished per-series values (across_series): combine them.
+                    SeriesData::Points(ts, values) => {
+                        for (&t, &v) in ts.iter().zip(values) {
                             merged
-                                .entry(*index)
+                                .entry(bucketing.index(t))
                                 .or_default()
-                                .push(ts, value, group_needs);
+                                .push(t, v, group_needs);
                         }
                     }
                 }
