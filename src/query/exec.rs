@@ -653,17 +653,33 @@ impl<'c, 'v> Feeder<'c, 'v> {
             return Ok(());
         };
         let mut i = 0;
+        let mut index = bucketing.index(ts[0]);
+        let mut end = bucketing.end(index);
         while i < ts.len() {
-            let index = bucketing.index(ts[i]);
-            let end = bucketing.end(index);
-            // Wide buckets usually hold the rest of the run: one comparison decides.
+            if ts[i] >= end {
+                // The next bucket is usually the one after; otherwise divide.
+                let next = bucketing.end(index.saturating_add(1));
+                index = if ts[i] < next {
+                    index + 1
+                } else {
+                    bucketing.index(ts[i])
+                };
+                end = bucketing.end(index);
+            }
+            // Wide buckets usually hold the rest of the run (one comparison decides);
+            // narrow ones end within a few points (a short scan, then a binary search).
             let j = if last < end {
                 ts.len()
             } else {
-                (i + ts[i..].partition_point(|&t| t < end)).max(i + 1)
+                let probe = (i + 8).min(ts.len());
+                match ts[i..probe].iter().position(|&t| t >= end) {
+                    Some(k) => i + k,
+                    None => probe + ts[probe..].partition_point(|&t| t < end),
+                }
+                .max(i + 1)
             };
             self.sink
-                .bucket(index)?
+                .bucket(index)
                 .push_run(&ts[i..j], &vals[i..j], needs);
             i = j;
         }
@@ -673,7 +689,7 @@ impl<'c, 'v> Feeder<'c, 'v> {
     fn feed_stats(&mut self, stats: &ChunkStats) -> Result<()> {
         if let Some(bucketing) = self.ctx.bucketing {
             self.sink
-                .bucket(bucketing.index(stats.min_ts))?
+                .bucket(bucketing.index(stats.min_ts))
                 .merge_stats(stats);
         }
         Ok(())
@@ -687,38 +703,38 @@ impl<'c, 'v> Feeder<'c, 'v> {
 impl Sink<'_, '_> {
     /// The partial of bucket `index`; buckets arrive in ascending order. Without kept
     /// partials, moving to a new bucket finishes the current one.
-    fn bucket(&mut self, index: i64) -> Result<&mut Partial> {
+    fn bucket(&mut self, index: i64) -> &mut Partial {
         if self.ctx.keep_partials {
             if self.buckets.last().is_none_or(|(k, _)| *k != index) {
                 self.buckets.push((index, Partial::default()));
             }
             let last = self.buckets.len() - 1;
-            return Ok(&mut self.buckets[last].1);
+            return &mut self.buckets[last].1;
         }
         if self.current.as_ref().is_some_and(|(k, _)| *k != index) {
-            self.finish_current()?;
+            self.finish_current();
         }
-        Ok(&mut self
+        &mut self
             .current
             .get_or_insert_with(|| (index, Partial::default()))
-            .1)
+            .1
     }
 
-    /// Appends the current bucket's value (if it has points) to the output.
-    fn finish_current(&mut self) -> Result<()> {
+    /// Appends the current bucket's value (if it has points) to the output. (Result
+    /// points are charged per series, in `finish`: a shared counter per bucket would
+    /// bounce between cores. One series' buckets are bounded by the points it read.)
+    fn finish_current(&mut self) {
         let (Some(bucketing), Some(aggregate)) = (self.ctx.bucketing, self.ctx.series_aggregate)
         else {
-            return Ok(());
+            return;
         };
         if let Some((index, mut part)) = self.current.take() {
             if part.count > 0 {
-                self.ctx.charge_result(1)?;
                 self.out_ts
                     .push(label_of(&part, index, aggregate, bucketing));
                 self.out_vals.push(part.finish(aggregate));
             }
         }
-        Ok(())
     }
 
     fn finish(mut self) -> Result<Option<SeriesData>> {
@@ -726,7 +742,10 @@ impl Sink<'_, '_> {
             self.buckets.retain(|(_, p)| p.count > 0);
             return Ok((!self.buckets.is_empty()).then_some(SeriesData::Buckets(self.buckets)));
         }
-        self.finish_current()?;
+        if self.ctx.bucketing.is_some() {
+            self.finish_current();
+            self.ctx.charge_result(self.out_ts.len() as u64)?;
+        }
         Ok((!self.out_ts.is_empty()).then_some(SeriesData::Points(self.out_ts, self.out_vals)))
     }
 }
