@@ -588,8 +588,11 @@ struct Sink<'c, 'v> {
     out_vals: Vec<f64>,
     /// Bucket partials, when the context keeps them.
     buckets: Vec<(i64, Partial)>,
-    /// The bucket being filled, when the context does not keep partials.
-    current: Option<(i64, Partial)>,
+    /// The index of the bucket being filled in `current`, when the context does not
+    /// keep partials.
+    current_index: Option<i64>,
+    /// Reused from bucket to bucket.
+    current: Partial,
 }
 
 impl<'c, 'v> Feeder<'c, 'v> {
@@ -606,7 +609,8 @@ impl<'c, 'v> Feeder<'c, 'v> {
                 out_ts: Vec::new(),
                 out_vals: Vec::new(),
                 buckets: Vec::new(),
-                current: None,
+                current_index: None,
+                current: Partial::default(),
             },
         }
     }
@@ -711,13 +715,11 @@ impl Sink<'_, '_> {
             let last = self.buckets.len() - 1;
             return &mut self.buckets[last].1;
         }
-        if self.current.as_ref().is_some_and(|(k, _)| *k != index) {
+        if self.current_index != Some(index) {
             self.finish_current();
+            self.current_index = Some(index);
         }
-        &mut self
-            .current
-            .get_or_insert_with(|| (index, Partial::default()))
-            .1
+        &mut self.current
     }
 
     /// Appends the current bucket's value (if it has points) to the output. (Result
@@ -728,12 +730,13 @@ impl Sink<'_, '_> {
         else {
             return;
         };
-        if let Some((index, mut part)) = self.current.take() {
+        if let Some(index) = self.current_index.take() {
+            let part = &mut self.current;
             if part.count > 0 {
-                self.out_ts
-                    .push(label_of(&part, index, aggregate, bucketing));
+                self.out_ts.push(label_of(part, index, aggregate, bucketing));
                 self.out_vals.push(part.finish(aggregate));
             }
+            part.reset();
         }
     }
 
