@@ -213,3 +213,29 @@ fn automatic_flush_by_window_and_budget_keeps_every_point() {
         .sum();
     assert_eq!(count, total);
 }
+
+#[test]
+fn dropping_the_last_handle_releases_the_directory_at_once() {
+    // A background flush may be running when the last handle goes; the drop waits for it,
+    // so an immediate reopen never finds the lock held.
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options::default()
+        .durability(Durability::None)
+        .head_window(std::time::Duration::from_nanos(1));
+    for round in 0..30i64 {
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        let mut batch = WriteBatch::new();
+        for i in 0..200 {
+            batch.push_key(&key(0, "cpu"), round * 1000 + i, 1.0);
+        }
+        db.write(&batch).unwrap();
+        drop(db);
+    }
+    let db = Db::open(dir.path(), opts).unwrap();
+    let n: usize = db
+        .select(&Selector::any(), TimeRange::all())
+        .unwrap()
+        .map(|s| s.unwrap().len())
+        .sum();
+    assert_eq!(n, 30 * 200);
+}

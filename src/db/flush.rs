@@ -66,7 +66,13 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
 
     let mut manifest = db.manifest.lock().clone();
     let first_id = manifest.next_segment_id;
-    let written = match write_heads(db, &frozen, &mut manifest.next_segment_id) {
+    let written = write_heads(db, &frozen, &mut manifest.next_segment_id);
+    // Ids handed out are never handed out again, even if this flush fails. A failure
+    // after the manifest rename (its directory fsync) may leave the new manifest, which
+    // names these ids, on disk; a later flush reusing an id would find the file there,
+    // fail, and remove it as its own leftover: a segment the manifest lists, gone.
+    db.manifest.lock().next_segment_id = manifest.next_segment_id;
+    let written = match written {
         Ok(written) => written,
         Err(e) => {
             // Best effort: files left behind are orphans the next open removes anyway.

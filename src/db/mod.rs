@@ -61,6 +61,18 @@ static NEXT_DB_TAG: AtomicU64 = AtomicU64::new(1);
 #[derive(Clone)]
 pub struct Db {
     pub(crate) inner: Arc<DbInner>,
+    /// Dropped with the last handle: stops and joins the background threads, so that the
+    /// database (and its directory lock) is released by the time `drop` returns, even if
+    /// a background flush was running.
+    _workers: Arc<Workers>,
+}
+
+struct Workers(Arc<DbInner>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.0.stop_flusher();
+    }
 }
 
 impl std::fmt::Debug for Db {
@@ -163,7 +175,10 @@ impl Db {
     /// [`Options::create_if_missing`] is false), and replays its WAL.
     pub fn open(path: impl AsRef<std::path::Path>, opts: Options) -> Result<Db> {
         let inner = Arc::new(open::open(path.as_ref(), opts)?);
-        let db = Db { inner };
+        let db = Db {
+            _workers: Arc::new(Workers(inner.clone())),
+            inner,
+        };
         db.start_flusher();
         if db.inner.opts.maintenance.is_enabled() {
             let scheduler = maintenance::Scheduler::start(

@@ -51,6 +51,18 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         fs.create_dir_all(dir)
             .map_err(|e| Error::io("mkdir", dir, e))?;
     }
+    // A crash may have left directory entries visible but not durable: the database
+    // directory itself (just created), its sub-directories, the last rename of the
+    // manifest. Make them durable before acting on them: orphan removal below deletes
+    // WAL files on the manifest's word, and a power cut must not then bring back the
+    // older manifest that still needs them.
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    for dir in [parent, path] {
+        fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
+    }
 
     let catalog = if manifest.catalog_seq > 0 {
         let file = layout.catalog_file(manifest.catalog_seq);
@@ -257,6 +269,9 @@ fn remove_orphans(
             if seq < manifest.wal_checkpoint {
                 remove(&layout.wal, &name)?;
             }
+        } else if name.ends_with(".tmp") {
+            // Left by a crash while replay rewrote the newest WAL file.
+            remove(&layout.wal, &name)?;
         }
     }
     Ok(())

@@ -82,6 +82,13 @@ impl Segment {
         if version == 0 {
             return Err(corrupt(HEADER_VERSION, "segment version 0".into()));
         }
+        // No flag is defined yet. The header is outside every checksum, so this check
+        // is what catches damage here, and a file from a writer that sets a flag this
+        // build does not know is refused rather than misread (as the catalog does).
+        let flags = le_u32(b, HEADER_FLAGS);
+        if flags != 0 {
+            return Err(corrupt(HEADER_FLAGS, format!("unknown flags {flags:#x}")));
+        }
         let t_at = b.len() - TRAILER_LEN;
         let t = &b[t_at..];
         if t[TRAILER_MAGIC..] != MAGIC {

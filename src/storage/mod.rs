@@ -4,9 +4,11 @@
 //! implementation in its place (see [`crate::Options::file_system`]) to simulate short
 //! writes, EIO, ENOSPC and power cuts without touching engine code.
 
+pub mod fault;
 mod mmap;
 mod os;
 
+pub use fault::FaultFs;
 pub use os::OsFileSystem;
 
 use std::fmt;

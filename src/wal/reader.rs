@@ -15,8 +15,11 @@
 //! bytes written after the last fsync may reach the disk in any order, and nothing
 //! after that point was acknowledged as durable. Under `Durability::Sync` that is
 //! exactly right; under `Periodic`/`None` the records dropped there were acknowledged
-//! without a durability promise. Truncation and removal go through the
-//! [`FileSystem`] and are fsynced, so the next `Wal::open` starts from a clean log.
+//! without a durability promise. The newest file is then rewritten with what replay
+//! accepted (see `rewrite`: cutting the torn tail off, and making the rest durable
+//! whatever happened to the fsyncs of the process that wrote it); a file left
+//! half-created is removed. Both go through the [`FileSystem`] and are fsynced, so the
+//! next `Wal::open` starts from a clean, durable log.
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +27,7 @@ use super::entry::{decode_entry, WalEntry};
 use super::record::{self, HeaderError, HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::options::RecoveryMode;
-use crate::storage::FileSystem;
+use crate::storage::{write_atomic, FileSystem};
 
 /// What a replay found and repaired.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,7 +81,12 @@ pub(crate) fn replay(
         report.files += 1;
         let is_newest = seq == newest;
         let damage = match replay_file(&data, seq, &path, &mut visit, &mut report.records)? {
-            None => continue,
+            None => {
+                if is_newest {
+                    rewrite(fs, &path, &data)?;
+                }
+                continue;
+            }
             Some(damage) => damage,
         };
         match damage {
@@ -91,7 +99,7 @@ pub(crate) fn replay(
                 }
             }
             Damage::Record { offset, .. } if is_newest => {
-                truncate(fs, &path, offset as u64)?;
+                rewrite(fs, &path, data.get(..offset).unwrap_or(&data))?;
                 report.truncated_tail = Some((path, offset as u64));
             }
             Damage::TornCreation | Damage::Header(_) | Damage::Record { .. } => {
@@ -176,12 +184,17 @@ fn replay_file(
     }
 }
 
-/// Cuts `path` to `len` bytes and makes the cut durable.
-fn truncate(fs: &dyn FileSystem, path: &Path, len: u64) -> Result<()> {
-    let file = fs
-        .open_append(path)
-        .map_err(|e| Error::io("open", path, e))?;
-    file.truncate(len)
-        .map_err(|e| Error::io("truncate", path, e))?;
-    file.sync().map_err(|e| Error::io("fsync", path, e))
+/// Replaces the newest file with `intact`, the part of it replay read and accepted,
+/// through a new file (write, fsync, rename, fsync the directory).
+///
+/// Those bytes may not be on disk even though replay could read them: a process that
+/// crashed between a write and its fsync leaves them in the page cache only, and after
+/// a failed fsync (the WAL poisoned, the database reopened in the same boot) the kernel
+/// may never write them at all, while a new fsync of the old file reports success
+/// ("fsyncgate"). Once `Wal::open` starts a newer file, their loss in a power cut would
+/// be damage in the middle of the log and a strict open would fail. Writing them
+/// afresh is the one way to make them durable; it also cuts off a torn tail. The cost
+/// is one copy of the newest file (at most the WAL file size) per open.
+fn rewrite(fs: &dyn FileSystem, path: &Path, intact: &[u8]) -> Result<()> {
+    write_atomic(fs, path, intact)
 }
