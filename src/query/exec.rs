@@ -39,18 +39,42 @@ pub(crate) fn execute(
     version: &Version,
     query: &Query,
 ) -> Result<(QueryResult, Explain)> {
+    // Pooled groups merge the series' bucket partials; everything else only needs each
+    // series' finished bucket values, which are cheaper to keep.
+    let keep_partials = query.grouping != Grouping::None && query.across.is_none();
+    let scan = scan(catalog, version, query, keep_partials)?;
+    scan.finish(catalog, query)
+}
+
+/// A query read series by series, before grouping and the stages after it.
+pub(crate) struct Scan<'v> {
+    ctx: Ctx<'v>,
+    outs: Vec<SeriesOut>,
+    pub(crate) explain: Explain,
+    started: Instant,
+}
+
+/// Reads every series `query` selects: stages 1 to 5 of the pipeline, per series. With
+/// `keep_partials`, an aggregating query keeps each series' mergeable bucket partials
+/// (for groups); otherwise each bucket is finished as soon as the stream passes it.
+pub(crate) fn scan<'v>(
+    catalog: &Catalog,
+    version: &'v Version,
+    query: &Query,
+    keep_partials: bool,
+) -> Result<Scan<'v>> {
     let started = Instant::now();
     let resolved = query.resolve()?;
     let mut explain = Explain::default();
-
-    if resolved.range.is_empty() {
-        // Valid, but outside every storable timestamp: nothing can match.
-        explain.micros = started.elapsed().as_micros() as u64;
-        return Ok((QueryResult::default(), explain));
-    }
+    let mut ctx = Ctx::new(version, query, resolved, &mut explain);
+    ctx.keep_partials = keep_partials;
     let mut ids = RoaringBitmap::new();
-    for selector in &query.selectors {
-        ids |= catalog.select(selector);
+    // An empty clamped range is valid but outside every storable timestamp: no series
+    // can have a point in it.
+    if !resolved.range.is_empty() {
+        for selector in &query.selectors {
+            ids |= catalog.select(selector);
+        }
     }
     explain.series_matched = ids.len();
     if ids.len() > query.limits.max_series {
@@ -59,8 +83,6 @@ pub(crate) fn execute(
             limit: query.limits.max_series,
         });
     }
-
-    let ctx = Ctx::new(version, query, resolved, &mut explain);
     let ids: Vec<u32> = ids.iter().collect();
     let parallel = query.parallelism == Parallelism::Auto
         && ids.len() >= PARALLEL_MIN_SERIES
@@ -86,14 +108,75 @@ pub(crate) fn execute(
         }
     }
     explain.series_with_data = outs.len() as u64;
+    Ok(Scan {
+        ctx,
+        outs,
+        explain,
+        started,
+    })
+}
 
-    let mut series = ctx.assemble(catalog, outs)?;
-    post_process(&mut series, query, &ctx)?;
-    let result = QueryResult { series };
-    explain.result_series = result.len() as u64;
-    explain.result_points = result.points() as u64;
-    explain.micros = started.elapsed().as_micros() as u64;
-    Ok((result, explain))
+impl Scan<'_> {
+    /// Groups as the query says, then fill, having, ranking and limit.
+    pub(crate) fn finish(self, catalog: &Catalog, query: &Query) -> Result<(QueryResult, Explain)> {
+        let Scan {
+            ctx,
+            outs,
+            mut explain,
+            started,
+        } = self;
+        let mut series = ctx.assemble(catalog, outs, &query.grouping)?;
+        post_process(&mut series, query, &ctx)?;
+        let result = QueryResult { series };
+        explain.result_series = result.len() as u64;
+        explain.result_points = result.points() as u64;
+        explain.micros = started.elapsed().as_micros() as u64;
+        Ok((result, explain))
+    }
+
+    /// The scanned series grouped by `grouping` (the query's own grouping is ignored),
+    /// with the query's fill; for analytics that look at one scan several ways. Needs a
+    /// scan of an aggregating query that kept its partials.
+    pub(crate) fn grouped(
+        &self,
+        catalog: &Catalog,
+        grouping: &Grouping,
+    ) -> Result<Vec<ResultSeries>> {
+        let outs: Vec<SeriesOut> = self
+            .outs
+            .iter()
+            .filter_map(|o| match &o.data {
+                SeriesData::Buckets(parts) => Some(SeriesOut {
+                    id: o.id,
+                    data: SeriesData::Buckets(parts.clone()),
+                    explain: Explain::default(),
+                }),
+                SeriesData::Points(..) => None,
+            })
+            .collect();
+        let mut series = self.ctx.assemble(catalog, outs, grouping)?;
+        fill_all(&mut series, &self.ctx)?;
+        Ok(series)
+    }
+
+    /// Each series' `(sum, count)` of its non-NaN points over all its buckets, by series
+    /// id; needs a scan of an aggregating query that kept its partials.
+    pub(crate) fn series_sums(&self) -> Vec<(u32, f64, u64)> {
+        self.outs
+            .iter()
+            .filter_map(|o| match &o.data {
+                SeriesData::Buckets(parts) => {
+                    let (mut sum, mut count) = (0.0, 0);
+                    for (_, p) in parts {
+                        sum += p.sum;
+                        count += p.count;
+                    }
+                    Some((o.id, sum, count))
+                }
+                SeriesData::Points(..) => None,
+            })
+            .collect()
+    }
 }
 
 /// Which end of the range a whole-range first/last may narrow the read to.
@@ -128,12 +211,13 @@ struct Ctx<'v> {
     transform: Option<Transform>,
     filters: Vec<ValueFilter>,
     narrow: Narrow,
+    /// Keep bucket partials (see [`scan`]).
+    keep_partials: bool,
     limits: QueryLimits,
     points_read: AtomicU64,
     result_points: AtomicU64,
     query_aggregate: Option<Aggregate>,
     across: Option<Aggregate>,
-    grouping: Grouping,
     fill: Fill,
 }
 
@@ -145,7 +229,8 @@ struct SeriesOut {
 }
 
 enum SeriesData {
-    Raw(Vec<Timestamp>, Vec<f64>),
+    /// Raw points, or finished bucket values at their labels.
+    Points(Vec<Timestamp>, Vec<f64>),
     /// Non-empty partials by ascending bucket index.
     Buckets(Vec<(i64, Partial)>),
 }
@@ -213,12 +298,12 @@ impl<'v> Ctx<'v> {
             transform: query.transform,
             filters: query.where_values.clone(),
             narrow,
+            keep_partials: false,
             limits: query.limits,
             points_read: AtomicU64::new(0),
             result_points: AtomicU64::new(0),
             query_aggregate: query.aggregate,
             across: query.across,
-            grouping: query.grouping.clone(),
             fill: query.fill,
         }
     }
@@ -367,7 +452,7 @@ impl<'v> Ctx<'v> {
                     match action {
                         ChunkAction::Stats => {
                             explain.chunks_from_stats += 1;
-                            feeder.feed_stats(&chunk.meta.stats);
+                            feeder.feed_stats(&chunk.meta.stats)?;
                         }
                         ChunkAction::Skip => explain.chunks_skipped += 1,
                         ChunkAction::Decode => {
@@ -492,9 +577,22 @@ struct Feeder<'c, 'v> {
     xf_vals: Vec<f64>,
     flt_ts: Vec<Timestamp>,
     flt_vals: Vec<f64>,
-    raw_ts: Vec<Timestamp>,
-    raw_vals: Vec<f64>,
+    sink: Sink<'c, 'v>,
+}
+
+/// Where a series' points end up.
+struct Sink<'c, 'v> {
+    ctx: &'c Ctx<'v>,
+    /// Raw points, or finished bucket values.
+    out_ts: Vec<Timestamp>,
+    out_vals: Vec<f64>,
+    /// Bucket partials, when the context keeps them.
     buckets: Vec<(i64, Partial)>,
+    /// The index of the bucket being filled in `current`, when the context does not
+    /// keep partials.
+    current_index: Option<i64>,
+    /// Reused from bucket to bucket.
+    current: Partial,
 }
 
 impl<'c, 'v> Feeder<'c, 'v> {
@@ -506,9 +604,14 @@ impl<'c, 'v> Feeder<'c, 'v> {
             xf_vals: Vec::new(),
             flt_ts: Vec::new(),
             flt_vals: Vec::new(),
-            raw_ts: Vec::new(),
-            raw_vals: Vec::new(),
-            buckets: Vec::new(),
+            sink: Sink {
+                ctx,
+                out_ts: Vec::new(),
+                out_vals: Vec::new(),
+                buckets: Vec::new(),
+                current_index: None,
+                current: Partial::default(),
+            },
         }
     }
 
@@ -543,53 +646,111 @@ impl<'c, 'v> Feeder<'c, 'v> {
             ts = &self.flt_ts;
             vals = &self.flt_vals;
         }
-        match self.ctx.bucketing {
-            None => {
-                self.ctx.charge_result(ts.len() as u64)?;
-                self.raw_ts.extend_from_slice(ts);
-                self.raw_vals.extend_from_slice(vals);
+        let Some(bucketing) = self.ctx.bucketing else {
+            self.ctx.charge_result(ts.len() as u64)?;
+            self.sink.out_ts.extend_from_slice(ts);
+            self.sink.out_vals.extend_from_slice(vals);
+            return Ok(());
+        };
+        let needs = self.ctx.needs;
+        let Some(&last) = ts.last() else {
+            return Ok(());
+        };
+        let mut i = 0;
+        let mut index = bucketing.index(ts[0]);
+        let mut end = bucketing.end(index);
+        while i < ts.len() {
+            if ts[i] >= end {
+                // The next bucket is usually the one after; otherwise divide.
+                let next = bucketing.end(index.saturating_add(1));
+                index = if ts[i] < next {
+                    index + 1
+                } else {
+                    bucketing.index(ts[i])
+                };
+                end = bucketing.end(index);
             }
-            Some(bucketing) => {
-                let needs = self.ctx.needs;
-                let mut i = 0;
-                while i < ts.len() {
-                    let index = bucketing.index(ts[i]);
-                    let end = bucketing.end(index);
-                    let j = (i + ts[i..].partition_point(|&t| t < end)).max(i + 1);
-                    bucket_at(&mut self.buckets, index).push_run(&ts[i..j], &vals[i..j], needs);
-                    i = j;
+            // Wide buckets usually hold the rest of the run (one comparison decides);
+            // narrow ones end within a few points (a short scan, then a binary search).
+            let j = if last < end {
+                ts.len()
+            } else {
+                let probe = (i + 8).min(ts.len());
+                match ts[i..probe].iter().position(|&t| t >= end) {
+                    Some(k) => i + k,
+                    None => probe + ts[probe..].partition_point(|&t| t < end),
                 }
-            }
+                .max(i + 1)
+            };
+            self.sink
+                .bucket(index)
+                .push_run(&ts[i..j], &vals[i..j], needs);
+            i = j;
         }
         Ok(())
     }
 
-    fn feed_stats(&mut self, stats: &ChunkStats) {
+    fn feed_stats(&mut self, stats: &ChunkStats) -> Result<()> {
         if let Some(bucketing) = self.ctx.bucketing {
-            bucket_at(&mut self.buckets, bucketing.index(stats.min_ts)).merge_stats(stats);
+            self.sink
+                .bucket(bucketing.index(stats.min_ts))
+                .merge_stats(stats);
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Option<SeriesData>> {
+        self.sink.finish()
+    }
+}
+
+impl Sink<'_, '_> {
+    /// The partial of bucket `index`; buckets arrive in ascending order. Without kept
+    /// partials, moving to a new bucket finishes the current one.
+    fn bucket(&mut self, index: i64) -> &mut Partial {
+        if self.ctx.keep_partials {
+            if self.buckets.last().is_none_or(|(k, _)| *k != index) {
+                self.buckets.push((index, Partial::default()));
+            }
+            let last = self.buckets.len() - 1;
+            return &mut self.buckets[last].1;
+        }
+        if self.current_index != Some(index) {
+            self.finish_current();
+            self.current_index = Some(index);
+        }
+        &mut self.current
+    }
+
+    /// Appends the current bucket's value (if it has points) to the output. (Result
+    /// points are charged per series, in `finish`: a shared counter per bucket would
+    /// bounce between cores. One series' buckets are bounded by the points it read.)
+    fn finish_current(&mut self) {
+        let (Some(bucketing), Some(aggregate)) = (self.ctx.bucketing, self.ctx.series_aggregate)
+        else {
+            return;
+        };
+        if let Some(index) = self.current_index.take() {
+            let part = &mut self.current;
+            if part.count > 0 {
+                self.out_ts.push(label_of(part, index, aggregate, bucketing));
+                self.out_vals.push(part.finish(aggregate));
+            }
+            part.reset();
         }
     }
 
     fn finish(mut self) -> Result<Option<SeriesData>> {
-        Ok(match self.ctx.bucketing {
-            None => {
-                (!self.raw_ts.is_empty()).then_some(SeriesData::Raw(self.raw_ts, self.raw_vals))
-            }
-            Some(_) => {
-                self.buckets.retain(|(_, p)| p.count > 0);
-                (!self.buckets.is_empty()).then_some(SeriesData::Buckets(self.buckets))
-            }
-        })
+        if self.ctx.bucketing.is_some() && self.ctx.keep_partials {
+            self.buckets.retain(|(_, p)| p.count > 0);
+            return Ok((!self.buckets.is_empty()).then_some(SeriesData::Buckets(self.buckets)));
+        }
+        if self.ctx.bucketing.is_some() {
+            self.finish_current();
+            self.ctx.charge_result(self.out_ts.len() as u64)?;
+        }
+        Ok((!self.out_ts.is_empty()).then_some(SeriesData::Points(self.out_ts, self.out_vals)))
     }
-}
-
-/// The partial of bucket `index`; buckets arrive in ascending order.
-fn bucket_at(buckets: &mut Vec<(i64, Partial)>, index: i64) -> &mut Partial {
-    if buckets.last().is_none_or(|(k, _)| *k != index) {
-        buckets.push((index, Partial::default()));
-    }
-    let last = buckets.len() - 1;
-    &mut buckets[last].1
 }
 
 /// Rate or derivative of consecutive non-NaN points, carrying the previous point across
@@ -623,16 +784,30 @@ fn transform(
 
 impl Ctx<'_> {
     /// Turns per-series outputs into result series: one per series, or one per group.
-    fn assemble(&self, catalog: &Catalog, outs: Vec<SeriesOut>) -> Result<Vec<ResultSeries>> {
+    fn assemble(
+        &self,
+        catalog: &Catalog,
+        outs: Vec<SeriesOut>,
+        grouping: &Grouping,
+    ) -> Result<Vec<ResultSeries>> {
         let key_of = |id: u32| {
             catalog
                 .key(SeriesId(id))
                 .ok_or_else(|| Error::Internal(format!("series {id} was selected but has no key")))
         };
-        let Some(bucketing) = self.bucketing else {
-            let mut series = Vec::with_capacity(outs.len());
-            for out in outs {
-                if let SeriesData::Raw(timestamps, values) = out.data {
+        let aggregate = self.query_aggregate.unwrap_or(Aggregate::Count);
+        let bucketing = match self.bucketing {
+            Some(b) if *grouping != Grouping::None => b,
+            _ => {
+                let mut series = Vec::with_capacity(outs.len());
+                for out in outs {
+                    let (timestamps, values) = match out.data {
+                        SeriesData::Points(t, v) => (t, v),
+                        SeriesData::Buckets(parts) => match self.bucketing {
+                            Some(b) => finish_buckets(parts, aggregate, b),
+                            None => continue,
+                        },
+                    };
                     series.push(ResultSeries {
                         labels: Labels::Series(key_of(out.id)?),
                         series_count: 1,
@@ -640,27 +815,12 @@ impl Ctx<'_> {
                         values,
                     });
                 }
-            }
-            return Ok(series);
-        };
-        let aggregate = self.query_aggregate.unwrap_or(Aggregate::Count);
-        let needs = self.needs;
-        let groups: Vec<(Labels, Vec<usize>)> = match &self.grouping {
-            Grouping::None => {
-                let mut series = Vec::with_capacity(outs.len());
-                for out in outs {
-                    if let SeriesData::Buckets(parts) = out.data {
-                        let (timestamps, values) = finish_buckets(parts, aggregate, bucketing);
-                        series.push(ResultSeries {
-                            labels: Labels::Series(key_of(out.id)?),
-                            series_count: 1,
-                            timestamps,
-                            values,
-                        });
-                    }
-                }
                 return Ok(series);
             }
+        };
+        let needs = self.needs;
+        let groups: Vec<(Labels, Vec<usize>)> = match grouping {
+            Grouping::None => Vec::new(),
             Grouping::All => vec![(Labels::Group(Vec::new()), (0..outs.len()).collect())],
             Grouping::By(dims) => {
                 let with_data: RoaringBitmap = outs.iter().map(|o| o.id).collect();
@@ -685,24 +845,19 @@ impl Ctx<'_> {
                 None => (aggregate, needs),
             };
             for &m in &members {
-                let SeriesData::Buckets(parts) = &outs[m].data else {
-                    continue;
-                };
-                match self.across {
-                    None => {
+                match &outs[m].data {
+                    SeriesData::Buckets(parts) => {
                         for (index, part) in parts {
                             merged.entry(*index).or_default().merge(part, needs);
                         }
                     }
-                    Some(_) => {
-                        for (index, part) in parts {
-                            let mut part = part.clone();
-                            let ts = label_of(&part, *index, aggregate, bucketing);
-                            let value = part.finish(aggregate);
+                    // Finished per-series values (across_series): combine them.
+                    SeriesData::Points(ts, values) => {
+                        for (&t, &v) in ts.iter().zip(values) {
                             merged
-                                .entry(*index)
+                                .entry(bucketing.index(t))
                                 .or_default()
-                                .push(ts, value, group_needs);
+                                .push(t, v, group_needs);
                         }
                     }
                 }
@@ -784,6 +939,12 @@ fn group_by_bitmaps(
 
 /// Fill, having, ranking and limit, in that order.
 fn post_process(series: &mut Vec<ResultSeries>, query: &Query, ctx: &Ctx<'_>) -> Result<()> {
+    fill_all(series, ctx)?;
+    post_fill(series, query, ctx)
+}
+
+/// Puts every series on the full bucket grid when the query fills.
+fn fill_all(series: &mut [ResultSeries], ctx: &Ctx<'_>) -> Result<()> {
     if let (Some(Bucketing::Every(width)), fill) = (ctx.bucketing, ctx.fill) {
         if fill != Fill::None {
             let bucketing = Bucketing::Every(width);
@@ -802,6 +963,11 @@ fn post_process(series: &mut Vec<ResultSeries>, query: &Query, ctx: &Ctx<'_>) ->
             }
         }
     }
+    Ok(())
+}
+
+/// Having, ranking and limit.
+fn post_fill(series: &mut Vec<ResultSeries>, query: &Query, ctx: &Ctx<'_>) -> Result<()> {
     if !query.having.is_empty() {
         for s in series.iter_mut() {
             let mut keep = s

@@ -28,12 +28,17 @@ pub(crate) mod merge;
 pub(crate) mod select;
 
 mod agg;
+mod analytics;
 mod api;
 mod exec;
 mod plan;
 mod result;
 mod spec;
 
+pub use analytics::{
+    AnomalyMethod, CorrelateOptions, CorrelationPair, DimensionBreakdown, SeriesAnomalies,
+    SeriesChangePoints, SeriesTrend, TrendOptions,
+};
 pub use result::{Explain, Labels, QueryResult, ResultSeries};
 pub use spec::{
     Aggregate, Comparison, Fill, Grouping, Parallelism, Query, QueryLimits, RankOrder, TimeSpec,
