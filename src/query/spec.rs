@@ -39,8 +39,8 @@ pub enum Aggregate {
     /// Exact quantile `q` in `[0, 1]`, interpolated between closest ranks (Hyndman & Fan
     /// type 7, the default of R and NumPy): with the `n` values sorted, `h = (n - 1) q`,
     /// the result is `x[floor h] + (h - floor h) (x[floor h + 1] - x[floor h])`. No
-    /// approximation: the error bound is zero beyond f64 rounding of that one
-    /// interpolation. Costs a decode of every chunk involved and memory for the values
+    /// approximation: the error is the f64 rounding of that one interpolation (a few
+    /// ulps), and none when `(n - 1) q` is a whole number. Costs a decode of every chunk involved and memory for the values
     /// of one bucket.
     Quantile(f64),
 }
