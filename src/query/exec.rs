@@ -29,13 +29,12 @@ use crate::segment::format::{ChunkMeta, ChunkStats};
 use crate::segment::Segment;
 use crate::types::{SeriesId, TimeRange, Timestamp};
 
-/// Fewer series than this run on the calling thread: the pool's hand-off costs more
-/// than it saves.
-const PARALLEL_MIN_SERIES: usize = 8;
+/// Fewer series than this are never split between threads.
+const PARALLEL_MIN_SERIES: usize = 2;
 
-/// Work a query does on the calling thread before it spreads the remaining series over
-/// the pool.
-const SERIAL_BUDGET: std::time::Duration = std::time::Duration::from_micros(100);
+/// Projected remaining work above which a query spreads its remaining series over the
+/// pool; below it, waking the pool's threads costs about as much as it saves.
+const PARALLEL_MIN_WORK: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Runs `query` against a snapshot. Returns the result and how it ran.
 pub(crate) fn execute(
@@ -88,45 +87,44 @@ pub(crate) fn scan<'v>(
         });
     }
     let ids: Vec<u32> = ids.iter().collect();
-    // Start on this thread; hand the rest to the pool only once the work has shown itself
-    // to be worth the hand-off (waking the pool's threads costs tens of microseconds,
-    // more than a whole query answered from statistics). Each series' output does not
-    // depend on the thread that computed it, and outputs stay in id order.
+    // Start on this thread, one series at a time; hand the rest to the pool once the
+    // time they are projected to take is worth the hand-off (waking the pool's threads
+    // costs tens of microseconds, as much as a whole query answered from statistics).
+    // Each series' output does not depend on the thread that computed it, and outputs
+    // stay in id order.
     let may_parallel = query.parallelism == Parallelism::Auto
         && ids.len() >= PARALLEL_MIN_SERIES
         && rayon::current_num_threads() > 1;
-    let mut outputs: Vec<Result<Option<SeriesOut>>> = Vec::with_capacity(ids.len());
+    let mut outs: Vec<SeriesOut> = Vec::with_capacity(ids.len());
     let mut scratch = ctx.scratch();
     let mut next = 0;
+    let serial_start = Instant::now();
     while next < ids.len() {
-        if may_parallel
-            && ids.len() - next >= PARALLEL_MIN_SERIES
-            && started.elapsed() >= SERIAL_BUDGET
-        {
-            break;
+        let left = ids.len() - next;
+        if may_parallel && next > 0 && left >= PARALLEL_MIN_SERIES {
+            // Projected time for the rest on this thread, from the series read so far.
+            let spent = serial_start.elapsed();
+            let projected = spent.mul_f64(left as f64 / next as f64);
+            if projected >= PARALLEL_MIN_WORK {
+                break;
+            }
         }
-        let end = (next + 8).min(ids.len());
-        for &id in &ids[next..end] {
-            outputs.push(ctx.run_series(id, &mut scratch));
-        }
-        next = end;
+        outs.extend(ctx.run_series(ids[next], &mut scratch)?);
+        next += 1;
     }
     explain.threads = 1;
     if next < ids.len() {
-        outputs.par_extend(
-            ids[next..]
-                .par_iter()
-                .with_min_len(4)
-                .map_init(|| ctx.scratch(), |scratch, &id| ctx.run_series(id, scratch)),
-        );
+        let rest: Vec<Result<Option<SeriesOut>>> = ids[next..]
+            .par_iter()
+            .map_init(|| ctx.scratch(), |scratch, &id| ctx.run_series(id, scratch))
+            .collect();
+        for out in rest {
+            outs.extend(out?);
+        }
         explain.threads = rayon::current_num_threads() as u64;
     }
-    let mut outs = Vec::with_capacity(outputs.len());
-    for out in outputs {
-        if let Some(out) = out? {
-            explain.add(&out.explain);
-            outs.push(out);
-        }
+    for out in &outs {
+        out.counters.add_to(&mut explain);
     }
     explain.series_with_data = outs.len() as u64;
     Ok(Scan {
@@ -170,7 +168,7 @@ impl Scan<'_> {
                 SeriesData::Buckets(parts) => Some(SeriesOut {
                     id: o.id,
                     data: SeriesData::Buckets(parts.clone()),
-                    explain: Explain::default(),
+                    counters: Counters::default(),
                 }),
                 SeriesData::Points(..) => None,
             })
@@ -246,7 +244,31 @@ struct Ctx<'v> {
 struct SeriesOut {
     id: u32,
     data: SeriesData,
-    explain: Explain,
+    counters: Counters,
+}
+
+/// What reading one series cost; summed into the query's [`Explain`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    chunks_from_stats: u32,
+    chunks_skipped: u32,
+    chunks_decoded: u32,
+    chunks_merged: u32,
+    points_decoded: u64,
+    head_points: u64,
+    bytes_read: u64,
+}
+
+impl Counters {
+    fn add_to(&self, e: &mut Explain) {
+        e.chunks_from_stats += u64::from(self.chunks_from_stats);
+        e.chunks_skipped += u64::from(self.chunks_skipped);
+        e.chunks_decoded += u64::from(self.chunks_decoded);
+        e.chunks_merged += u64::from(self.chunks_merged);
+        e.points_decoded += self.points_decoded;
+        e.head_points += self.head_points;
+        e.bytes_read += self.bytes_read;
+    }
 }
 
 enum SeriesData {
@@ -368,15 +390,15 @@ impl<'v> Ctx<'v> {
     }
 
     fn run_series(&self, id: u32, scratch: &mut Scratch<'v>) -> Result<Option<SeriesOut>> {
-        let mut explain = Explain::default();
+        let mut counters = Counters::default();
         if self.narrow != Narrow::None {
-            if let Some(data) = self.read_series(id, self.narrow, &mut explain, scratch)? {
-                return Ok(Some(SeriesOut { id, data, explain }));
+            if let Some(data) = self.read_series(id, self.narrow, &mut counters, scratch)? {
+                return Ok(Some(SeriesOut { id, data, counters }));
             }
         }
         Ok(self
-            .read_series(id, Narrow::None, &mut explain, scratch)?
-            .map(|data| SeriesOut { id, data, explain }))
+            .read_series(id, Narrow::None, &mut counters, scratch)?
+            .map(|data| SeriesOut { id, data, counters }))
     }
 
     /// Reads one series over the range (or the narrowed part of it) into the sink.
@@ -384,7 +406,7 @@ impl<'v> Ctx<'v> {
         &self,
         id: u32,
         narrow: Narrow,
-        explain: &mut Explain,
+        explain: &mut Counters,
         scratch: &mut Scratch<'v>,
     ) -> Result<Option<SeriesData>> {
         let Scratch {
@@ -516,7 +538,7 @@ impl<'v> Ctx<'v> {
                     head: hr,
                 } => {
                     let group = &chunks[cr];
-                    explain.chunks_merged += group.len() as u64;
+                    explain.chunks_merged += group.len() as u32;
                     let mut ranks: Vec<u32> = group.iter().map(|c| c.rank).collect();
                     ranks.sort_unstable();
                     ranks.dedup();
@@ -607,7 +629,7 @@ impl<'v> Ctx<'v> {
         chunk: &ChunkRef<'_>,
         ts: &mut Vec<Timestamp>,
         vals: &mut Vec<f64>,
-        explain: &mut Explain,
+        explain: &mut Counters,
     ) -> Result<()> {
         let count = u64::from(chunk.meta.stats.count);
         self.charge_read(count)?;

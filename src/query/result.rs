@@ -189,18 +189,6 @@ pub struct Explain {
     pub micros: u64,
 }
 
-impl Explain {
-    pub(crate) fn add(&mut self, o: &Explain) {
-        self.chunks_from_stats += o.chunks_from_stats;
-        self.chunks_skipped += o.chunks_skipped;
-        self.chunks_decoded += o.chunks_decoded;
-        self.chunks_merged += o.chunks_merged;
-        self.points_decoded += o.points_decoded;
-        self.head_points += o.head_points;
-        self.bytes_read += o.bytes_read;
-    }
-}
-
 impl fmt::Display for Explain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
