@@ -92,14 +92,18 @@ pub(crate) fn scan<'v>(
     // costs tens of microseconds, as much as a whole query answered from statistics).
     // Each series' output does not depend on the thread that computed it, and outputs
     // stay in id order.
-    let may_parallel = query.parallelism == Parallelism::Auto
+    let may_parallel = query.parallelism != Parallelism::Off
         && ids.len() >= PARALLEL_MIN_SERIES
         && rayon::current_num_threads() > 1;
+    let serial_first = query.parallelism == Parallelism::Auto;
     let mut outs: Vec<SeriesOut> = Vec::with_capacity(ids.len());
     let mut scratch = ctx.scratch();
     let mut next = 0;
     let serial_start = Instant::now();
     while next < ids.len() {
+        if may_parallel && !serial_first {
+            break;
+        }
         let left = ids.len() - next;
         if may_parallel && next > 0 && left >= PARALLEL_MIN_SERIES {
             // Projected time for the rest on this thread, from the series read so far.

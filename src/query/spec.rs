@@ -283,11 +283,15 @@ pub enum TimeSpec {
 /// Whether a query may spread its per-series work over the cores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Parallelism {
-    /// Parallel when the query touches enough series to pay for it. The default.
+    /// Starts on the calling thread and spreads the remaining series over the pool
+    /// once they are projected to take long enough to pay for it. The default.
     #[default]
     Auto,
     /// Always on the calling thread.
     Off,
+    /// Every series on the pool from the start (for queries known to be heavy, and
+    /// for tests that compare the paths).
+    Always,
 }
 
 /// A typed query over the series of a database; run it with [`crate::Db::query`].
