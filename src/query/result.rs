@@ -157,7 +157,8 @@ pub struct Explain {
     /// Segments skipped because their time span (and so their partition) lies outside
     /// the range.
     pub segments_pruned: u64,
-    /// Segments whose chunk index was consulted.
+    /// Segments overlapping the range, whose chunk indexes the series lookups use (a
+    /// whole-range first/last stops at the first segment that answers it).
     pub segments_scanned: u64,
     /// Series the selectors matched (bitmap operations on the catalog).
     pub series_matched: u64,
