@@ -5,6 +5,7 @@
 
 pub mod analytics;
 mod batch;
+pub mod collector;
 mod compaction;
 mod db;
 mod error;

@@ -1,0 +1,836 @@
+//! `UnifiedMetricsCollector`: the one entry point. It runs the pipeline stages in order
+//! (validate → sample → resolve series (enrich, privacy) → de-duplicate → write → route)
+//! over a [`Db`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::access::{AccessPolicy, Decision, Principal, Role};
+use super::audit::{AuditDecision, AuditFilter, AuditLog, AuditRecord};
+use super::cache::{identity_hash, CachedSeries, SeriesCache};
+use super::clock::{Clock, SystemClock};
+use super::dedup::{DedupConfig, Deduplicator};
+use super::enrich::Enricher;
+use super::error::CollectorError;
+use super::event::MetricEvent;
+use super::event::Source;
+use super::privacy::{Privacy, PrivacyConfig};
+use super::query::{MetricQuery, QueryResult};
+use super::queue::{AsyncConfig, AsyncWriter, BreakerState, QueueHealth};
+use super::router::{RealtimeAggregator, Router, StoredPoint};
+use super::sample::{rate_label, Sampler};
+use super::validate::duration_ns;
+use super::validate::{Rejection, Validator, ValidatorConfig};
+use crate::{Db, DeleteReport, Matcher, Selector, SeriesKey, TimeRange, WriteBatch};
+
+/// Settings of a collector. Every field documents its default.
+#[derive(Debug, Clone)]
+pub struct CollectorConfig {
+    /// Validation limits. Default: [`ValidatorConfig::default`].
+    pub validator: ValidatorConfig,
+    /// Default dimensions. Default: none.
+    pub enricher: Enricher,
+    /// De-duplication window and memory bound. Default: [`DedupConfig::default`]
+    /// (10 minutes, 1 million ids).
+    pub dedup: DedupConfig,
+    /// Sampling rates. Default: keep everything.
+    pub sampler: Sampler,
+    /// Extra sinks for stored points besides the engine and the real-time aggregator.
+    /// Default: none.
+    pub router: Router,
+    /// How far back the real-time aggregator keeps points of followed metrics.
+    /// Default: 1 hour.
+    pub realtime_horizon: Duration,
+    /// Distinct series whose handles are cached. Default: 200 000.
+    pub max_cached_series: usize,
+    /// Most points in one engine write. Default: 100 000.
+    pub write_chunk: usize,
+    /// Where "now" comes from. Default: [`SystemClock`].
+    pub clock: Arc<dyn Clock>,
+    /// `Some` makes [`UnifiedMetricsCollector::collect_metric`] non-blocking: events go
+    /// through a bounded queue to a background writer. Default: `None` (each call
+    /// writes before it returns).
+    pub asynchronous: Option<AsyncConfig>,
+    /// Keyed hashing of identifiers, sanitisation, retention per data class. Default:
+    /// `None` (values stored as given).
+    pub privacy: Option<PrivacyConfig>,
+    /// Permissions per role. Default: [`AccessPolicy::default`].
+    pub access: AccessPolicy,
+    /// File of the audit log. Default: `None`, an in-memory log (not durable: set a
+    /// path in production).
+    pub audit_log: Option<std::path::PathBuf>,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            validator: ValidatorConfig::default(),
+            enricher: Enricher::default(),
+            dedup: DedupConfig::default(),
+            sampler: Sampler::default(),
+            router: Router::default(),
+            realtime_horizon: Duration::from_secs(3600),
+            max_cached_series: 200_000,
+            write_chunk: 100_000,
+            clock: Arc::new(SystemClock),
+            asynchronous: None,
+            privacy: None,
+            access: AccessPolicy::default(),
+            audit_log: None,
+        }
+    }
+}
+
+/// What [`UnifiedMetricsCollector::forget_user`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForgetReport {
+    /// Series keyed by the user.
+    pub series: u64,
+    /// Of those, series left with no point.
+    pub emptied: u64,
+}
+
+/// What happened to one event of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Written to the store under this id.
+    Stored(String),
+    /// An event with this id was stored within the de-duplication window; not stored again.
+    Duplicate(String),
+    /// Left out by sampling (its rate is recorded on the series that is stored).
+    SampledOut(String),
+    /// Refused by validation.
+    Rejected(Rejection),
+}
+
+impl Outcome {
+    /// The event's id, unless it was rejected.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Outcome::Stored(id) | Outcome::Duplicate(id) | Outcome::SampledOut(id) => Some(id),
+            Outcome::Rejected(_) => None,
+        }
+    }
+}
+
+/// What [`UnifiedMetricsCollector::batch_collect`] did, event by event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchReport {
+    /// One outcome per event, in input order.
+    pub outcomes: Vec<Outcome>,
+    /// Points written to the store.
+    pub stored: usize,
+}
+
+impl BatchReport {
+    /// The ids, `None` for rejected events.
+    pub fn ids(&self) -> Vec<Option<&str>> {
+        self.outcomes.iter().map(Outcome::id).collect()
+    }
+
+    /// `(index, reason)` of every rejected event.
+    pub fn rejected(&self) -> impl Iterator<Item = (usize, &Rejection)> {
+        self.outcomes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| match o {
+                Outcome::Rejected(r) => Some((i, r)),
+                _ => None,
+            })
+    }
+}
+
+/// Counters since the collector started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CollectorStats {
+    /// Events received.
+    pub received: u64,
+    /// Points written to the store.
+    pub stored: u64,
+    /// Events dropped as duplicates.
+    pub duplicates: u64,
+    /// Events left out by sampling.
+    pub sampled_out: u64,
+    /// Events refused by validation.
+    pub rejected: u64,
+    /// Events shed by the asynchronous mode (queue full, store failing).
+    pub dropped: u64,
+    /// Events accepted by the asynchronous mode whose write failed for good.
+    pub failed: u64,
+    /// Distinct series in the handle cache.
+    pub cached_series: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub received: AtomicU64,
+    pub stored: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub sampled_out: AtomicU64,
+    pub rejected: AtomicU64,
+    pub dropped: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// State the pipeline changes, behind one lock taken once per batch.
+#[derive(Debug)]
+struct PipelineState {
+    dedup: Deduplicator,
+    cache: SeriesCache,
+}
+
+pub(crate) struct Shared {
+    pub db: Db,
+    pub validator: Validator,
+    pub enricher: Enricher,
+    pub sampler: Sampler,
+    pub router: Router,
+    pub realtime: Arc<RealtimeAggregator>,
+    pub privacy: Option<Privacy>,
+    pub access: AccessPolicy,
+    pub audit: AuditLog,
+    pub clock: Arc<dyn Clock>,
+    pub counters: Counters,
+    write_chunk: usize,
+    id_prefix: u64,
+    next_id: AtomicU64,
+    state: Mutex<PipelineState>,
+}
+
+/// The collection layer's entry point: validates, enriches, de-duplicates, samples and
+/// stores metric events in a [`Db`], and answers queries over them.
+///
+/// Storage mapping: an event's `name` is the series' metric name; its dimensions (after
+/// enrichment and privacy) plus the reserved dimensions `source`, `category`, `unit`
+/// (when not empty) and `sample_rate` (when below 1) form the series key. See the
+/// [module documentation](super) for why.
+///
+/// ```
+/// use sedimentdb::{Db, Options};
+/// use sedimentdb::collector::{Aggregation, CollectorConfig, MetricQuery, Principal, Role, SystemMetric, UnifiedMetricsCollector};
+/// let dir = tempfile::tempdir().unwrap();
+/// let db = Db::open(dir.path(), Options::default()).unwrap();
+/// let collector = UnifiedMetricsCollector::new(db, CollectorConfig::default()).unwrap();
+/// let id = collector.collect_metric(SystemMetric::new("cpu_usage", 42.0, "percent").build()).unwrap();
+/// assert!(!id.is_empty());
+/// let me = Principal::new("ops", Role::Admin);
+/// let avg = collector.query_metrics(&me, &MetricQuery::metric("cpu_usage").aggregate(Aggregation::Avg)).unwrap();
+/// assert_eq!(avg.scalar(), Some(42.0));
+/// ```
+pub struct UnifiedMetricsCollector {
+    pub(crate) shared: Arc<Shared>,
+    writer: Option<AsyncWriter>,
+}
+
+impl std::fmt::Debug for UnifiedMetricsCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnifiedMetricsCollector")
+            .field("db", &self.shared.db)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl UnifiedMetricsCollector {
+    /// A collector writing into `db`.
+    pub fn new(db: Db, config: CollectorConfig) -> Result<Self, CollectorError> {
+        let realtime = Arc::new(RealtimeAggregator::new(config.realtime_horizon, 100_000));
+        let router = config.router.with_sink(realtime.clone());
+        let id_prefix = (config.clock.now() as u64).rotate_left(17) ^ u64::from(std::process::id());
+        let shared = Shared {
+            db,
+            validator: Validator::new(config.validator),
+            enricher: config.enricher,
+            sampler: config.sampler,
+            router,
+            realtime,
+            access: match &config.privacy {
+                Some(p) => config
+                    .access
+                    .identifier_dimensions(p.identifier_dimensions.clone()),
+                None => config.access,
+            },
+            privacy: config.privacy.map(Privacy::new),
+            audit: match &config.audit_log {
+                Some(path) => AuditLog::open(path)?,
+                None => AuditLog::in_memory(),
+            },
+            clock: config.clock,
+            counters: Counters::default(),
+            write_chunk: config.write_chunk.max(1),
+            id_prefix,
+            next_id: AtomicU64::new(1),
+            state: Mutex::new(PipelineState {
+                dedup: Deduplicator::new(config.dedup),
+                cache: SeriesCache::new(config.max_cached_series),
+            }),
+        };
+        let shared = Arc::new(shared);
+        let writer = match config.asynchronous {
+            Some(cfg) => Some(AsyncWriter::start(shared.clone(), cfg)?),
+            None => None,
+        };
+        Ok(UnifiedMetricsCollector { shared, writer })
+    }
+
+    /// The database the collector writes into.
+    pub fn db(&self) -> &Db {
+        &self.shared.db
+    }
+
+    /// The real-time aggregator (recent points of followed metrics).
+    pub fn realtime(&self) -> &Arc<RealtimeAggregator> {
+        &self.shared.realtime
+    }
+
+    /// Records one event and returns its id (the event's own, or one assigned). A
+    /// duplicate or sampled-out event also returns its id: it was accepted.
+    ///
+    /// In asynchronous mode the event is validated here, then enqueued without blocking:
+    /// [`CollectorError::Shed`] says it was dropped (queue full, or store failing) and
+    /// counted in [`CollectorStats::dropped`].
+    pub fn collect_metric(&self, event: MetricEvent) -> Result<String, CollectorError> {
+        if let Some(writer) = &self.writer {
+            let mut event = event;
+            let shared = &*self.shared;
+            if let Err(r) = shared.validator.validate(&event, shared.clock.now()) {
+                shared.counters.received.fetch_add(1, Ordering::Relaxed);
+                shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                return Err(CollectorError::Rejected(r));
+            }
+            if event.id.is_empty() {
+                event.id = shared.assign_id();
+            }
+            let id = event.id.clone();
+            writer.enqueue(shared, event)?;
+            return Ok(id);
+        }
+        let report = self.shared.ingest(vec![event])?;
+        match report.outcomes.into_iter().next() {
+            Some(Outcome::Rejected(r)) => Err(CollectorError::Rejected(r)),
+            Some(o) => Ok(o.id().unwrap_or_default().to_string()),
+            None => Err(CollectorError::Closed),
+        }
+    }
+
+    /// Records many events with one write to the store per `write_chunk` points. A
+    /// rejected event is reported in its outcome and does not affect the others; an
+    /// error means the store failed (chunks written before the failure stay written).
+    pub fn batch_collect(&self, events: Vec<MetricEvent>) -> Result<BatchReport, CollectorError> {
+        self.shared.ingest(events)
+    }
+
+    /// Runs a query for `who`: checks it against the access policy (narrowing it to the
+    /// readable sources when it names none), writes the decision to the audit log, then
+    /// runs it. Values of identifier dimensions in its matchers are given raw and hashed
+    /// here like the stored ones.
+    pub fn query_metrics(
+        &self,
+        who: &Principal,
+        query: &MetricQuery,
+    ) -> Result<QueryResult, CollectorError> {
+        let query = self.authorize(who, "query", query)?;
+        Ok(query.execute(&self.shared.db)?)
+    }
+
+    /// Exports the points a query selects as JSON lines in the event format (source,
+    /// category and unit restored from the series; ids and metadata are not stored, so
+    /// not exported). Checked and audited like a query (action `export`). Returns the
+    /// lines written.
+    pub fn export_jsonl(
+        &self,
+        who: &Principal,
+        query: &MetricQuery,
+        mut out: impl std::io::Write,
+    ) -> Result<usize, CollectorError> {
+        let mut query = self.authorize(who, "export", query)?;
+        query.aggregation = None;
+        let mut lines = 0;
+        for s in self.shared.db.select(&query.selector(), query.range)? {
+            let s = s?;
+            let dim = |k: &str| s.key.dimension(k).unwrap_or_default().to_string();
+            let Some(source) = Source::parse(&dim("source")) else {
+                continue;
+            };
+            let mut event =
+                MetricEvent::new(source, dim("category"), s.key.name(), 0.0, dim("unit"));
+            event.dimensions = s
+                .key
+                .dimensions()
+                .iter()
+                .filter(|(k, _)| !crate::collector::RESERVED_DIMENSIONS.contains(&k.as_str()))
+                .cloned()
+                .collect();
+            for (ts, value) in s.iter() {
+                event.timestamp = ts;
+                event.value = value;
+                writeln!(out, "{}", event.to_json())
+                    .map_err(|e| CollectorError::io("export", "<writer>", e))?;
+                lines += 1;
+            }
+        }
+        Ok(lines)
+    }
+
+    /// The audit records matching `filter`, after verifying the log's checksum chain.
+    /// Admins only; the read is itself audited (action `read_audit`).
+    pub fn audit_records(
+        &self,
+        who: &Principal,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditRecord>, CollectorError> {
+        self.require_admin(who, "read_audit", &format!("{filter:?}"))?;
+        self.shared.audit.records(filter)
+    }
+
+    /// Checks, audits and protects a query.
+    fn authorize(
+        &self,
+        who: &Principal,
+        action: &str,
+        query: &MetricQuery,
+    ) -> Result<MetricQuery, CollectorError> {
+        let protected = self.shared.protect_query(query);
+        let what = protected.to_string();
+        let now = self.shared.clock.now();
+        match self.shared.access.check(who, &protected) {
+            Decision::Allowed(q) => {
+                let narrowed = q.to_string();
+                let note = (narrowed != what).then(|| format!("narrowed to {narrowed}"));
+                self.shared
+                    .audit
+                    .append(now, who, action, &what, AuditDecision::Allowed, note)?;
+                Ok(q)
+            }
+            Decision::Denied(reason) => {
+                self.shared.audit.append(
+                    now,
+                    who,
+                    action,
+                    &what,
+                    AuditDecision::Denied,
+                    Some(reason.clone()),
+                )?;
+                Err(CollectorError::AccessDenied {
+                    who: who.to_string(),
+                    reason,
+                })
+            }
+        }
+    }
+
+    fn require_admin(
+        &self,
+        who: &Principal,
+        action: &str,
+        what: &str,
+    ) -> Result<(), CollectorError> {
+        let now = self.shared.clock.now();
+        if who.role == Role::Admin {
+            self.shared
+                .audit
+                .append(now, who, action, what, AuditDecision::Allowed, None)?;
+            Ok(())
+        } else {
+            let reason = format!("{action} needs the admin role");
+            self.shared.audit.append(
+                now,
+                who,
+                action,
+                what,
+                AuditDecision::Denied,
+                Some(reason.clone()),
+            )?;
+            Err(CollectorError::AccessDenied {
+                who: who.to_string(),
+                reason,
+            })
+        }
+    }
+
+    /// Deletes every series and point keyed by this user (over all time), searching the
+    /// privacy layer's user dimensions for the user's hashed id. Reads stop seeing the
+    /// points at once; they leave the disk at the next compaction
+    /// ([`Db::compact`](crate::Db::compact)). Without a privacy layer the id is matched
+    /// as given.
+    ///
+    /// Admins only; audited (action `forget_user`, with the hashed id).
+    pub fn forget_user(
+        &self,
+        who: &Principal,
+        user_id: &str,
+    ) -> Result<ForgetReport, CollectorError> {
+        let (value, dims) = match &self.shared.privacy {
+            Some(p) => (p.hash_identifier(user_id), p.user_dimensions().to_vec()),
+            None => (user_id.to_string(), vec!["user_id".to_string()]),
+        };
+        self.require_admin(who, "forget_user", &format!("user {value}"))?;
+        let mut report = ForgetReport::default();
+        for dim in &dims {
+            let selector = Selector::any().with(Matcher::eq(dim.clone(), value.clone()));
+            let deleted = self.shared.db.delete_series(&selector, TimeRange::all())?;
+            report.series += deleted.series;
+            report.emptied += deleted.emptied;
+        }
+        // The cache maps raw identities (the user's raw id among them) to series.
+        self.shared.state.lock().cache.retain(|c| {
+            !dims
+                .iter()
+                .any(|d| c.key.dimension(d) == Some(value.as_str()))
+        });
+        Ok(report)
+    }
+
+    /// Enforces retention per data class (see the privacy module): for each class with
+    /// a limit, deletes its points older than `now - limit`. A no-op without a privacy
+    /// layer.
+    pub fn apply_retention(&self) -> Result<Vec<(Source, DeleteReport)>, CollectorError> {
+        let Some(privacy) = &self.shared.privacy else {
+            return Ok(Vec::new());
+        };
+        let now = self.shared.clock.now();
+        let mut out = Vec::new();
+        for (&source, &keep) in privacy.retention() {
+            let cutoff = now.saturating_sub(duration_ns(keep));
+            let selector = Selector::any().with(Matcher::eq("source", source.as_str()));
+            let report = self
+                .shared
+                .db
+                .delete_series(&selector, TimeRange::new(i64::MIN, cutoff))?;
+            out.push((source, report));
+        }
+        Ok(out)
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> CollectorStats {
+        self.shared.stats()
+    }
+
+    /// Waits until every event accepted so far is written (asynchronous mode); a no-op
+    /// in synchronous mode, where `collect_metric` writes before returning.
+    pub fn flush(&self) -> Result<(), CollectorError> {
+        match &self.writer {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Health of the asynchronous mode: queue depth, delivered, dropped, failed, latency
+    /// (`None` in synchronous mode). The writer also records these as `system` metrics
+    /// of category `collector` (`collector_queue_depth`, `collector_dropped_total`, ...).
+    pub fn queue_health(&self) -> Option<QueueHealth> {
+        self.writer.as_ref().map(|w| w.health(&self.shared))
+    }
+
+    /// State of the asynchronous mode's circuit breaker.
+    pub fn breaker_state(&self) -> Option<BreakerState> {
+        self.writer.as_ref().map(|w| w.breaker.state())
+    }
+
+    /// Stops the asynchronous writer after it has written everything accepted. Later
+    /// `collect_metric` calls fail with [`CollectorError::Closed`]. Also done on drop.
+    /// The `Db` stays open.
+    pub fn shutdown(&self) -> Result<(), CollectorError> {
+        match &self.writer {
+            Some(w) => w.shutdown(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for UnifiedMetricsCollector {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+impl Shared {
+    pub(crate) fn stats(&self) -> CollectorStats {
+        let c = &self.counters;
+        CollectorStats {
+            received: c.received.load(Ordering::Relaxed),
+            stored: c.stored.load(Ordering::Relaxed),
+            duplicates: c.duplicates.load(Ordering::Relaxed),
+            sampled_out: c.sampled_out.load(Ordering::Relaxed),
+            rejected: c.rejected.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            cached_series: self.state.lock().cache.len() as u64,
+        }
+    }
+
+    /// The query with identifier values hashed and other values sanitised, as stored.
+    pub(crate) fn protect_query(&self, query: &MetricQuery) -> MetricQuery {
+        let Some(p) = &self.privacy else {
+            return query.clone();
+        };
+        let mut q = query.clone();
+        for m in &mut q.matchers {
+            match m {
+                Matcher::Eq(k, v) | Matcher::Ne(k, v) => *v = p.protect(k, v).into_owned(),
+                Matcher::In(k, vs) => {
+                    for v in vs.iter_mut() {
+                        *v = p.protect(k, v).into_owned();
+                    }
+                }
+                _ => {}
+            }
+        }
+        q
+    }
+
+    /// The stored key of an event's series: enriched dimensions, then the reserved ones.
+    fn stored_key(&self, event: &MetricEvent, rate: f64) -> SeriesKey {
+        let mut dims: Vec<(String, String)> = event
+            .dimensions
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (k, v) in self.enricher.defaults() {
+            if !event.dimensions.contains_key(k) {
+                dims.push((k.clone(), v.clone()));
+            }
+        }
+        if let Some(privacy) = &self.privacy {
+            privacy.apply(&mut dims);
+        }
+        dims.push(("source".into(), event.source.as_str().into()));
+        dims.push(("category".into(), event.category.clone()));
+        if !event.unit.is_empty() {
+            dims.push(("unit".into(), event.unit.clone()));
+        }
+        if rate < 1.0 {
+            dims.push(("sample_rate".into(), rate_label(rate)));
+        }
+        SeriesKey::from_parts(event.name.clone(), dims)
+    }
+
+    /// The pipeline over one batch: prepare, then commit once.
+    pub(crate) fn ingest(&self, events: Vec<MetricEvent>) -> Result<BatchReport, CollectorError> {
+        let mut prepared = self.prepare(events)?;
+        match self.commit(&mut prepared) {
+            Ok(stored) => Ok(BatchReport {
+                outcomes: prepared.outcomes,
+                stored,
+            }),
+            Err(e) => {
+                self.forget_prepared(&prepared);
+                Err(e)
+            }
+        }
+    }
+
+    /// A fresh id for an event that has none.
+    pub(crate) fn assign_id(&self) -> String {
+        assigned_id(self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Every stage up to the write: validation, sampling, series resolution,
+    /// de-duplication; the points end up in write batches.
+    pub(crate) fn prepare(&self, events: Vec<MetricEvent>) -> Result<Prepared, CollectorError> {
+        let now = self.clock.now();
+        let n = events.len();
+        self.counters
+            .received
+            .fetch_add(n as u64, Ordering::Relaxed);
+        let mut p = Prepared {
+            outcomes: Vec::with_capacity(n),
+            batches: Vec::new(),
+            remembered: Vec::new(),
+            routed: Vec::new(),
+            next_batch: 0,
+        };
+        let mut batch = WriteBatch::with_capacity(n.min(self.write_chunk));
+        let route = !self.router.is_empty();
+        let sample = !self.sampler.keeps_all();
+        let (mut dups, mut sampled, mut rejected) = (0u64, 0u64, 0u64);
+        {
+            let mut guard = self.state.lock();
+            let st = &mut *guard;
+            let dedup_on = st.dedup.enabled();
+            for mut event in events {
+                if let Err(r) = self.validator.check_point(&event, now) {
+                    p.outcomes.push(Outcome::Rejected(r));
+                    rejected += 1;
+                    continue;
+                }
+                let generated = event.id.is_empty();
+                if generated {
+                    event.id = self.assign_id();
+                }
+                let rate = if sample {
+                    match self.sampler.keep(&event.name, &event.id) {
+                        Some(rate) => rate,
+                        None => {
+                            p.outcomes.push(Outcome::SampledOut(event.id));
+                            sampled += 1;
+                            continue;
+                        }
+                    }
+                } else {
+                    1.0
+                };
+                let hash = identity_hash(&event, rate);
+                let want_key = route && self.router.wants(&event.name);
+                let (handle, key) = match st.cache.get(hash, &event, rate) {
+                    Some(s) => (s.handle, want_key.then(|| s.key.clone())),
+                    None => {
+                        if let Err(r) = self.validator.check_identity(&event) {
+                            p.outcomes.push(Outcome::Rejected(r));
+                            rejected += 1;
+                            continue;
+                        }
+                        let key = self.stored_key(&event, rate);
+                        let handle = match self.db.series(&key) {
+                            Ok(h) => h,
+                            Err(crate::Error::InvalidArgument(msg)) => {
+                                p.outcomes
+                                    .push(Outcome::Rejected(Rejection::SeriesRefused(msg)));
+                                rejected += 1;
+                                continue;
+                            }
+                            Err(e @ crate::Error::LimitExceeded { .. }) => {
+                                p.outcomes.push(Outcome::Rejected(Rejection::SeriesRefused(
+                                    e.to_string(),
+                                )));
+                                rejected += 1;
+                                continue;
+                            }
+                            Err(e) => return Err(e.into()),
+                        };
+                        let key = Arc::new(key);
+                        let routed_key = want_key.then(|| key.clone());
+                        st.cache
+                            .insert(hash, CachedSeries::new(&event, rate, handle, key));
+                        (handle, routed_key)
+                    }
+                };
+                if dedup_on && !generated {
+                    if !st.dedup.first_seen(&event.id, now) {
+                        p.outcomes.push(Outcome::Duplicate(event.id));
+                        dups += 1;
+                        continue;
+                    }
+                    p.remembered.push((p.outcomes.len(), p.batches.len()));
+                }
+                batch.push(handle, event.timestamp, event.value);
+                if let Some(key) = key {
+                    p.routed.push(StoredPoint {
+                        key,
+                        source: event.source,
+                        ts: event.timestamp,
+                        value: event.value,
+                    });
+                }
+                p.outcomes.push(Outcome::Stored(event.id));
+                if batch.len() >= self.write_chunk {
+                    p.batches.push(std::mem::replace(
+                        &mut batch,
+                        WriteBatch::with_capacity(self.write_chunk),
+                    ));
+                }
+            }
+        }
+        if !batch.is_empty() {
+            p.batches.push(batch);
+        }
+        let c = &self.counters;
+        c.duplicates.fetch_add(dups, Ordering::Relaxed);
+        c.sampled_out.fetch_add(sampled, Ordering::Relaxed);
+        c.rejected.fetch_add(rejected, Ordering::Relaxed);
+        Ok(p)
+    }
+
+    /// Writes the batches not written yet, then routes the points. Can be called again
+    /// after a failure: it resumes with the batch that failed.
+    pub(crate) fn commit(&self, p: &mut Prepared) -> Result<usize, CollectorError> {
+        let mut stored = 0;
+        while p.next_batch < p.batches.len() {
+            let b = &p.batches[p.next_batch];
+            if let Err(e) = self.db.write(b) {
+                self.counters
+                    .stored
+                    .fetch_add(stored as u64, Ordering::Relaxed);
+                return Err(e.into());
+            }
+            stored += b.len();
+            p.next_batch += 1;
+        }
+        self.counters
+            .stored
+            .fetch_add(stored as u64, Ordering::Relaxed);
+        self.router.deliver(&std::mem::take(&mut p.routed));
+        Ok(p.batches.iter().map(WriteBatch::len).sum())
+    }
+
+    /// Forgets the ids of events whose batch was not written, so that a retry by the
+    /// caller is not taken for a duplicate.
+    pub(crate) fn forget_prepared(&self, p: &Prepared) {
+        let mut st = self.state.lock();
+        for &(at, batch) in &p.remembered {
+            if batch >= p.next_batch {
+                if let Some(id) = p.outcomes[at].id() {
+                    st.dedup.forget(id);
+                }
+            }
+        }
+    }
+}
+
+/// The result of [`Shared::prepare`]: points in write batches, not yet written.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub outcomes: Vec<Outcome>,
+    batches: Vec<WriteBatch>,
+    /// (outcome index, batch number) of ids entered into the de-duplicator.
+    remembered: Vec<(usize, usize)>,
+    routed: Vec<StoredPoint>,
+    /// Batches before this one are written.
+    next_batch: usize,
+}
+
+impl Prepared {
+    /// Points still to write.
+    pub(crate) fn points(&self) -> usize {
+        self.batches[self.next_batch.min(self.batches.len())..]
+            .iter()
+            .map(WriteBatch::len)
+            .sum()
+    }
+}
+
+/// `{prefix:016x}-{n:x}` without the formatting machinery (this runs once per event).
+fn assigned_id(prefix: u64, n: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 33];
+    for i in 0..16 {
+        buf[i] = HEX[((prefix >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    buf[16] = b'-';
+    let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
+    for i in 0..digits {
+        buf[17 + i] = HEX[((n >> (4 * (digits - 1 - i))) & 0xf) as usize];
+    }
+    String::from_utf8_lossy(&buf[..17 + digits]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assigned_ids_match_the_formatted_form() {
+        for (p, n) in [
+            (0u64, 0u64),
+            (1, 1),
+            (u64::MAX, u64::MAX),
+            (0xdead_beef, 0x1234_5678),
+        ] {
+            assert_eq!(assigned_id(p, n), format!("{p:016x}-{n:x}"));
+        }
+    }
+}
