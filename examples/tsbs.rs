@@ -12,12 +12,18 @@
 //! What is measured, in this order:
 //! 1. sedimentdb, default options (`Durability::Sync`, group commit): ingest through series
 //!    handles (series creation included), `flush`, bytes on disk per point, `close`,
-//!    reopen time, and a full read-back checked value by value against the generator.
+//!    reopen time, and a full read-back checked value by value against the generator;
+//!    then the TSBS query set (`common/tsbs_queries.rs`) on that flushed database:
+//!    `query_<name>_ms`, the median of 10 runs after a warm-up, and how each query ran
+//!    (statistics vs decoding) on stderr.
 //! 2. WAL replay: the same data into a second database whose head never flushes
 //!    (4 GiB budget, long window), dropped without `close`, then timed `open`.
 //! 3. Peak RSS of the process so far (VmHWM).
 //! 4. SQLite (WAL, `synchronous=FULL`, one transaction per batch), the careful
-//!    `WITHOUT ROWID` layout and the rowid-plus-index layout a typical user writes first.
+//!    `WITHOUT ROWID` layout and the rowid-plus-index layout a typical user writes first;
+//!    the same queries in SQL on the careful layout (`sqlite_query_<name>_ms`), each
+//!    checked to return the same answer as sedimentdb, `query_<name>_speedup` and
+//!    `query_speedup_geomean`.
 //!
 //! Data generation is outside every timed region (both engines get the same treatment);
 //! the generator streams, so the dataset is never held in memory and does not inflate RSS.

@@ -58,6 +58,12 @@ impl Router {
         self
     }
 
+    /// Appends another router's sinks after this one's.
+    pub(crate) fn chain(mut self, other: Router) -> Self {
+        self.sinks.extend(other.sinks);
+        self
+    }
+
     /// True when points go to the engine only.
     pub fn is_empty(&self) -> bool {
         self.sinks.is_empty()

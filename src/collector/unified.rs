@@ -9,6 +9,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::access::{AccessPolicy, Decision, Principal, Role};
+use super::alert::{AlertEngine, AlertRule, AlertSink, StoreSink, Ticker};
 use super::audit::{AuditDecision, AuditFilter, AuditLog, AuditRecord};
 use super::cache::{identity_hash, CachedSeries, SeriesCache};
 use super::clock::{Clock, SystemClock};
@@ -62,6 +63,17 @@ pub struct CollectorConfig {
     /// File of the audit log. Default: `None`, an in-memory log (not durable: set a
     /// path in production).
     pub audit_log: Option<std::path::PathBuf>,
+    /// Alert rules to start with (more can be added through
+    /// [`UnifiedMetricsCollector::alerts`]). Default: none.
+    pub alert_rules: Vec<AlertRule>,
+    /// Alert sinks besides the store. Default: none.
+    pub alert_sinks: Vec<Arc<dyn AlertSink>>,
+    /// Record alert transitions in the store as `alert_state`. Default: true.
+    pub alerts_to_store: bool,
+    /// Evaluate every rule at this interval on a background thread (besides the
+    /// evaluation on ingest), so that `for` durations elapse and silent series resolve
+    /// without new data. Default: `Some(15 s)`.
+    pub alert_interval: Option<Duration>,
 }
 
 impl Default for CollectorConfig {
@@ -80,6 +92,10 @@ impl Default for CollectorConfig {
             privacy: None,
             access: AccessPolicy::default(),
             audit_log: None,
+            alert_rules: Vec::new(),
+            alert_sinks: Vec::new(),
+            alerts_to_store: true,
+            alert_interval: Some(Duration::from_secs(15)),
         }
     }
 }
@@ -189,6 +205,7 @@ pub(crate) struct Shared {
     pub sampler: Sampler,
     pub router: Router,
     pub realtime: Arc<RealtimeAggregator>,
+    pub alerts: Arc<AlertEngine>,
     pub privacy: Option<Privacy>,
     pub access: AccessPolicy,
     pub audit: AuditLog,
@@ -223,6 +240,7 @@ pub(crate) struct Shared {
 pub struct UnifiedMetricsCollector {
     pub(crate) shared: Arc<Shared>,
     writer: Option<AsyncWriter>,
+    _ticker: Option<Ticker>,
 }
 
 impl std::fmt::Debug for UnifiedMetricsCollector {
@@ -238,7 +256,11 @@ impl UnifiedMetricsCollector {
     /// A collector writing into `db`.
     pub fn new(db: Db, config: CollectorConfig) -> Result<Self, CollectorError> {
         let realtime = Arc::new(RealtimeAggregator::new(config.realtime_horizon, 100_000));
-        let router = config.router.with_sink(realtime.clone());
+        let alerts = Arc::new(AlertEngine::new(realtime.clone(), config.clock.clone()));
+        let router = Router::new()
+            .with_sink(realtime.clone())
+            .with_sink(alerts.clone())
+            .chain(config.router);
         let id_prefix = (config.clock.now() as u64).rotate_left(17) ^ u64::from(std::process::id());
         let shared = Shared {
             db,
@@ -247,6 +269,7 @@ impl UnifiedMetricsCollector {
             sampler: config.sampler,
             router,
             realtime,
+            alerts: alerts.clone(),
             access: match &config.privacy {
                 Some(p) => config
                     .access
@@ -269,16 +292,38 @@ impl UnifiedMetricsCollector {
             }),
         };
         let shared = Arc::new(shared);
+        if config.alerts_to_store {
+            alerts.add_sink(Arc::new(StoreSink(Arc::downgrade(&shared))));
+        }
+        for sink in config.alert_sinks {
+            alerts.add_sink(sink);
+        }
+        for rule in config.alert_rules {
+            alerts.add_rule(rule)?;
+        }
+        let ticker = match config.alert_interval {
+            Some(every) => Some(Ticker::start(alerts, every)?),
+            None => None,
+        };
         let writer = match config.asynchronous {
             Some(cfg) => Some(AsyncWriter::start(shared.clone(), cfg)?),
             None => None,
         };
-        Ok(UnifiedMetricsCollector { shared, writer })
+        Ok(UnifiedMetricsCollector {
+            shared,
+            writer,
+            _ticker: ticker,
+        })
     }
 
     /// The database the collector writes into.
     pub fn db(&self) -> &Db {
         &self.shared.db
+    }
+
+    /// The alert engine: add rules and sinks, evaluate, list active alerts.
+    pub fn alerts(&self) -> &AlertEngine {
+        &self.shared.alerts
     }
 
     /// The real-time aggregator (recent points of followed metrics).
@@ -624,6 +669,24 @@ impl Shared {
         }
     }
 
+    /// [`Shared::ingest`] without the age limit: for imports of history.
+    pub(crate) fn ingest_historic(
+        &self,
+        events: Vec<MetricEvent>,
+    ) -> Result<BatchReport, CollectorError> {
+        let mut prepared = self.prepare_with(events, false)?;
+        match self.commit(&mut prepared) {
+            Ok(stored) => Ok(BatchReport {
+                outcomes: prepared.outcomes,
+                stored,
+            }),
+            Err(e) => {
+                self.forget_prepared(&prepared);
+                Err(e)
+            }
+        }
+    }
+
     /// A fresh id for an event that has none.
     pub(crate) fn assign_id(&self) -> String {
         assigned_id(self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
@@ -632,6 +695,14 @@ impl Shared {
     /// Every stage up to the write: validation, sampling, series resolution,
     /// de-duplication; the points end up in write batches.
     pub(crate) fn prepare(&self, events: Vec<MetricEvent>) -> Result<Prepared, CollectorError> {
+        self.prepare_with(events, true)
+    }
+
+    fn prepare_with(
+        &self,
+        events: Vec<MetricEvent>,
+        enforce_age: bool,
+    ) -> Result<Prepared, CollectorError> {
         let now = self.clock.now();
         let n = events.len();
         self.counters
@@ -653,7 +724,7 @@ impl Shared {
             let st = &mut *guard;
             let dedup_on = st.dedup.enabled();
             for mut event in events {
-                if let Err(r) = self.validator.check_point(&event, now) {
+                if let Err(r) = self.validator.check_point_with(&event, now, enforce_age) {
                     p.outcomes.push(Outcome::Rejected(r));
                     rejected += 1;
                     continue;

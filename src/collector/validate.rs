@@ -188,6 +188,17 @@ impl Validator {
     /// The checks that depend on each point: value, timestamp, id. Cheap; run for every
     /// event.
     pub fn check_point(&self, event: &MetricEvent, now: Timestamp) -> Result<(), Rejection> {
+        self.check_point_with(event, now, true)
+    }
+
+    /// [`Validator::check_point`], with the age limit applied or not (imports of
+    /// history skip it).
+    pub fn check_point_with(
+        &self,
+        event: &MetricEvent,
+        now: Timestamp,
+        enforce_age: bool,
+    ) -> Result<(), Rejection> {
         if !event.value.is_finite() {
             return Err(Rejection::NonFiniteValue(event.value));
         }
@@ -198,7 +209,7 @@ impl Validator {
                 skew: self.config.max_future_skew,
             });
         }
-        if let Some(max_age) = self.config.max_age {
+        if let Some(max_age) = self.config.max_age.filter(|_| enforce_age) {
             if event.timestamp < now.saturating_sub(duration_ns(max_age)) {
                 return Err(Rejection::TimestampTooOld {
                     ts: event.timestamp,

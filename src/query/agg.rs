@@ -467,6 +467,19 @@ mod tests {
         assert_eq!(quantile_sorted(&inf, 0.5), f64::INFINITY);
     }
 
+    proptest! {
+        #[test]
+        fn quantiles_agree_with_the_analytics_module(
+            mut values in prop::collection::vec(-1e6f64..1e6, 1..50),
+            q in 0.0f64..=1.0,
+        ) {
+            values.sort_by(f64::total_cmp);
+            let ours = quantile_sorted(&values, q);
+            let theirs = crate::analytics::stats::quantile(&values, q).unwrap().unwrap();
+            prop_assert_eq!(ours.to_bits(), theirs.to_bits());
+        }
+    }
+
     #[test]
     fn stddev_of_one_point_is_missing() {
         let mut p = Partial::default();

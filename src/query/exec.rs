@@ -15,7 +15,7 @@ use roaring::RoaringBitmap;
 
 use super::agg::{Bucketing, Needs, Partial};
 use super::merge::merge_pieces;
-use super::plan::{chunk_action, plan_series, ChunkAction, Interval, Needed, Step};
+use super::plan::{chunk_action, plan_series_into, ChunkAction, Interval, Needed, Step};
 use super::result::{Explain, Labels, QueryResult, ResultSeries};
 use super::spec::{
     Aggregate, Fill, Grouping, Parallelism, Query, QueryLimits, RankOrder, Resolved, Transform,
@@ -29,9 +29,12 @@ use crate::segment::format::{ChunkMeta, ChunkStats};
 use crate::segment::Segment;
 use crate::types::{SeriesId, TimeRange, Timestamp};
 
-/// Fewer series than this run on the calling thread: the pool's hand-off costs more
-/// than it saves.
-const PARALLEL_MIN_SERIES: usize = 8;
+/// Fewer series than this are never split between threads.
+const PARALLEL_MIN_SERIES: usize = 2;
+
+/// Projected remaining work above which a query spreads its remaining series over the
+/// pool; below it, waking the pool's threads costs about as much as it saves.
+const PARALLEL_MIN_WORK: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Runs `query` against a snapshot. Returns the result and how it ran.
 pub(crate) fn execute(
@@ -84,28 +87,48 @@ pub(crate) fn scan<'v>(
         });
     }
     let ids: Vec<u32> = ids.iter().collect();
-    let parallel = query.parallelism == Parallelism::Auto
+    // Start on this thread, one series at a time; hand the rest to the pool once the
+    // time they are projected to take is worth the hand-off (waking the pool's threads
+    // costs tens of microseconds, as much as a whole query answered from statistics).
+    // Each series' output does not depend on the thread that computed it, and outputs
+    // stay in id order.
+    let may_parallel = query.parallelism != Parallelism::Off
         && ids.len() >= PARALLEL_MIN_SERIES
         && rayon::current_num_threads() > 1;
-    let outputs: Vec<Result<Option<SeriesOut>>> = if parallel {
-        ids.par_iter()
-            .with_min_len(4)
-            .map(|&id| ctx.run_series(id))
-            .collect()
-    } else {
-        ids.iter().map(|&id| ctx.run_series(id)).collect()
-    };
-    explain.threads = if parallel {
-        rayon::current_num_threads() as u64
-    } else {
-        1
-    };
-    let mut outs = Vec::with_capacity(outputs.len());
-    for out in outputs {
-        if let Some(out) = out? {
-            explain.add(&out.explain);
-            outs.push(out);
+    let serial_first = query.parallelism == Parallelism::Auto;
+    let mut outs: Vec<SeriesOut> = Vec::with_capacity(ids.len());
+    let mut scratch = ctx.scratch();
+    let mut next = 0;
+    let serial_start = Instant::now();
+    while next < ids.len() {
+        if may_parallel && !serial_first {
+            break;
         }
+        let left = ids.len() - next;
+        if may_parallel && next > 0 && left >= PARALLEL_MIN_SERIES {
+            // Projected time for the rest on this thread, from the series read so far.
+            let spent = serial_start.elapsed();
+            let projected = spent.mul_f64(left as f64 / next as f64);
+            if projected >= PARALLEL_MIN_WORK {
+                break;
+            }
+        }
+        outs.extend(ctx.run_series(ids[next], &mut scratch)?);
+        next += 1;
+    }
+    explain.threads = 1;
+    if next < ids.len() {
+        let rest: Vec<Result<Option<SeriesOut>>> = ids[next..]
+            .par_iter()
+            .map_init(|| ctx.scratch(), |scratch, &id| ctx.run_series(id, scratch))
+            .collect();
+        for out in rest {
+            outs.extend(out?);
+        }
+        explain.threads = rayon::current_num_threads() as u64;
+    }
+    for out in &outs {
+        out.counters.add_to(&mut explain);
     }
     explain.series_with_data = outs.len() as u64;
     Ok(Scan {
@@ -149,7 +172,7 @@ impl Scan<'_> {
                 SeriesData::Buckets(parts) => Some(SeriesOut {
                     id: o.id,
                     data: SeriesData::Buckets(parts.clone()),
-                    explain: Explain::default(),
+                    counters: Counters::default(),
                 }),
                 SeriesData::Points(..) => None,
             })
@@ -225,7 +248,31 @@ struct Ctx<'v> {
 struct SeriesOut {
     id: u32,
     data: SeriesData,
-    explain: Explain,
+    counters: Counters,
+}
+
+/// What reading one series cost; summed into the query's [`Explain`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    chunks_from_stats: u32,
+    chunks_skipped: u32,
+    chunks_decoded: u32,
+    chunks_merged: u32,
+    points_decoded: u64,
+    head_points: u64,
+    bytes_read: u64,
+}
+
+impl Counters {
+    fn add_to(&self, e: &mut Explain) {
+        e.chunks_from_stats += u64::from(self.chunks_from_stats);
+        e.chunks_skipped += u64::from(self.chunks_skipped);
+        e.chunks_decoded += u64::from(self.chunks_decoded);
+        e.chunks_merged += u64::from(self.chunks_merged);
+        e.points_decoded += self.points_decoded;
+        e.head_points += self.head_points;
+        e.bytes_read += self.bytes_read;
+    }
 }
 
 enum SeriesData {
@@ -332,16 +379,30 @@ impl<'v> Ctx<'v> {
         Ok(())
     }
 
-    fn run_series(&self, id: u32) -> Result<Option<SeriesOut>> {
-        let mut explain = Explain::default();
+    /// Fresh per-worker state.
+    fn scratch(&self) -> Scratch<'v> {
+        Scratch {
+            cursors: vec![0; self.segments.len()],
+            chunks: Vec::new(),
+            intervals: Vec::new(),
+            steps: Vec::new(),
+            head_ts: Vec::new(),
+            head_vals: Vec::new(),
+            ts: Vec::new(),
+            vals: Vec::new(),
+        }
+    }
+
+    fn run_series(&self, id: u32, scratch: &mut Scratch<'v>) -> Result<Option<SeriesOut>> {
+        let mut counters = Counters::default();
         if self.narrow != Narrow::None {
-            if let Some(data) = self.read_series(id, self.narrow, &mut explain)? {
-                return Ok(Some(SeriesOut { id, data, explain }));
+            if let Some(data) = self.read_series(id, self.narrow, &mut counters, scratch)? {
+                return Ok(Some(SeriesOut { id, data, counters }));
             }
         }
         Ok(self
-            .read_series(id, Narrow::None, &mut explain)?
-            .map(|data| SeriesOut { id, data, explain }))
+            .read_series(id, Narrow::None, &mut counters, scratch)?
+            .map(|data| SeriesOut { id, data, counters }))
     }
 
     /// Reads one series over the range (or the narrowed part of it) into the sink.
@@ -349,10 +410,22 @@ impl<'v> Ctx<'v> {
         &self,
         id: u32,
         narrow: Narrow,
-        explain: &mut Explain,
+        explain: &mut Counters,
+        scratch: &mut Scratch<'v>,
     ) -> Result<Option<SeriesData>> {
+        let Scratch {
+            cursors,
+            chunks,
+            intervals,
+            steps,
+            head_ts,
+            head_vals,
+            ts,
+            vals,
+        } = scratch;
         // Head points, merged across heads (newer heads win).
-        let (mut head_ts, mut head_vals) = (Vec::new(), Vec::new());
+        head_ts.clear();
+        head_vals.clear();
         if !self.heads.is_empty() {
             let mut pieces = Vec::new();
             for head in &self.heads {
@@ -362,20 +435,20 @@ impl<'v> Ctx<'v> {
                 }
             }
             if pieces.len() == 1 {
-                (head_ts, head_vals) = pieces.pop().unwrap_or_default();
+                (*head_ts, *head_vals) = pieces.pop().unwrap_or_default();
             } else if pieces.len() > 1 {
-                merge_pieces(&pieces, &mut head_ts, &mut head_vals);
+                merge_pieces(&pieces, head_ts, head_vals);
             }
             self.charge_read(head_ts.len() as u64)?;
             explain.head_points += head_ts.len() as u64;
         }
 
         let mut range = self.range;
-        let mut chunks: Vec<ChunkRef<'v>> = Vec::new();
+        chunks.clear();
         match narrow {
             Narrow::None => {
                 for &si in &self.scanned {
-                    self.collect_chunks(si, id, range, &mut chunks);
+                    self.collect_chunks(si, id, range, &mut cursors[si], chunks);
                 }
             }
             Narrow::Last => {
@@ -387,7 +460,7 @@ impl<'v> Ctx<'v> {
                         break;
                     }
                     let from = chunks.len();
-                    self.collect_chunks(si, id, range, &mut chunks);
+                    self.collect_chunks(si, id, range, &mut cursors[si], chunks);
                     if let Some(newest) = chunks[from..].last() {
                         range.start = range.start.max(newest.meta.stats.min_ts);
                     }
@@ -402,7 +475,7 @@ impl<'v> Ctx<'v> {
                         break;
                     }
                     let from = chunks.len();
-                    self.collect_chunks(si, id, range, &mut chunks);
+                    self.collect_chunks(si, id, range, &mut cursors[si], chunks);
                     if let Some(oldest) = chunks.get(from) {
                         range.end = range.end.min(oldest.meta.stats.max_ts.saturating_add(1));
                     }
@@ -421,16 +494,16 @@ impl<'v> Ctx<'v> {
         if chunks.is_empty() && head_ts.is_empty() {
             return Ok(None);
         }
-        chunks.sort_by_key(|c| (c.meta.stats.min_ts, c.rank));
-        let intervals: Vec<Interval> = chunks
-            .iter()
-            .map(|c| Interval {
-                rank: c.rank,
-                min_ts: c.meta.stats.min_ts,
-                max_ts: c.meta.stats.max_ts,
-            })
-            .collect();
-        let steps = plan_series(&intervals, &head_ts);
+        if chunks.len() > 1 {
+            chunks.sort_by_key(|c| (c.meta.stats.min_ts, c.rank));
+        }
+        intervals.clear();
+        intervals.extend(chunks.iter().map(|c| Interval {
+            rank: c.rank,
+            min_ts: c.meta.stats.min_ts,
+            max_ts: c.meta.stats.max_ts,
+        }));
+        plan_series_into(intervals, head_ts, steps);
 
         let needed = Needed {
             range,
@@ -439,8 +512,7 @@ impl<'v> Ctx<'v> {
             filters: &self.filters,
         };
         let mut feeder = Feeder::new(self);
-        let (mut ts, mut vals) = (Vec::new(), Vec::new());
-        for step in steps {
+        for step in steps.drain(..) {
             match step {
                 Step::Head(r) => feeder.feed(&head_ts[r.clone()], &head_vals[r])?,
                 Step::Isolated(i) => {
@@ -458,9 +530,9 @@ impl<'v> Ctx<'v> {
                         ChunkAction::Decode => {
                             ts.clear();
                             vals.clear();
-                            self.decode(chunk, &mut ts, &mut vals, explain)?;
-                            self.apply_deletions(id, chunk.segment_id, &mut ts, &mut vals);
-                            let (lo, hi) = clip(&ts, range);
+                            self.decode(chunk, ts, vals, explain)?;
+                            self.apply_deletions(id, chunk.segment_id, ts, vals);
+                            let (lo, hi) = clip(ts, range);
                             feeder.feed(&ts[lo..hi], &vals[lo..hi])?;
                         }
                     }
@@ -470,7 +542,7 @@ impl<'v> Ctx<'v> {
                     head: hr,
                 } => {
                     let group = &chunks[cr];
-                    explain.chunks_merged += group.len() as u64;
+                    explain.chunks_merged += group.len() as u32;
                     let mut ranks: Vec<u32> = group.iter().map(|c| c.rank).collect();
                     ranks.sort_unstable();
                     ranks.dedup();
@@ -491,8 +563,8 @@ impl<'v> Ctx<'v> {
                     }
                     ts.clear();
                     vals.clear();
-                    merge_pieces(&pieces, &mut ts, &mut vals);
-                    let (lo, hi) = clip(&ts, range);
+                    merge_pieces(&pieces, ts, vals);
+                    let (lo, hi) = clip(ts, range);
                     feeder.feed(&ts[lo..hi], &vals[lo..hi])?;
                 }
             }
@@ -500,16 +572,36 @@ impl<'v> Ctx<'v> {
         feeder.finish()
     }
 
-    /// Appends the chunks of series `id` in segment `si` that overlap `range`.
-    fn collect_chunks(&self, si: usize, id: u32, range: TimeRange, out: &mut Vec<ChunkRef<'v>>) {
+    /// Appends the chunks of series `id` in segment `si` that overlap `range`. `cursor`
+    /// remembers where the previous lookup in this segment ended: a worker visits series
+    /// in ascending id order, so the next series' chunks are usually right after, and a
+    /// galloping search from there costs a few comparisons instead of a binary search
+    /// over the whole chunk index.
+    fn collect_chunks(
+        &self,
+        si: usize,
+        id: u32,
+        range: TimeRange,
+        cursor: &mut usize,
+        out: &mut Vec<ChunkRef<'v>>,
+    ) {
         let segment = &self.segments[si].segment;
-        let all = segment.series_chunks(id);
+        let all = segment.chunks();
+        let from = if *cursor <= all.len() && all[..*cursor].last().is_none_or(|c| c.series < id) {
+            *cursor
+        } else {
+            0
+        };
+        let start = from + gallop(&all[from..], |c| c.series < id);
+        let end = start + gallop(&all[start..], |c| c.series == id);
+        *cursor = end;
+        let series = &all[start..end];
         // A series' chunks in one segment are sorted by time and disjoint, so both ends
         // are monotone.
-        let lo = all.partition_point(|c| c.stats.max_ts < range.start);
-        let hi = lo + all[lo..].partition_point(|c| c.stats.min_ts < range.end);
+        let lo = series.partition_point(|c| c.stats.max_ts < range.start);
+        let hi = lo + series[lo..].partition_point(|c| c.stats.min_ts < range.end);
         let segment_id = self.segments[si].entry.id;
-        out.extend(all[lo..hi].iter().map(|meta| ChunkRef {
+        out.extend(series[lo..hi].iter().map(|meta| ChunkRef {
             rank: si as u32,
             segment_id,
             segment,
@@ -541,7 +633,7 @@ impl<'v> Ctx<'v> {
         chunk: &ChunkRef<'_>,
         ts: &mut Vec<Timestamp>,
         vals: &mut Vec<f64>,
-        explain: &mut Explain,
+        explain: &mut Counters,
     ) -> Result<()> {
         let count = u64::from(chunk.meta.stats.count);
         self.charge_read(count)?;
@@ -551,6 +643,32 @@ impl<'v> Ctx<'v> {
         explain.bytes_read += u64::from(chunk.meta.len);
         Ok(())
     }
+}
+
+/// Buffers a worker reuses from series to series.
+struct Scratch<'v> {
+    /// Per segment (indexed like `Ctx::segments`): where the last chunk lookup ended.
+    cursors: Vec<usize>,
+    chunks: Vec<ChunkRef<'v>>,
+    intervals: Vec<Interval>,
+    steps: Vec<Step>,
+    head_ts: Vec<Timestamp>,
+    head_vals: Vec<f64>,
+    ts: Vec<Timestamp>,
+    vals: Vec<f64>,
+}
+
+/// Number of leading elements of `items` for which `pred` holds (it must hold for a
+/// prefix), found by doubling steps from the front and then a binary search: O(log k)
+/// for an answer k, cheap when the answer is near the front.
+fn gallop<T>(items: &[T], pred: impl Fn(&T) -> bool) -> usize {
+    let mut bound = 1;
+    while bound <= items.len() && pred(&items[bound - 1]) {
+        bound *= 2;
+    }
+    let lo = bound / 2;
+    let hi = bound.min(items.len());
+    lo + items[lo..hi].partition_point(&pred)
 }
 
 /// A chunk of one series with its segment and age.
@@ -733,7 +851,8 @@ impl Sink<'_, '_> {
         if let Some(index) = self.current_index.take() {
             let part = &mut self.current;
             if part.count > 0 {
-                self.out_ts.push(label_of(part, index, aggregate, bucketing));
+                self.out_ts
+                    .push(label_of(part, index, aggregate, bucketing));
                 self.out_vals.push(part.finish(aggregate));
             }
             part.reset();
