@@ -12,12 +12,18 @@
 //! What is measured, in this order:
 //! 1. sedimentdb, default options (`Durability::Sync`, group commit): ingest through series
 //!    handles (series creation included), `flush`, bytes on disk per point, `close`,
-//!    reopen time, and a full read-back checked value by value against the generator.
+//!    reopen time, and a full read-back checked value by value against the generator;
+//!    then the TSBS query set (`common/tsbs_queries.rs`) on that flushed database:
+//!    `query_<name>_ms`, the median of 10 runs after a warm-up, and how each query ran
+//!    (statistics vs decoding) on stderr.
 //! 2. WAL replay: the same data into a second database whose head never flushes
 //!    (4 GiB budget, long window), dropped without `close`, then timed `open`.
 //! 3. Peak RSS of the process so far (VmHWM).
 //! 4. SQLite (WAL, `synchronous=FULL`, one transaction per batch), the careful
-//!    `WITHOUT ROWID` layout and the rowid-plus-index layout a typical user writes first.
+//!    `WITHOUT ROWID` layout and the rowid-plus-index layout a typical user writes first;
+//!    the same queries in SQL on the careful layout (`sqlite_query_<name>_ms`), each
+//!    checked to return the same answer as sedimentdb, `query_<name>_speedup` and
+//!    `query_speedup_geomean`.
 //!
 //! Data generation is outside every timed region (both engines get the same treatment);
 //! the generator streams, so the dataset is never held in memory and does not inflate RSS.
@@ -36,6 +42,7 @@ use std::time::{Duration, Instant};
 use common::sqlite_baseline::{self, Layout, SqliteRun};
 use common::sys;
 use common::tsbs_data::{self, metric_name, Checksum, GenPoint, Host, Shape, FIELDS};
+use common::tsbs_queries::{self, Digest};
 use sedimentdb::{Db, Options, Selector, SeriesHandle, SeriesKey, Tier, TimeRange, WriteBatch};
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
@@ -242,6 +249,7 @@ fn main() -> BoxResult<()> {
         "scan_points_per_sec",
         format!("{:.0}", rate(read_back, scan_time)),
     );
+    let our_queries = sediment_queries(&db, &shape)?;
     // Compaction: merge each partition's flush segments into one warm segment, then
     // reopen with every partition counted as cold and compact again densely.
     let compacted = db.compact().context(|| "compact (warm)".into())?;
@@ -306,6 +314,7 @@ fn main() -> BoxResult<()> {
             "sqlite_bytes_per_point",
             format!("{:.3}", careful.bytes_per_point()),
         );
+        sqlite_queries(&careful.db_path, &shape, &our_queries)?;
         if !args.skip_sqlite_rowid {
             let typical = sqlite(&root, Layout::RowidPlusIndex, &shape, &hosts, args.batch)?;
             figure(
@@ -332,6 +341,74 @@ fn main() -> BoxResult<()> {
             shape.points()
         )
         .into());
+    }
+    Ok(())
+}
+
+/// Runs of each query timed (after one warm-up); the figure is their median.
+const QUERY_RUNS: usize = 10;
+
+/// The TSBS query set on the flushed database: `query_<name>_ms` figures, and how each
+/// query executed on stderr.
+fn sediment_queries(db: &Db, shape: &Shape) -> BoxResult<Vec<(&'static str, f64, Digest)>> {
+    let params = tsbs_queries::Params::new(shape);
+    let mut out = Vec::new();
+    for name in tsbs_queries::NAMES {
+        let (ms, digest) =
+            tsbs_queries::time_median(QUERY_RUNS, || tsbs_queries::run_sediment(db, name, &params))
+                .context(|| format!("query {name}"))?;
+        figure(&format!("query_{name}_ms"), format!("{ms:.3}"));
+        let explain = tsbs_queries::explain_sediment(db, name, &params)?;
+        eprintln!(
+            "  {name}: {} rows; {} segments scanned ({} pruned), {} series, chunks {} from stats / {} decoded / {} skipped, {} points decoded, {} bytes read",
+            digest.rows,
+            explain.segments_scanned,
+            explain.segments_pruned,
+            explain.series_matched,
+            explain.chunks_from_stats,
+            explain.chunks_decoded,
+            explain.chunks_skipped,
+            explain.points_decoded,
+            explain.bytes_read
+        );
+        out.push((name, ms, digest));
+    }
+    Ok(out)
+}
+
+/// The same queries on SQLite: `sqlite_query_<name>_ms` figures, the ratios, and a
+/// check that both engines gave the same answers.
+fn sqlite_queries(
+    db_path: &Path,
+    shape: &Shape,
+    ours: &[(&'static str, f64, Digest)],
+) -> BoxResult<()> {
+    let conn =
+        rusqlite::Connection::open(db_path).context(|| "opening SQLite for queries".into())?;
+    tsbs_queries::prepare_sqlite(&conn).context(|| "SQLite query tables".into())?;
+    let params = tsbs_queries::Params::new(shape);
+    let mut log_ratio_sum = 0.0;
+    for &(name, our_ms, ref our_digest) in ours {
+        let (ms, digest) = tsbs_queries::time_median(QUERY_RUNS, || {
+            tsbs_queries::run_sqlite(&conn, name, &params)
+        })
+        .context(|| format!("SQLite query {name}"))?;
+        if !digest.agrees(our_digest) {
+            return Err(format!(
+                "query {name}: sedimentdb returned {our_digest:?}, SQLite {digest:?}"
+            )
+            .into());
+        }
+        let ratio = ms / our_ms.max(1e-6);
+        log_ratio_sum += ratio.ln();
+        figure(&format!("sqlite_query_{name}_ms"), format!("{ms:.3}"));
+        figure(&format!("query_{name}_speedup"), format!("{ratio:.1}"));
+    }
+    if !ours.is_empty() {
+        figure(
+            "query_speedup_geomean",
+            format!("{:.1}", (log_ratio_sum / ours.len() as f64).exp()),
+        );
     }
     Ok(())
 }

@@ -570,7 +570,15 @@ proptest! {
             }
             // One thread or many: the same bits.
             let serial = db.query(&query.clone().parallelism(Parallelism::Off)).unwrap();
+            let (parallel, how) = db
+                .query_explained(&query.clone().parallelism(Parallelism::Always))
+                .unwrap();
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            if cores > 1 && how.series_matched >= 2 {
+                prop_assert!(how.threads > 1, "the pool was not used: {how:?}");
+            }
             prop_assert_eq!(format!("{:?}", flat_bits(&serial)), format!("{:?}", flat_bits(&got)));
+            prop_assert_eq!(format!("{:?}", flat_bits(&parallel)), format!("{:?}", flat_bits(&got)));
             for s in got.iter() {
                 prop_assert!(s.timestamps.windows(2).all(|w| w[0] < w[1]));
                 if spec.group == Group::None {

@@ -1,6 +1,7 @@
 //! Code shared by the examples: the TSBS data generator, the SQLite baseline and process
-//! measurements. Nothing here depends on sedimentdb itself.
+//! measurements, and the TSBS query set (the one part that uses sedimentdb).
 
 pub mod sqlite_baseline;
 pub mod sys;
 pub mod tsbs_data;
+pub mod tsbs_queries;

@@ -15,7 +15,7 @@ use roaring::RoaringBitmap;
 
 use super::agg::{Bucketing, Needs, Partial};
 use super::merge::merge_pieces;
-use super::plan::{chunk_action, plan_series, ChunkAction, Interval, Needed, Step};
+use super::plan::{chunk_action, plan_series_into, ChunkAction, Interval, Needed, Step};
 use super::result::{Explain, Labels, QueryResult, ResultSeries};
 use super::spec::{
     Aggregate, Fill, Grouping, Parallelism, Query, QueryLimits, RankOrder, Resolved, Transform,
@@ -29,9 +29,12 @@ use crate::segment::format::{ChunkMeta, ChunkStats};
 use crate::segment::Segment;
 use crate::types::{SeriesId, TimeRange, Timestamp};
 
-/// Fewer series than this run on the calling thread: the pool's hand-off costs more
-/// than it saves.
-const PARALLEL_MIN_SERIES: usize = 8;
+/// Fewer series than this are never split between threads.
+const PARALLEL_MIN_SERIES: usize = 2;
+
+/// Projected remaining work above which a query spreads its remaining series over the
+/// pool; below it, waking the pool's threads costs about as much as it saves.
+const PARALLEL_MIN_WORK: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Runs `query` against a snapshot. Returns the result and how it ran.
 pub(crate) fn execute(
@@ -39,18 +42,42 @@ pub(crate) fn execute(
     version: &Version,
     query: &Query,
 ) -> Result<(QueryResult, Explain)> {
+    // Pooled groups merge the series' bucket partials; everything else only needs each
+    // series' finished bucket values, which are cheaper to keep.
+    let keep_partials = query.grouping != Grouping::None && query.across.is_none();
+    let scan = scan(catalog, version, query, keep_partials)?;
+    scan.finish(catalog, query)
+}
+
+/// A query read series by series, before grouping and the stages after it.
+pub(crate) struct Scan<'v> {
+    ctx: Ctx<'v>,
+    outs: Vec<SeriesOut>,
+    pub(crate) explain: Explain,
+    started: Instant,
+}
+
+/// Reads every series `query` selects: stages 1 to 5 of the pipeline, per series. With
+/// `keep_partials`, an aggregating query keeps each series' mergeable bucket partials
+/// (for groups); otherwise each bucket is finished as soon as the stream passes it.
+pub(crate) fn scan<'v>(
+    catalog: &Catalog,
+    version: &'v Version,
+    query: &Query,
+    keep_partials: bool,
+) -> Result<Scan<'v>> {
     let started = Instant::now();
     let resolved = query.resolve()?;
     let mut explain = Explain::default();
-
-    if resolved.range.is_empty() {
-        // Valid, but outside every storable timestamp: nothing can match.
-        explain.micros = started.elapsed().as_micros() as u64;
-        return Ok((QueryResult::default(), explain));
-    }
+    let mut ctx = Ctx::new(version, query, resolved, &mut explain);
+    ctx.keep_partials = keep_partials;
     let mut ids = RoaringBitmap::new();
-    for selector in &query.selectors {
-        ids |= catalog.select(selector);
+    // An empty clamped range is valid but outside every storable timestamp: no series
+    // can have a point in it.
+    if !resolved.range.is_empty() {
+        for selector in &query.selectors {
+            ids |= catalog.select(selector);
+        }
     }
     explain.series_matched = ids.len();
     if ids.len() > query.limits.max_series {
@@ -59,41 +86,120 @@ pub(crate) fn execute(
             limit: query.limits.max_series,
         });
     }
-
-    let ctx = Ctx::new(version, query, resolved, &mut explain);
     let ids: Vec<u32> = ids.iter().collect();
-    let parallel = query.parallelism == Parallelism::Auto
+    // Start on this thread, one series at a time; hand the rest to the pool once the
+    // time they are projected to take is worth the hand-off (waking the pool's threads
+    // costs tens of microseconds, as much as a whole query answered from statistics).
+    // Each series' output does not depend on the thread that computed it, and outputs
+    // stay in id order.
+    let may_parallel = query.parallelism != Parallelism::Off
         && ids.len() >= PARALLEL_MIN_SERIES
         && rayon::current_num_threads() > 1;
-    let outputs: Vec<Result<Option<SeriesOut>>> = if parallel {
-        ids.par_iter()
-            .with_min_len(4)
-            .map(|&id| ctx.run_series(id))
-            .collect()
-    } else {
-        ids.iter().map(|&id| ctx.run_series(id)).collect()
-    };
-    explain.threads = if parallel {
-        rayon::current_num_threads() as u64
-    } else {
-        1
-    };
-    let mut outs = Vec::with_capacity(outputs.len());
-    for out in outputs {
-        if let Some(out) = out? {
-            explain.add(&out.explain);
-            outs.push(out);
+    let serial_first = query.parallelism == Parallelism::Auto;
+    let mut outs: Vec<SeriesOut> = Vec::with_capacity(ids.len());
+    let mut scratch = ctx.scratch();
+    let mut next = 0;
+    let serial_start = Instant::now();
+    while next < ids.len() {
+        if may_parallel && !serial_first {
+            break;
         }
+        let left = ids.len() - next;
+        if may_parallel && next > 0 && left >= PARALLEL_MIN_SERIES {
+            // Projected time for the rest on this thread, from the series read so far.
+            let spent = serial_start.elapsed();
+            let projected = spent.mul_f64(left as f64 / next as f64);
+            if projected >= PARALLEL_MIN_WORK {
+                break;
+            }
+        }
+        outs.extend(ctx.run_series(ids[next], &mut scratch)?);
+        next += 1;
+    }
+    explain.threads = 1;
+    if next < ids.len() {
+        let rest: Vec<Result<Option<SeriesOut>>> = ids[next..]
+            .par_iter()
+            .map_init(|| ctx.scratch(), |scratch, &id| ctx.run_series(id, scratch))
+            .collect();
+        for out in rest {
+            outs.extend(out?);
+        }
+        explain.threads = rayon::current_num_threads() as u64;
+    }
+    for out in &outs {
+        out.counters.add_to(&mut explain);
     }
     explain.series_with_data = outs.len() as u64;
+    Ok(Scan {
+        ctx,
+        outs,
+        explain,
+        started,
+    })
+}
 
-    let mut series = ctx.assemble(catalog, outs)?;
-    post_process(&mut series, query, &ctx)?;
-    let result = QueryResult { series };
-    explain.result_series = result.len() as u64;
-    explain.result_points = result.points() as u64;
-    explain.micros = started.elapsed().as_micros() as u64;
-    Ok((result, explain))
+impl Scan<'_> {
+    /// Groups as the query says, then fill, having, ranking and limit.
+    pub(crate) fn finish(self, catalog: &Catalog, query: &Query) -> Result<(QueryResult, Explain)> {
+        let Scan {
+            ctx,
+            outs,
+            mut explain,
+            started,
+        } = self;
+        let mut series = ctx.assemble(catalog, outs, &query.grouping)?;
+        post_process(&mut series, query, &ctx)?;
+        let result = QueryResult { series };
+        explain.result_series = result.len() as u64;
+        explain.result_points = result.points() as u64;
+        explain.micros = started.elapsed().as_micros() as u64;
+        Ok((result, explain))
+    }
+
+    /// The scanned series grouped by `grouping` (the query's own grouping is ignored),
+    /// with the query's fill; for analytics that look at one scan several ways. Needs a
+    /// scan of an aggregating query that kept its partials.
+    pub(crate) fn grouped(
+        &self,
+        catalog: &Catalog,
+        grouping: &Grouping,
+    ) -> Result<Vec<ResultSeries>> {
+        let outs: Vec<SeriesOut> = self
+            .outs
+            .iter()
+            .filter_map(|o| match &o.data {
+                SeriesData::Buckets(parts) => Some(SeriesOut {
+                    id: o.id,
+                    data: SeriesData::Buckets(parts.clone()),
+                    counters: Counters::default(),
+                }),
+                SeriesData::Points(..) => None,
+            })
+            .collect();
+        let mut series = self.ctx.assemble(catalog, outs, grouping)?;
+        fill_all(&mut series, &self.ctx)?;
+        Ok(series)
+    }
+
+    /// Each series' `(sum, count)` of its non-NaN points over all its buckets, by series
+    /// id; needs a scan of an aggregating query that kept its partials.
+    pub(crate) fn series_sums(&self) -> Vec<(u32, f64, u64)> {
+        self.outs
+            .iter()
+            .filter_map(|o| match &o.data {
+                SeriesData::Buckets(parts) => {
+                    let (mut sum, mut count) = (0.0, 0);
+                    for (_, p) in parts {
+                        sum += p.sum;
+                        count += p.count;
+                    }
+                    Some((o.id, sum, count))
+                }
+                SeriesData::Points(..) => None,
+            })
+            .collect()
+    }
 }
 
 /// Which end of the range a whole-range first/last may narrow the read to.
@@ -128,12 +234,13 @@ struct Ctx<'v> {
     transform: Option<Transform>,
     filters: Vec<ValueFilter>,
     narrow: Narrow,
+    /// Keep bucket partials (see [`scan`]).
+    keep_partials: bool,
     limits: QueryLimits,
     points_read: AtomicU64,
     result_points: AtomicU64,
     query_aggregate: Option<Aggregate>,
     across: Option<Aggregate>,
-    grouping: Grouping,
     fill: Fill,
 }
 
@@ -141,11 +248,36 @@ struct Ctx<'v> {
 struct SeriesOut {
     id: u32,
     data: SeriesData,
-    explain: Explain,
+    counters: Counters,
+}
+
+/// What reading one series cost; summed into the query's [`Explain`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    chunks_from_stats: u32,
+    chunks_skipped: u32,
+    chunks_decoded: u32,
+    chunks_merged: u32,
+    points_decoded: u64,
+    head_points: u64,
+    bytes_read: u64,
+}
+
+impl Counters {
+    fn add_to(&self, e: &mut Explain) {
+        e.chunks_from_stats += u64::from(self.chunks_from_stats);
+        e.chunks_skipped += u64::from(self.chunks_skipped);
+        e.chunks_decoded += u64::from(self.chunks_decoded);
+        e.chunks_merged += u64::from(self.chunks_merged);
+        e.points_decoded += self.points_decoded;
+        e.head_points += self.head_points;
+        e.bytes_read += self.bytes_read;
+    }
 }
 
 enum SeriesData {
-    Raw(Vec<Timestamp>, Vec<f64>),
+    /// Raw points, or finished bucket values at their labels.
+    Points(Vec<Timestamp>, Vec<f64>),
     /// Non-empty partials by ascending bucket index.
     Buckets(Vec<(i64, Partial)>),
 }
@@ -213,12 +345,12 @@ impl<'v> Ctx<'v> {
             transform: query.transform,
             filters: query.where_values.clone(),
             narrow,
+            keep_partials: false,
             limits: query.limits,
             points_read: AtomicU64::new(0),
             result_points: AtomicU64::new(0),
             query_aggregate: query.aggregate,
             across: query.across,
-            grouping: query.grouping.clone(),
             fill: query.fill,
         }
     }
@@ -247,16 +379,30 @@ impl<'v> Ctx<'v> {
         Ok(())
     }
 
-    fn run_series(&self, id: u32) -> Result<Option<SeriesOut>> {
-        let mut explain = Explain::default();
+    /// Fresh per-worker state.
+    fn scratch(&self) -> Scratch<'v> {
+        Scratch {
+            cursors: vec![0; self.segments.len()],
+            chunks: Vec::new(),
+            intervals: Vec::new(),
+            steps: Vec::new(),
+            head_ts: Vec::new(),
+            head_vals: Vec::new(),
+            ts: Vec::new(),
+            vals: Vec::new(),
+        }
+    }
+
+    fn run_series(&self, id: u32, scratch: &mut Scratch<'v>) -> Result<Option<SeriesOut>> {
+        let mut counters = Counters::default();
         if self.narrow != Narrow::None {
-            if let Some(data) = self.read_series(id, self.narrow, &mut explain)? {
-                return Ok(Some(SeriesOut { id, data, explain }));
+            if let Some(data) = self.read_series(id, self.narrow, &mut counters, scratch)? {
+                return Ok(Some(SeriesOut { id, data, counters }));
             }
         }
         Ok(self
-            .read_series(id, Narrow::None, &mut explain)?
-            .map(|data| SeriesOut { id, data, explain }))
+            .read_series(id, Narrow::None, &mut counters, scratch)?
+            .map(|data| SeriesOut { id, data, counters }))
     }
 
     /// Reads one series over the range (or the narrowed part of it) into the sink.
@@ -264,10 +410,22 @@ impl<'v> Ctx<'v> {
         &self,
         id: u32,
         narrow: Narrow,
-        explain: &mut Explain,
+        explain: &mut Counters,
+        scratch: &mut Scratch<'v>,
     ) -> Result<Option<SeriesData>> {
+        let Scratch {
+            cursors,
+            chunks,
+            intervals,
+            steps,
+            head_ts,
+            head_vals,
+            ts,
+            vals,
+        } = scratch;
         // Head points, merged across heads (newer heads win).
-        let (mut head_ts, mut head_vals) = (Vec::new(), Vec::new());
+        head_ts.clear();
+        head_vals.clear();
         if !self.heads.is_empty() {
             let mut pieces = Vec::new();
             for head in &self.heads {
@@ -277,20 +435,20 @@ impl<'v> Ctx<'v> {
                 }
             }
             if pieces.len() == 1 {
-                (head_ts, head_vals) = pieces.pop().unwrap_or_default();
+                (*head_ts, *head_vals) = pieces.pop().unwrap_or_default();
             } else if pieces.len() > 1 {
-                merge_pieces(&pieces, &mut head_ts, &mut head_vals);
+                merge_pieces(&pieces, head_ts, head_vals);
             }
             self.charge_read(head_ts.len() as u64)?;
             explain.head_points += head_ts.len() as u64;
         }
 
         let mut range = self.range;
-        let mut chunks: Vec<ChunkRef<'v>> = Vec::new();
+        chunks.clear();
         match narrow {
             Narrow::None => {
                 for &si in &self.scanned {
-                    self.collect_chunks(si, id, range, &mut chunks);
+                    self.collect_chunks(si, id, range, &mut cursors[si], chunks);
                 }
             }
             Narrow::Last => {
@@ -302,7 +460,7 @@ impl<'v> Ctx<'v> {
                         break;
                     }
                     let from = chunks.len();
-                    self.collect_chunks(si, id, range, &mut chunks);
+                    self.collect_chunks(si, id, range, &mut cursors[si], chunks);
                     if let Some(newest) = chunks[from..].last() {
                         range.start = range.start.max(newest.meta.stats.min_ts);
                     }
@@ -317,7 +475,7 @@ impl<'v> Ctx<'v> {
                         break;
                     }
                     let from = chunks.len();
-                    self.collect_chunks(si, id, range, &mut chunks);
+                    self.collect_chunks(si, id, range, &mut cursors[si], chunks);
                     if let Some(oldest) = chunks.get(from) {
                         range.end = range.end.min(oldest.meta.stats.max_ts.saturating_add(1));
                     }
@@ -336,16 +494,16 @@ impl<'v> Ctx<'v> {
         if chunks.is_empty() && head_ts.is_empty() {
             return Ok(None);
         }
-        chunks.sort_by_key(|c| (c.meta.stats.min_ts, c.rank));
-        let intervals: Vec<Interval> = chunks
-            .iter()
-            .map(|c| Interval {
-                rank: c.rank,
-                min_ts: c.meta.stats.min_ts,
-                max_ts: c.meta.stats.max_ts,
-            })
-            .collect();
-        let steps = plan_series(&intervals, &head_ts);
+        if chunks.len() > 1 {
+            chunks.sort_by_key(|c| (c.meta.stats.min_ts, c.rank));
+        }
+        intervals.clear();
+        intervals.extend(chunks.iter().map(|c| Interval {
+            rank: c.rank,
+            min_ts: c.meta.stats.min_ts,
+            max_ts: c.meta.stats.max_ts,
+        }));
+        plan_series_into(intervals, head_ts, steps);
 
         let needed = Needed {
             range,
@@ -354,8 +512,7 @@ impl<'v> Ctx<'v> {
             filters: &self.filters,
         };
         let mut feeder = Feeder::new(self);
-        let (mut ts, mut vals) = (Vec::new(), Vec::new());
-        for step in steps {
+        for step in steps.drain(..) {
             match step {
                 Step::Head(r) => feeder.feed(&head_ts[r.clone()], &head_vals[r])?,
                 Step::Isolated(i) => {
@@ -367,15 +524,15 @@ impl<'v> Ctx<'v> {
                     match action {
                         ChunkAction::Stats => {
                             explain.chunks_from_stats += 1;
-                            feeder.feed_stats(&chunk.meta.stats);
+                            feeder.feed_stats(&chunk.meta.stats)?;
                         }
                         ChunkAction::Skip => explain.chunks_skipped += 1,
                         ChunkAction::Decode => {
                             ts.clear();
                             vals.clear();
-                            self.decode(chunk, &mut ts, &mut vals, explain)?;
-                            self.apply_deletions(id, chunk.segment_id, &mut ts, &mut vals);
-                            let (lo, hi) = clip(&ts, range);
+                            self.decode(chunk, ts, vals, explain)?;
+                            self.apply_deletions(id, chunk.segment_id, ts, vals);
+                            let (lo, hi) = clip(ts, range);
                             feeder.feed(&ts[lo..hi], &vals[lo..hi])?;
                         }
                     }
@@ -385,7 +542,7 @@ impl<'v> Ctx<'v> {
                     head: hr,
                 } => {
                     let group = &chunks[cr];
-                    explain.chunks_merged += group.len() as u64;
+                    explain.chunks_merged += group.len() as u32;
                     let mut ranks: Vec<u32> = group.iter().map(|c| c.rank).collect();
                     ranks.sort_unstable();
                     ranks.dedup();
@@ -406,8 +563,8 @@ impl<'v> Ctx<'v> {
                     }
                     ts.clear();
                     vals.clear();
-                    merge_pieces(&pieces, &mut ts, &mut vals);
-                    let (lo, hi) = clip(&ts, range);
+                    merge_pieces(&pieces, ts, vals);
+                    let (lo, hi) = clip(ts, range);
                     feeder.feed(&ts[lo..hi], &vals[lo..hi])?;
                 }
             }
@@ -415,16 +572,36 @@ impl<'v> Ctx<'v> {
         feeder.finish()
     }
 
-    /// Appends the chunks of series `id` in segment `si` that overlap `range`.
-    fn collect_chunks(&self, si: usize, id: u32, range: TimeRange, out: &mut Vec<ChunkRef<'v>>) {
+    /// Appends the chunks of series `id` in segment `si` that overlap `range`. `cursor`
+    /// remembers where the previous lookup in this segment ended: a worker visits series
+    /// in ascending id order, so the next series' chunks are usually right after, and a
+    /// galloping search from there costs a few comparisons instead of a binary search
+    /// over the whole chunk index.
+    fn collect_chunks(
+        &self,
+        si: usize,
+        id: u32,
+        range: TimeRange,
+        cursor: &mut usize,
+        out: &mut Vec<ChunkRef<'v>>,
+    ) {
         let segment = &self.segments[si].segment;
-        let all = segment.series_chunks(id);
+        let all = segment.chunks();
+        let from = if *cursor <= all.len() && all[..*cursor].last().is_none_or(|c| c.series < id) {
+            *cursor
+        } else {
+            0
+        };
+        let start = from + gallop(&all[from..], |c| c.series < id);
+        let end = start + gallop(&all[start..], |c| c.series == id);
+        *cursor = end;
+        let series = &all[start..end];
         // A series' chunks in one segment are sorted by time and disjoint, so both ends
         // are monotone.
-        let lo = all.partition_point(|c| c.stats.max_ts < range.start);
-        let hi = lo + all[lo..].partition_point(|c| c.stats.min_ts < range.end);
+        let lo = series.partition_point(|c| c.stats.max_ts < range.start);
+        let hi = lo + series[lo..].partition_point(|c| c.stats.min_ts < range.end);
         let segment_id = self.segments[si].entry.id;
-        out.extend(all[lo..hi].iter().map(|meta| ChunkRef {
+        out.extend(series[lo..hi].iter().map(|meta| ChunkRef {
             rank: si as u32,
             segment_id,
             segment,
@@ -456,7 +633,7 @@ impl<'v> Ctx<'v> {
         chunk: &ChunkRef<'_>,
         ts: &mut Vec<Timestamp>,
         vals: &mut Vec<f64>,
-        explain: &mut Explain,
+        explain: &mut Counters,
     ) -> Result<()> {
         let count = u64::from(chunk.meta.stats.count);
         self.charge_read(count)?;
@@ -466,6 +643,32 @@ impl<'v> Ctx<'v> {
         explain.bytes_read += u64::from(chunk.meta.len);
         Ok(())
     }
+}
+
+/// Buffers a worker reuses from series to series.
+struct Scratch<'v> {
+    /// Per segment (indexed like `Ctx::segments`): where the last chunk lookup ended.
+    cursors: Vec<usize>,
+    chunks: Vec<ChunkRef<'v>>,
+    intervals: Vec<Interval>,
+    steps: Vec<Step>,
+    head_ts: Vec<Timestamp>,
+    head_vals: Vec<f64>,
+    ts: Vec<Timestamp>,
+    vals: Vec<f64>,
+}
+
+/// Number of leading elements of `items` for which `pred` holds (it must hold for a
+/// prefix), found by doubling steps from the front and then a binary search: O(log k)
+/// for an answer k, cheap when the answer is near the front.
+fn gallop<T>(items: &[T], pred: impl Fn(&T) -> bool) -> usize {
+    let mut bound = 1;
+    while bound <= items.len() && pred(&items[bound - 1]) {
+        bound *= 2;
+    }
+    let lo = bound / 2;
+    let hi = bound.min(items.len());
+    lo + items[lo..hi].partition_point(&pred)
 }
 
 /// A chunk of one series with its segment and age.
@@ -492,9 +695,22 @@ struct Feeder<'c, 'v> {
     xf_vals: Vec<f64>,
     flt_ts: Vec<Timestamp>,
     flt_vals: Vec<f64>,
-    raw_ts: Vec<Timestamp>,
-    raw_vals: Vec<f64>,
+    sink: Sink<'c, 'v>,
+}
+
+/// Where a series' points end up.
+struct Sink<'c, 'v> {
+    ctx: &'c Ctx<'v>,
+    /// Raw points, or finished bucket values.
+    out_ts: Vec<Timestamp>,
+    out_vals: Vec<f64>,
+    /// Bucket partials, when the context keeps them.
     buckets: Vec<(i64, Partial)>,
+    /// The index of the bucket being filled in `current`, when the context does not
+    /// keep partials.
+    current_index: Option<i64>,
+    /// Reused from bucket to bucket.
+    current: Partial,
 }
 
 impl<'c, 'v> Feeder<'c, 'v> {
@@ -506,9 +722,14 @@ impl<'c, 'v> Feeder<'c, 'v> {
             xf_vals: Vec::new(),
             flt_ts: Vec::new(),
             flt_vals: Vec::new(),
-            raw_ts: Vec::new(),
-            raw_vals: Vec::new(),
-            buckets: Vec::new(),
+            sink: Sink {
+                ctx,
+                out_ts: Vec::new(),
+                out_vals: Vec::new(),
+                buckets: Vec::new(),
+                current_index: None,
+                current: Partial::default(),
+            },
         }
     }
 
@@ -543,53 +764,112 @@ impl<'c, 'v> Feeder<'c, 'v> {
             ts = &self.flt_ts;
             vals = &self.flt_vals;
         }
-        match self.ctx.bucketing {
-            None => {
-                self.ctx.charge_result(ts.len() as u64)?;
-                self.raw_ts.extend_from_slice(ts);
-                self.raw_vals.extend_from_slice(vals);
+        let Some(bucketing) = self.ctx.bucketing else {
+            self.ctx.charge_result(ts.len() as u64)?;
+            self.sink.out_ts.extend_from_slice(ts);
+            self.sink.out_vals.extend_from_slice(vals);
+            return Ok(());
+        };
+        let needs = self.ctx.needs;
+        let Some(&last) = ts.last() else {
+            return Ok(());
+        };
+        let mut i = 0;
+        let mut index = bucketing.index(ts[0]);
+        let mut end = bucketing.end(index);
+        while i < ts.len() {
+            if ts[i] >= end {
+                // The next bucket is usually the one after; otherwise divide.
+                let next = bucketing.end(index.saturating_add(1));
+                index = if ts[i] < next {
+                    index + 1
+                } else {
+                    bucketing.index(ts[i])
+                };
+                end = bucketing.end(index);
             }
-            Some(bucketing) => {
-                let needs = self.ctx.needs;
-                let mut i = 0;
-                while i < ts.len() {
-                    let index = bucketing.index(ts[i]);
-                    let end = bucketing.end(index);
-                    let j = (i + ts[i..].partition_point(|&t| t < end)).max(i + 1);
-                    bucket_at(&mut self.buckets, index).push_run(&ts[i..j], &vals[i..j], needs);
-                    i = j;
+            // Wide buckets usually hold the rest of the run (one comparison decides);
+            // narrow ones end within a few points (a short scan, then a binary search).
+            let j = if last < end {
+                ts.len()
+            } else {
+                let probe = (i + 8).min(ts.len());
+                match ts[i..probe].iter().position(|&t| t >= end) {
+                    Some(k) => i + k,
+                    None => probe + ts[probe..].partition_point(|&t| t < end),
                 }
-            }
+                .max(i + 1)
+            };
+            self.sink
+                .bucket(index)
+                .push_run(&ts[i..j], &vals[i..j], needs);
+            i = j;
         }
         Ok(())
     }
 
-    fn feed_stats(&mut self, stats: &ChunkStats) {
+    fn feed_stats(&mut self, stats: &ChunkStats) -> Result<()> {
         if let Some(bucketing) = self.ctx.bucketing {
-            bucket_at(&mut self.buckets, bucketing.index(stats.min_ts)).merge_stats(stats);
+            self.sink
+                .bucket(bucketing.index(stats.min_ts))
+                .merge_stats(stats);
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Option<SeriesData>> {
+        self.sink.finish()
+    }
+}
+
+impl Sink<'_, '_> {
+    /// The partial of bucket `index`; buckets arrive in ascending order. Without kept
+    /// partials, moving to a new bucket finishes the current one.
+    fn bucket(&mut self, index: i64) -> &mut Partial {
+        if self.ctx.keep_partials {
+            if self.buckets.last().is_none_or(|(k, _)| *k != index) {
+                self.buckets.push((index, Partial::default()));
+            }
+            let last = self.buckets.len() - 1;
+            return &mut self.buckets[last].1;
+        }
+        if self.current_index != Some(index) {
+            self.finish_current();
+            self.current_index = Some(index);
+        }
+        &mut self.current
+    }
+
+    /// Appends the current bucket's value (if it has points) to the output. (Result
+    /// points are charged per series, in `finish`: a shared counter per bucket would
+    /// bounce between cores. One series' buckets are bounded by the points it read.)
+    fn finish_current(&mut self) {
+        let (Some(bucketing), Some(aggregate)) = (self.ctx.bucketing, self.ctx.series_aggregate)
+        else {
+            return;
+        };
+        if let Some(index) = self.current_index.take() {
+            let part = &mut self.current;
+            if part.count > 0 {
+                self.out_ts
+                    .push(label_of(part, index, aggregate, bucketing));
+                self.out_vals.push(part.finish(aggregate));
+            }
+            part.reset();
         }
     }
 
     fn finish(mut self) -> Result<Option<SeriesData>> {
-        Ok(match self.ctx.bucketing {
-            None => {
-                (!self.raw_ts.is_empty()).then_some(SeriesData::Raw(self.raw_ts, self.raw_vals))
-            }
-            Some(_) => {
-                self.buckets.retain(|(_, p)| p.count > 0);
-                (!self.buckets.is_empty()).then_some(SeriesData::Buckets(self.buckets))
-            }
-        })
+        if self.ctx.bucketing.is_some() && self.ctx.keep_partials {
+            self.buckets.retain(|(_, p)| p.count > 0);
+            return Ok((!self.buckets.is_empty()).then_some(SeriesData::Buckets(self.buckets)));
+        }
+        if self.ctx.bucketing.is_some() {
+            self.finish_current();
+            self.ctx.charge_result(self.out_ts.len() as u64)?;
+        }
+        Ok((!self.out_ts.is_empty()).then_some(SeriesData::Points(self.out_ts, self.out_vals)))
     }
-}
-
-/// The partial of bucket `index`; buckets arrive in ascending order.
-fn bucket_at(buckets: &mut Vec<(i64, Partial)>, index: i64) -> &mut Partial {
-    if buckets.last().is_none_or(|(k, _)| *k != index) {
-        buckets.push((index, Partial::default()));
-    }
-    let last = buckets.len() - 1;
-    &mut buckets[last].1
 }
 
 /// Rate or derivative of consecutive non-NaN points, carrying the previous point across
@@ -623,16 +903,30 @@ fn transform(
 
 impl Ctx<'_> {
     /// Turns per-series outputs into result series: one per series, or one per group.
-    fn assemble(&self, catalog: &Catalog, outs: Vec<SeriesOut>) -> Result<Vec<ResultSeries>> {
+    fn assemble(
+        &self,
+        catalog: &Catalog,
+        outs: Vec<SeriesOut>,
+        grouping: &Grouping,
+    ) -> Result<Vec<ResultSeries>> {
         let key_of = |id: u32| {
             catalog
                 .key(SeriesId(id))
                 .ok_or_else(|| Error::Internal(format!("series {id} was selected but has no key")))
         };
-        let Some(bucketing) = self.bucketing else {
-            let mut series = Vec::with_capacity(outs.len());
-            for out in outs {
-                if let SeriesData::Raw(timestamps, values) = out.data {
+        let aggregate = self.query_aggregate.unwrap_or(Aggregate::Count);
+        let bucketing = match self.bucketing {
+            Some(b) if *grouping != Grouping::None => b,
+            _ => {
+                let mut series = Vec::with_capacity(outs.len());
+                for out in outs {
+                    let (timestamps, values) = match out.data {
+                        SeriesData::Points(t, v) => (t, v),
+                        SeriesData::Buckets(parts) => match self.bucketing {
+                            Some(b) => finish_buckets(parts, aggregate, b),
+                            None => continue,
+                        },
+                    };
                     series.push(ResultSeries {
                         labels: Labels::Series(key_of(out.id)?),
                         series_count: 1,
@@ -640,27 +934,12 @@ impl Ctx<'_> {
                         values,
                     });
                 }
-            }
-            return Ok(series);
-        };
-        let aggregate = self.query_aggregate.unwrap_or(Aggregate::Count);
-        let needs = self.needs;
-        let groups: Vec<(Labels, Vec<usize>)> = match &self.grouping {
-            Grouping::None => {
-                let mut series = Vec::with_capacity(outs.len());
-                for out in outs {
-                    if let SeriesData::Buckets(parts) = out.data {
-                        let (timestamps, values) = finish_buckets(parts, aggregate, bucketing);
-                        series.push(ResultSeries {
-                            labels: Labels::Series(key_of(out.id)?),
-                            series_count: 1,
-                            timestamps,
-                            values,
-                        });
-                    }
-                }
                 return Ok(series);
             }
+        };
+        let needs = self.needs;
+        let groups: Vec<(Labels, Vec<usize>)> = match grouping {
+            Grouping::None => Vec::new(),
             Grouping::All => vec![(Labels::Group(Vec::new()), (0..outs.len()).collect())],
             Grouping::By(dims) => {
                 let with_data: RoaringBitmap = outs.iter().map(|o| o.id).collect();
@@ -685,24 +964,19 @@ impl Ctx<'_> {
                 None => (aggregate, needs),
             };
             for &m in &members {
-                let SeriesData::Buckets(parts) = &outs[m].data else {
-                    continue;
-                };
-                match self.across {
-                    None => {
+                match &outs[m].data {
+                    SeriesData::Buckets(parts) => {
                         for (index, part) in parts {
                             merged.entry(*index).or_default().merge(part, needs);
                         }
                     }
-                    Some(_) => {
-                        for (index, part) in parts {
-                            let mut part = part.clone();
-                            let ts = label_of(&part, *index, aggregate, bucketing);
-                            let value = part.finish(aggregate);
+                    // Finished per-series values (across_series): combine them.
+                    SeriesData::Points(ts, values) => {
+                        for (&t, &v) in ts.iter().zip(values) {
                             merged
-                                .entry(*index)
+                                .entry(bucketing.index(t))
                                 .or_default()
-                                .push(ts, value, group_needs);
+                                .push(t, v, group_needs);
                         }
                     }
                 }
@@ -784,6 +1058,12 @@ fn group_by_bitmaps(
 
 /// Fill, having, ranking and limit, in that order.
 fn post_process(series: &mut Vec<ResultSeries>, query: &Query, ctx: &Ctx<'_>) -> Result<()> {
+    fill_all(series, ctx)?;
+    post_fill(series, query, ctx)
+}
+
+/// Puts every series on the full bucket grid when the query fills.
+fn fill_all(series: &mut [ResultSeries], ctx: &Ctx<'_>) -> Result<()> {
     if let (Some(Bucketing::Every(width)), fill) = (ctx.bucketing, ctx.fill) {
         if fill != Fill::None {
             let bucketing = Bucketing::Every(width);
@@ -802,6 +1082,11 @@ fn post_process(series: &mut Vec<ResultSeries>, query: &Query, ctx: &Ctx<'_>) ->
             }
         }
     }
+    Ok(())
+}
+
+/// Having, ranking and limit.
+fn post_fill(series: &mut Vec<ResultSeries>, query: &Query, ctx: &Ctx<'_>) -> Result<()> {
     if !query.having.is_empty() {
         for s in series.iter_mut() {
             let mut keep = s

@@ -45,8 +45,16 @@ pub(crate) enum Step {
 
 /// Cuts a series' sources into steps. `chunks` must be sorted by `(min_ts, rank)` and
 /// `head_ts` ascending.
+#[cfg(test)]
 pub(crate) fn plan_series(chunks: &[Interval], head_ts: &[Timestamp]) -> Vec<Step> {
-    let mut steps = Vec::with_capacity(chunks.len() + 1);
+    let mut steps = Vec::new();
+    plan_series_into(chunks, head_ts, &mut steps);
+    steps
+}
+
+/// [`plan_series`] into a reused vector (cleared first).
+pub(crate) fn plan_series_into(chunks: &[Interval], head_ts: &[Timestamp], steps: &mut Vec<Step>) {
+    steps.clear();
     let mut h = 0;
     let mut i = 0;
     while i < chunks.len() {
@@ -76,7 +84,6 @@ pub(crate) fn plan_series(chunks: &[Interval], head_ts: &[Timestamp]) -> Vec<Ste
     if h < head_ts.len() {
         steps.push(Step::Head(h..head_ts.len()));
     }
-    steps
 }
 
 /// What to do with an isolated chunk.

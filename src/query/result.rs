@@ -157,7 +157,8 @@ pub struct Explain {
     /// Segments skipped because their time span (and so their partition) lies outside
     /// the range.
     pub segments_pruned: u64,
-    /// Segments whose chunk index was consulted.
+    /// Segments overlapping the range, whose chunk indexes the series lookups use (a
+    /// whole-range first/last stops at the first segment that answers it).
     pub segments_scanned: u64,
     /// Series the selectors matched (bitmap operations on the catalog).
     pub series_matched: u64,
@@ -187,18 +188,6 @@ pub struct Explain {
     pub threads: u64,
     /// Wall-clock microseconds.
     pub micros: u64,
-}
-
-impl Explain {
-    pub(crate) fn add(&mut self, o: &Explain) {
-        self.chunks_from_stats += o.chunks_from_stats;
-        self.chunks_skipped += o.chunks_skipped;
-        self.chunks_decoded += o.chunks_decoded;
-        self.chunks_merged += o.chunks_merged;
-        self.points_decoded += o.points_decoded;
-        self.head_points += o.head_points;
-        self.bytes_read += o.bytes_read;
-    }
 }
 
 impl fmt::Display for Explain {

@@ -39,8 +39,8 @@ pub enum Aggregate {
     /// Exact quantile `q` in `[0, 1]`, interpolated between closest ranks (Hyndman & Fan
     /// type 7, the default of R and NumPy): with the `n` values sorted, `h = (n - 1) q`,
     /// the result is `x[floor h] + (h - floor h) (x[floor h + 1] - x[floor h])`. No
-    /// approximation: the error bound is zero beyond f64 rounding of that one
-    /// interpolation. Costs a decode of every chunk involved and memory for the values
+    /// approximation: the error is the f64 rounding of that one interpolation (a few
+    /// ulps), and none when `(n - 1) q` is a whole number. Costs a decode of every chunk involved and memory for the values
     /// of one bucket.
     Quantile(f64),
 }
@@ -283,11 +283,15 @@ pub enum TimeSpec {
 /// Whether a query may spread its per-series work over the cores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Parallelism {
-    /// Parallel when the query touches enough series to pay for it. The default.
+    /// Starts on the calling thread and spreads the remaining series over the pool
+    /// once they are projected to take long enough to pay for it. The default.
     #[default]
     Auto,
     /// Always on the calling thread.
     Off,
+    /// Every series on the pool from the start (for queries known to be heavy, and
+    /// for tests that compare the paths).
+    Always,
 }
 
 /// A typed query over the series of a database; run it with [`crate::Db::query`].
