@@ -182,6 +182,7 @@ pub struct CollectorStats {
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    pub cached_series: AtomicU64,
     pub received: AtomicU64,
     pub stored: AtomicU64,
     pub duplicates: AtomicU64,
@@ -521,11 +522,17 @@ impl UnifiedMetricsCollector {
             report.emptied += deleted.emptied;
         }
         // The cache maps raw identities (the user's raw id among them) to series.
-        self.shared.state.lock().cache.retain(|c| {
+        let mut st = self.shared.state.lock();
+        st.cache.retain(|c| {
             !dims
                 .iter()
                 .any(|d| c.key.dimension(d) == Some(value.as_str()))
         });
+        self.shared
+            .counters
+            .cached_series
+            .store(st.cache.len() as u64, Ordering::Relaxed);
+        drop(st);
         Ok(report)
     }
 
@@ -604,7 +611,9 @@ impl Shared {
             rejected: c.rejected.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
-            cached_series: self.state.lock().cache.len() as u64,
+            // Not the cache itself: its lock is held while a new series is created,
+            // which waits on the store, and stats must answer while the store is stuck.
+            cached_series: c.cached_series.load(Ordering::Relaxed),
         }
     }
 
@@ -777,6 +786,9 @@ impl Shared {
                         let routed_key = want_key.then(|| key.clone());
                         st.cache
                             .insert(hash, CachedSeries::new(&event, rate, handle, key));
+                        self.counters
+                            .cached_series
+                            .store(st.cache.len() as u64, Ordering::Relaxed);
                         (handle, routed_key)
                     }
                 };
