@@ -326,20 +326,32 @@ impl Worker {
         let mut enqueued_at: Option<Instant> = None;
         let mut last_health = Instant::now();
         loop {
-            let wait = match enqueued_at {
-                Some(t) => self.config.max_batch_delay.saturating_sub(t.elapsed()),
-                None => self
-                    .config
-                    .health_interval
-                    .unwrap_or(Duration::from_secs(3600))
-                    .min(Duration::from_secs(1)),
-            };
             let mut acks: Vec<SyncSender<()>> = Vec::new();
             let mut stop = false;
-            match self.rx.recv_timeout(wait) {
-                Ok(msg) => self.take(msg, &mut events, &mut acks, &mut stop, &mut enqueued_at),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => stop = true,
+            match enqueued_at {
+                // Idle: block until the first event (its sender pays one wake-up).
+                None => {
+                    let idle = self
+                        .config
+                        .health_interval
+                        .unwrap_or(Duration::from_secs(1))
+                        .min(Duration::from_secs(1));
+                    match self.rx.recv_timeout(idle) {
+                        Ok(msg) => {
+                            self.take(msg, &mut events, &mut acks, &mut stop, &mut enqueued_at)
+                        }
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => stop = true,
+                    }
+                }
+                // Filling a batch: nap instead of parking on the channel, so that
+                // senders never pay a futex wake-up (the p99 of the enqueue).
+                Some(t) => {
+                    let remaining = self.config.max_batch_delay.saturating_sub(t.elapsed());
+                    if !remaining.is_zero() {
+                        std::thread::sleep(remaining.min(Duration::from_millis(1)));
+                    }
+                }
             }
             // Drain what is already there, up to a batch.
             while events.len() < self.config.batch_size && acks.is_empty() && !stop {
