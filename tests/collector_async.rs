@@ -292,3 +292,19 @@ fn health_is_recorded_as_metrics() {
         .scalar();
     assert_eq!(delivered, Some(100.0));
 }
+
+#[test]
+fn returned_ids_are_the_events_own_or_unique_assigned_ones() {
+    let (_dir, _gate, db, c) = open(quiet());
+    let given = c.collect_metric(cpu(0).with_id("evt-7")).unwrap();
+    assert_eq!(given, "evt-7");
+    let a = c.collect_metric(cpu(1)).unwrap();
+    let b = c.collect_metric(cpu(2)).unwrap();
+    assert_ne!(a, b);
+    assert_eq!(a.len(), b.len());
+    // The same id again within the window is a duplicate, stored once.
+    assert_eq!(c.collect_metric(cpu(3).with_id("evt-7")).unwrap(), "evt-7");
+    c.flush().unwrap();
+    assert_eq!(count(&db, "cpu_usage"), 3.0);
+    assert_eq!(c.stats().duplicates, 1);
+}

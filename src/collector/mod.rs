@@ -123,6 +123,7 @@ mod enrich;
 mod error;
 mod event;
 mod hash;
+mod id;
 mod insights;
 pub mod instrument;
 pub mod migrate;
@@ -148,6 +149,7 @@ pub use event::{
     format_rfc3339, parse_rfc3339, rfc3339, BusinessMetric, LearningMetric, MetricEvent,
     PerformanceMetric, SecurityMetric, Source, SystemMetric, UserMetric,
 };
+pub use id::EventId;
 pub use insights::{InsightArea, InsightConfig, Recommendation};
 pub use instrument::TimingGuard;
 pub use privacy::{is_hashed, Privacy, PrivacyConfig, SanitizeRule, HASH_PREFIX};

@@ -160,7 +160,8 @@ impl Breaker {
 }
 
 enum Msg {
-    Event(MetricEvent),
+    /// An event, and the number of the id to assign it (the caller returned that id).
+    Event(MetricEvent, Option<u64>),
     Flush(SyncSender<()>),
     Shutdown(SyncSender<()>),
 }
@@ -238,6 +239,7 @@ impl AsyncWriter {
         &self,
         shared: &Shared,
         event: MetricEvent,
+        reserved_id: Option<u64>,
     ) -> Result<(), CollectorError> {
         if !self.breaker.allows(|| shared.clock.now()) {
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -248,7 +250,7 @@ impl AsyncWriter {
             return Err(CollectorError::Closed);
         };
         self.depth.fetch_add(1, Ordering::Relaxed);
-        match tx.try_send(Msg::Event(event)) {
+        match tx.try_send(Msg::Event(event, reserved_id)) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 self.depth.fetch_sub(1, Ordering::Relaxed);
@@ -397,8 +399,11 @@ impl Worker {
         enqueued_at: &mut Option<Instant>,
     ) {
         match msg {
-            Msg::Event(e) => {
+            Msg::Event(mut e, reserved) => {
                 self.depth.fetch_sub(1, Ordering::Relaxed);
+                if let Some(n) = reserved {
+                    e.id = self.shared.assigned_id(n).into();
+                }
                 if enqueued_at.is_none() {
                     *enqueued_at = Some(Instant::now());
                 }

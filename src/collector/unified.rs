@@ -18,6 +18,7 @@ use super::enrich::Enricher;
 use super::error::CollectorError;
 use super::event::MetricEvent;
 use super::event::Source;
+use super::id::EventId;
 use super::privacy::{Privacy, PrivacyConfig};
 use super::query::{MetricQuery, QueryResult};
 use super::queue::{AsyncConfig, AsyncWriter, BreakerState, QueueHealth};
@@ -338,26 +339,31 @@ impl UnifiedMetricsCollector {
     /// In asynchronous mode the event is validated here, then enqueued without blocking:
     /// [`CollectorError::Shed`] says it was dropped (queue full, or store failing) and
     /// counted in [`CollectorStats::dropped`].
-    pub fn collect_metric(&self, event: MetricEvent) -> Result<String, CollectorError> {
+    pub fn collect_metric(&self, event: MetricEvent) -> Result<EventId, CollectorError> {
         if let Some(writer) = &self.writer {
-            let mut event = event;
             let shared = &*self.shared;
             if let Err(r) = shared.validator.validate(&event, shared.clock.now()) {
                 shared.counters.received.fetch_add(1, Ordering::Relaxed);
                 shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
                 return Err(CollectorError::Rejected(r));
             }
-            if event.id.is_empty() {
-                event.id = shared.assign_id();
-            }
-            let id = event.id.clone();
-            writer.enqueue(shared, event)?;
+            // An assigned id is returned inline and spelled out by the writer, so the
+            // caller's thread allocates nothing.
+            let (id, reserved) = if event.id.is_empty() {
+                let n = shared.reserve_id();
+                (shared.assigned_id(n), Some(n))
+            } else {
+                (EventId::from(event.id.clone()), None)
+            };
+            writer.enqueue(shared, event, reserved)?;
             return Ok(id);
         }
         let report = self.shared.ingest(vec![event])?;
         match report.outcomes.into_iter().next() {
             Some(Outcome::Rejected(r)) => Err(CollectorError::Rejected(r)),
-            Some(o) => Ok(o.id().unwrap_or_default().to_string()),
+            Some(Outcome::Stored(id) | Outcome::Duplicate(id) | Outcome::SampledOut(id)) => {
+                Ok(EventId::from(id))
+            }
             None => Err(CollectorError::Closed),
         }
     }
@@ -698,7 +704,17 @@ impl Shared {
 
     /// A fresh id for an event that has none.
     pub(crate) fn assign_id(&self) -> String {
-        assigned_id(self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
+        self.assigned_id(self.reserve_id()).into()
+    }
+
+    /// Reserves the number of an id to assign.
+    pub(crate) fn reserve_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The id with number `n`.
+    pub(crate) fn assigned_id(&self, n: u64) -> EventId {
+        EventId::assigned(self.id_prefix, n)
     }
 
     /// Every stage up to the write: validation, sampling, series resolution,
@@ -883,37 +899,5 @@ impl Prepared {
             .iter()
             .map(WriteBatch::len)
             .sum()
-    }
-}
-
-/// `{prefix:016x}-{n:x}` without the formatting machinery (this runs once per event).
-fn assigned_id(prefix: u64, n: u64) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [0u8; 33];
-    for i in 0..16 {
-        buf[i] = HEX[((prefix >> (60 - 4 * i)) & 0xf) as usize];
-    }
-    buf[16] = b'-';
-    let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
-    for i in 0..digits {
-        buf[17 + i] = HEX[((n >> (4 * (digits - 1 - i))) & 0xf) as usize];
-    }
-    String::from_utf8_lossy(&buf[..17 + digits]).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn assigned_ids_match_the_formatted_form() {
-        for (p, n) in [
-            (0u64, 0u64),
-            (1, 1),
-            (u64::MAX, u64::MAX),
-            (0xdead_beef, 0x1234_5678),
-        ] {
-            assert_eq!(assigned_id(p, n), format!("{p:016x}-{n:x}"));
-        }
     }
 }
