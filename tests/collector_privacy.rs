@@ -187,3 +187,58 @@ fn retention_is_enforced_per_data_class() {
     assert_eq!(count(Source::System), 200.0);
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn retention_classes_can_be_handed_to_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let privacy = PrivacyConfig::with_secret(SECRET).unwrap();
+    let options = privacy
+        .engine_retention(Options::default())
+        .durability(Durability::None);
+    let db = Db::open(dir.path(), options).unwrap();
+    let c = UnifiedMetricsCollector::new(
+        db,
+        CollectorConfig {
+            privacy: Some(privacy),
+            clock: Arc::new(ManualClock::new(T0 + 200 * DAY)),
+            validator: sedimentdb::collector::ValidatorConfig {
+                max_age: None,
+                ..Default::default()
+            },
+            ..CollectorConfig::default()
+        },
+    )
+    .unwrap();
+    let mut events = Vec::new();
+    for day in 0..200 {
+        let ts = T0 + day * DAY;
+        events.push(UserMetric::new("u1", "clicks", 1.0).at(ts).build());
+        events.push(
+            SystemMetric::new("cpu_usage", 1.0, "percent")
+                .at(ts)
+                .build(),
+        );
+    }
+    c.batch_collect(events).unwrap();
+    c.db().flush().unwrap();
+    c.db().apply_retention().unwrap();
+    let count = |source| {
+        c.query_metrics(
+            &admin(),
+            &MetricQuery::any()
+                .source(source)
+                .aggregate(Aggregation::Count)
+                .group_by(Vec::<String>::new()),
+        )
+        .unwrap()
+        .scalar()
+        .unwrap_or(0.0)
+    };
+    // Measured back from the newest point (day 199): 90 days, boundary day included.
+    assert!(
+        (90.0..=91.0).contains(&count(Source::User)),
+        "{}",
+        count(Source::User)
+    );
+    assert_eq!(count(Source::System), 200.0);
+}

@@ -14,13 +14,16 @@
 //!   e-mail addresses, bearer tokens, JWTs, `key=...`/`token=...` pairs and long hex or
 //!   base64 secrets are replaced by a placeholder. Rules are regular expressions
 //!   (linear-time), configurable.
-//! * **Retention per data class.** A data class is a [`Source`]. The engine's own
-//!   retention ([`crate::Options::retention`]) drops whole segments older than one
-//!   duration for every series; set it to the longest class. The shorter classes are
-//!   enforced by [`UnifiedMetricsCollector::apply_retention`](super::UnifiedMetricsCollector::apply_retention),
-//!   which deletes each class's points older than its limit with
-//!   [`crate::Db::delete_series`] (`source = class`, time range up to the cut-off): they
-//!   vanish from reads at once and from disk at the next compaction.
+//! * **Retention per data class.** A data class is a [`Source`], stored as the `source`
+//!   dimension, so a class is a selector. Two ways to enforce it, both through the
+//!   engine: [`PrivacyConfig::engine_retention`] turns the classes into the engine's
+//!   per-selector retention rules ([`crate::Options::retention_for`]) when the `Db` is
+//!   opened, so that [`crate::Db::apply_retention`] and the maintenance thread apply them
+//!   (measured back from the newest point in the database);
+//!   [`UnifiedMetricsCollector::apply_retention`](super::UnifiedMetricsCollector::apply_retention)
+//!   applies them on demand measured from the collector's clock, with
+//!   [`crate::Db::delete_series`] (`source = class`, time range up to the cut-off). Either
+//!   way the points vanish from reads at once and from disk at the next compaction.
 //! * **Forgetting a user.** [`UnifiedMetricsCollector::forget_user`](super::UnifiedMetricsCollector::forget_user)
 //!   hashes the id and deletes every series whose user dimension holds that hash, over
 //!   all time. Points leave the disk when their partition is next rewritten (the
@@ -113,6 +116,29 @@ pub struct PrivacyConfig {
     /// How long each data class is kept; classes not listed are kept until the engine's
     /// own retention. Default: `user` 90 days, `security` 365 days.
     pub retention: BTreeMap<Source, Duration>,
+}
+
+impl PrivacyConfig {
+    /// Adds the retention per data class to the engine's options as per-selector
+    /// retention rules (`source = class`), so that [`crate::Db::apply_retention`] and
+    /// the engine's maintenance thread enforce it (measured back from the newest point
+    /// in the database, as all engine retention is). Use it when opening the `Db`:
+    ///
+    /// ```
+    /// use sedimentdb::{Db, Options};
+    /// use sedimentdb::collector::PrivacyConfig;
+    /// let privacy = PrivacyConfig::with_secret("a secret of sixteen+ bytes").unwrap();
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = Db::open(dir.path(), privacy.engine_retention(Options::default())).unwrap();
+    /// ```
+    pub fn engine_retention(&self, mut options: crate::Options) -> crate::Options {
+        for (source, keep) in &self.retention {
+            let selector =
+                crate::Selector::any().with(crate::Matcher::eq("source", source.as_str()));
+            options = options.retention_for(selector, *keep);
+        }
+        options
+    }
 }
 
 impl fmt::Debug for PrivacyConfig {
