@@ -230,3 +230,42 @@ fn a_failing_store_is_an_error_and_nothing_is_remembered_as_seen() {
         "{err}"
     );
 }
+
+#[test]
+fn hostile_input_is_rejected_never_panics() {
+    let (_dir, c) = open(CollectorConfig::default());
+    // Garbage JSON never parses into an event.
+    for line in [
+        "",
+        "{",
+        "null",
+        r#"{"timestamp":"9999-99-99","source":"system","category":"a","name":"b","value":1}"#,
+        r#"{"timestamp":1e400,"source":"system","category":"a","name":"b","value":1}"#,
+        r#"{"timestamp":"2024-05-01T12:00:00Z","source":"system","category":"a","name":"b","value":"x"}"#,
+    ] {
+        assert!(MetricEvent::from_json(line).is_err(), "{line}");
+    }
+    // Events that parse but are hostile are rejected one by one.
+    let mut events = Vec::new();
+    for name in ["", "a b", "é", "../../etc/passwd", &"n".repeat(10_000)] {
+        let mut e = cpu(T0, "h1", 1.0);
+        e.name = name.to_string();
+        events.push(e);
+    }
+    for (k, v) in [
+        ("", "v"),
+        ("k\0", "v"),
+        ("k", "\0"),
+        ("unit", "x"),
+        ("k", &"v".repeat(100_000)),
+    ] {
+        events.push(cpu(T0, "h1", 1.0).with_dimension(k, v));
+    }
+    for ts in [i64::MIN, i64::MAX, -1] {
+        events.push(cpu(ts, "h1", 1.0));
+    }
+    let n = events.len();
+    let report = c.batch_collect(events).unwrap();
+    assert_eq!(report.rejected().count(), n);
+    assert_eq!(report.stored, 0);
+}

@@ -573,7 +573,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "d" => n * 86_400.0,
         _ => return None,
     };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 /// Serde adapter for durations written as text (`"5m"`).
@@ -609,6 +609,8 @@ mod tests {
         assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("10"), Some(Duration::from_secs(10)));
         assert_eq!(parse_duration("5 parsecs"), None);
+        assert_eq!(parse_duration("99999999999999999999999d"), None);
+        assert_eq!(parse_duration(""), None);
     }
 
     #[test]
