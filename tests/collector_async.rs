@@ -204,7 +204,6 @@ fn shutdown_loses_nothing_accepted() {
 }
 
 #[test]
-#[ignore = "hangs on the loaded 2-core machine (found at merge, 2026-11-27); issue #6 must fix it"]
 fn a_full_queue_sheds_without_blocking_and_counts_drops() {
     let (_dir, gate, db, c) = open(AsyncConfig {
         queue_capacity: 64,
