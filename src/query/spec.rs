@@ -415,7 +415,8 @@ impl Query {
         self
     }
 
-    /// Adds a dimension matcher to every selector of the query.
+    /// Adds a dimension matcher to every selector given so far (call it after
+    /// [`Query::or`] to narrow all of them).
     pub fn filter(mut self, matcher: Matcher) -> Self {
         self.selectors = self
             .selectors
