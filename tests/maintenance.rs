@@ -65,3 +65,28 @@ fn scheduler_flushes_compacts_and_stops_on_close() {
         "the thread stopped with close"
     );
 }
+
+/// A `Db` dropped right after open must not wait for the scheduler's next tick: the stop
+/// request may arrive before the thread first waits, and must not be slept through.
+/// (This hung for a whole `flush_every` before the fix; the bound below is a hang
+/// detector, an hour shorter than the interval, not a performance figure.)
+#[test]
+fn dropping_right_after_open_does_not_wait_for_the_next_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..50 {
+            let opts = Options::default().maintenance(Maintenance {
+                flush_every: Some(Duration::from_secs(3600)),
+                compact_every: Some(Duration::from_secs(3600)),
+                retention_every: None,
+            });
+            drop(Db::open(&path, opts).unwrap());
+        }
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(Duration::from_secs(300))
+        .expect("dropping a Db with an idle scheduler hung");
+}

@@ -94,12 +94,22 @@ fn run(
             .flatten()
             .min();
         {
+            // The flag is checked before every wait: a stop requested before this thread
+            // first reached the lock must not be slept through (a lost wake-up kept a
+            // dropped `Db` waiting a whole `flush_every`).
             let mut stopped = stop.0.lock();
-            match wake {
-                Some(at) => {
-                    let _ = stop.1.wait_until(&mut stopped, at);
+            loop {
+                if *stopped {
+                    return;
                 }
-                None => stop.1.wait(&mut stopped),
+                match wake {
+                    Some(at) => {
+                        if stop.1.wait_until(&mut stopped, at).timed_out() {
+                            break;
+                        }
+                    }
+                    None => stop.1.wait(&mut stopped),
+                }
             }
             if *stopped {
                 return;
