@@ -9,12 +9,13 @@ use sedimentdb::{__fuzz, Db, Durability, Options, SeriesKey, WriteBatch};
 
 type Entry = fn(&[u8]);
 
-const TARGETS: [(&str, Entry); 5] = [
+const TARGETS: [(&str, Entry); 6] = [
     ("codecs", __fuzz::codecs),
     ("wal_replay", __fuzz::wal_replay),
     ("segment", __fuzz::segment),
     ("catalog", __fuzz::catalog),
     ("manifest", __fuzz::manifest),
+    ("query", __fuzz::query),
 ];
 
 fn stored_inputs(target: &str) -> Vec<PathBuf> {
@@ -118,5 +119,24 @@ fn mutated_real_files_never_panic() {
             let random: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             run(&random);
         }
+    }
+}
+
+/// The query target on pseudo-random parameter bytes: every builder call, serial and
+/// parallel paths compared, limits at and past their bounds.
+#[test]
+fn random_queries_never_panic_and_agree_across_paths() {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    for _ in 0..3000 {
+        let len = 8 + (x % 56) as usize;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        __fuzz::query(&bytes);
     }
 }
