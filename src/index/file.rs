@@ -1235,6 +1235,12 @@ mod tests {
     }
 }
 
+// The TSBS host generator of the examples and benches (std only), so that the figures
+// below are for the same tags as theirs.
+#[cfg(test)]
+#[path = "../../examples/common/tsbs_data.rs"]
+mod tsbs_data;
+
 /// Figures for the catalog of a TSBS-like "devops" data set. Run with
 /// `cargo test --release --lib index::file::figures -- --ignored --nocapture`.
 #[cfg(test)]
@@ -1245,65 +1251,15 @@ mod figures {
     use super::*;
     use crate::types::{Matcher, Selector};
 
-    const CPU_FIELDS: [&str; 10] = [
-        "usage_user",
-        "usage_system",
-        "usage_idle",
-        "usage_nice",
-        "usage_iowait",
-        "usage_irq",
-        "usage_softirq",
-        "usage_steal",
-        "usage_guest",
-        "usage_guest_nice",
-    ];
-    const REGIONS: [(&str, &[&str]); 9] = [
-        (
-            "us-east-1",
-            &["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1e"],
-        ),
-        ("us-west-1", &["us-west-1a", "us-west-1b"]),
-        ("us-west-2", &["us-west-2a", "us-west-2b", "us-west-2c"]),
-        ("eu-west-1", &["eu-west-1a", "eu-west-1b", "eu-west-1c"]),
-        ("eu-central-1", &["eu-central-1a", "eu-central-1b"]),
-        ("ap-southeast-1", &["ap-southeast-1a", "ap-southeast-1b"]),
-        ("ap-southeast-2", &["ap-southeast-2a", "ap-southeast-2b"]),
-        ("ap-northeast-1", &["ap-northeast-1a", "ap-northeast-1c"]),
-        ("sa-east-1", &["sa-east-1a", "sa-east-1b", "sa-east-1c"]),
-    ];
+    use super::tsbs_data;
 
     /// `hosts` hosts with TSBS' ten tags, times the ten cpu fields as metric names.
     pub(super) fn tsbs_keys(hosts: usize) -> Vec<SeriesKey> {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
-        let mut keys = Vec::with_capacity(hosts * CPU_FIELDS.len());
-        for host in 0..hosts {
-            let (region, zones) = REGIONS[next(REGIONS.len())];
-            let tags = [
-                ("hostname", format!("host_{host}")),
-                ("region", region.to_owned()),
-                ("datacenter", zones[next(zones.len())].to_owned()),
-                ("rack", next(100).to_string()),
-                (
-                    "os",
-                    ["Ubuntu16.10", "Ubuntu16.04LTS", "Ubuntu15.10"][next(3)].to_owned(),
-                ),
-                ("arch", ["x64", "x86"][next(2)].to_owned()),
-                ("team", ["SF", "NYC", "LON", "CHI"][next(4)].to_owned()),
-                ("service", next(20).to_string()),
-                ("service_version", next(2).to_string()),
-                (
-                    "service_environment",
-                    ["production", "staging", "test"][next(3)].to_owned(),
-                ),
-            ];
-            for field in CPU_FIELDS {
-                keys.push(SeriesKey::from_parts(format!("cpu_{field}"), tags.clone()));
+        let mut keys = Vec::with_capacity(hosts * tsbs_data::FIELDS.len());
+        for host in tsbs_data::make_hosts(hosts, 1) {
+            for field in 0..tsbs_data::FIELDS.len() {
+                let tags = host.tag_pairs().map(|(k, v)| (k, v.to_owned()));
+                keys.push(SeriesKey::from_parts(tsbs_data::metric_name(field), tags));
             }
         }
         keys
