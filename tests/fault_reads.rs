@@ -144,15 +144,20 @@ fn step_once(fs: &FaultFs, db: &mut Option<Db>, step: Step, run: &mut Run) -> Re
             let selector = Selector::metric(METRIC).with(Matcher::eq("s", series.to_string()));
             let result = d.delete_series(&selector, TimeRange::all());
             run.deletions.push(Deletion {
-                series,
+                series: Some(series),
                 start: i64::MIN,
                 end: i64::MAX,
                 before: run.attempted.clone(),
                 certain: result.is_ok(),
+                partial: false,
             });
             result?;
             // Certain now, whatever an earlier failed attempt left.
-            for d in run.deletions.iter_mut().filter(|d| d.series == series) {
+            for d in run
+                .deletions
+                .iter_mut()
+                .filter(|d| d.series == Some(series))
+            {
                 d.certain = true;
             }
         }
