@@ -337,23 +337,21 @@ fn analytics_on_empty_and_constant_series() {
         threshold: 3.5,
     };
     // Nothing in the database: every analysis answers "nothing", none fails.
-    for db in [&db] {
-        assert!(db
-            .trend(&q("none"), &TrendOptions::default())
-            .unwrap()
-            .is_empty());
-        assert!(db.anomalies(&q("none"), rolling).unwrap().is_empty());
-        assert!(db.anomalies(&q("none"), seasonal).unwrap().is_empty());
-        assert!(db.change_points(&q("none"), 5.0, 0.5).unwrap().is_empty());
-        assert!(db
-            .correlate(&q("none"), &q("none"), &CorrelateOptions::default())
-            .unwrap()
-            .is_empty());
-        assert!(db
-            .discover_correlated(&q("none"), &q("none"), 3, CorrelationMethod::Pearson)
-            .unwrap()
-            .is_empty());
-    }
+    assert!(db
+        .trend(&q("none"), &TrendOptions::default())
+        .unwrap()
+        .is_empty());
+    assert!(db.anomalies(&q("none"), rolling).unwrap().is_empty());
+    assert!(db.anomalies(&q("none"), seasonal).unwrap().is_empty());
+    assert!(db.change_points(&q("none"), 5.0, 0.5).unwrap().is_empty());
+    assert!(db
+        .correlate(&q("none"), &q("none"), &CorrelateOptions::default())
+        .unwrap()
+        .is_empty());
+    assert!(db
+        .discover_correlated(&q("none"), &q("none"), 3, CorrelationMethod::Pearson)
+        .unwrap()
+        .is_empty());
     // Constant series, and a series of one point.
     let mut batch = WriteBatch::new();
     for t in 0..120 {
@@ -389,4 +387,220 @@ fn analytics_on_empty_and_constant_series() {
         .correlate(&q("one"), &q("flat"), &CorrelateOptions::default())
         .unwrap();
     assert!(pairs.iter().all(|p| p.r.is_none()));
+}
+
+/// A small database with flushed data and a live WAL; returns its series contents.
+fn base_db(dir: &Path) -> BTreeMap<String, Vec<(i64, u64)>> {
+    let db = open(dir);
+    let mut batch = WriteBatch::new();
+    for t in 0..50 {
+        batch.push_key(&SeriesKey::new("m").with("h", "a"), t * SEC, t as f64);
+    }
+    db.write(&batch).unwrap();
+    db.flush().unwrap();
+    let mut batch = WriteBatch::new();
+    batch.push_key(&SeriesKey::new("m").with("h", "b"), 0, 1.5);
+    db.write(&batch).unwrap();
+    let got = contents(&db);
+    db.close().unwrap();
+    got
+}
+
+fn only_file_in(dir: &Path, ext: &str) -> std::path::PathBuf {
+    let mut found: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .unwrap_or_else(|| panic!("no .{ext} in {}", dir.display()))
+}
+
+#[test]
+fn lock_file_contents_are_ignored_and_a_directory_in_its_place_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = base_db(dir.path());
+    let lock = dir.path().join("LOCK");
+    std::fs::write(&lock, b"\xff\x00garbage left by someone else").unwrap();
+    let db = open(dir.path());
+    assert_eq!(contents(&db), want);
+    db.close().unwrap();
+    drop(db);
+    std::fs::remove_file(&lock).unwrap();
+    let db = open(dir.path());
+    assert_eq!(contents(&db), want, "a missing lock file is recreated");
+    drop(db);
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::create_dir(&lock).unwrap();
+    match Db::open(dir.path(), Options::default()) {
+        Err(Error::Io { path, .. }) => assert_eq!(path, lock),
+        other => panic!("expected an I/O error naming LOCK, got {other:?}"),
+    }
+}
+
+#[test]
+fn leftover_temporary_and_orphan_files_are_removed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = base_db(dir.path());
+    let d = dir.path();
+    let planted = [
+        d.join("MANIFEST.tmp"),
+        d.join("segments/00000000000000000999.seg"),
+        d.join("segments/00000000000000000999.seg.tmp"),
+        d.join("catalog/00000000000000000998.cat"),
+        d.join("catalog/00000000000000000999.cat.tmp"),
+        d.join("wal/00000000000000000001.wal.tmp"),
+    ];
+    for p in &planted {
+        std::fs::write(p, b"half-written by a crashed compaction or manifest write").unwrap();
+    }
+    // Not ours: left alone.
+    let foreign = d.join("segments/README");
+    std::fs::write(&foreign, b"notes").unwrap();
+    let db = open(d);
+    assert_eq!(contents(&db), want);
+    let removed = &db.recovery_report().orphans_removed;
+    for p in &planted {
+        assert!(!p.exists(), "{} left behind", p.display());
+        assert!(
+            removed.contains(p),
+            "{} not reported: {removed:?}",
+            p.display()
+        );
+    }
+    assert!(foreign.exists());
+    // The database carries on: the next flush and compaction do not trip over them.
+    let mut batch = WriteBatch::new();
+    batch.push_key(&SeriesKey::new("m").with("h", "c"), 0, 2.0);
+    db.write(&batch).unwrap();
+    db.flush().unwrap();
+    db.compact().unwrap();
+    assert_eq!(contents(&db).len(), want.len() + 1);
+}
+
+#[test]
+fn empty_files_in_place_of_database_files() {
+    // (file to empty, whether open must refuse naming it)
+    let cases: [(&str, &str, bool); 4] = [
+        ("", "MANIFEST", true),
+        ("catalog", "cat", true),
+        ("segments", "seg", true),
+        // The newest WAL file: an empty one is a crash while it was created.
+        ("wal", "wal", false),
+    ];
+    for (sub, what, refused) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let want = base_db(dir.path());
+        let file = if what == "MANIFEST" {
+            dir.path().join("MANIFEST")
+        } else {
+            only_file_in(&dir.path().join(sub), what)
+        };
+        std::fs::write(&file, b"").unwrap();
+        match Db::open(dir.path(), Options::default()) {
+            Err(Error::Corruption { file: f, .. }) if refused => assert_eq!(f, file),
+            Ok(db) if !refused => {
+                // The emptied WAL held the last batch; the flushed data is intact.
+                let got = contents(&db);
+                assert_eq!(got.get("m{h=\"a\"}"), want.get("m{h=\"a\"}"), "{got:?}");
+                assert!(db.recovery_report().truncated_tail.is_none());
+            }
+            other => panic!("{what} emptied: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn retention_and_deletion_race_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let hour = 3600 * SEC;
+    let opts = Options::default()
+        .durability(Durability::None)
+        .partition_duration(Duration::from_secs(3600))
+        .retention(Duration::from_secs(5 * 3600));
+    let db = Db::open(dir.path(), opts.clone()).unwrap();
+    let key = |s: u32| SeriesKey::new("race").with("s", s.to_string());
+    // Ten hourly partitions, each written in two halves so that every partition has two
+    // segments for compaction to merge.
+    for half in 0..2 {
+        let mut batch = WriteBatch::new();
+        for s in 0..4 {
+            for p in 0..10i64 {
+                for m in 0..3i64 {
+                    let ts = p * hour + (half * 3 + m) * 10 * 60 * SEC;
+                    batch.push_key(&key(s), ts, (ts / SEC + i64::from(s)) as f64);
+                }
+            }
+        }
+        db.write(&batch).unwrap();
+        db.flush().unwrap();
+    }
+    let newest = 9 * hour + 50 * 60 * SEC;
+    // Retention's cut-off is 5 h behind the newest point: 4 h 50 min.
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for _ in 0..3 {
+                db.compact().unwrap();
+            }
+        });
+        scope.spawn(|| {
+            for _ in 0..3 {
+                db.apply_retention().unwrap();
+            }
+        });
+        scope.spawn(|| {
+            let sel = Selector::metric("race").with(Matcher::eq("s", "2"));
+            db.delete_series(&sel, TimeRange::all()).unwrap();
+        });
+        scope.spawn(|| {
+            for _ in 0..20 {
+                for s in db.select(&Selector::any(), TimeRange::all()).unwrap() {
+                    s.unwrap();
+                }
+            }
+        });
+    });
+    db.apply_retention().unwrap();
+    db.compact().unwrap();
+    // Retention drops whole segments older than the cut-off: partitions 0..=3 end before
+    // it; of partition 4, the first half's segment ends before it too, unless compaction
+    // merged it with the second half first. Either way, all series alike.
+    let first_half_kept = std::cell::Cell::new(None);
+    let check = |db: &Db, when: &str| {
+        let got = contents(db);
+        assert_eq!(got.len(), 3, "{when}: {:?}", got.keys());
+        for s in [0u32, 1, 3] {
+            let points = &got[&key(s).to_string()];
+            let kept = points.len() == 6 * 6;
+            assert!(
+                kept || points.len() == 6 * 6 - 3,
+                "{when}: series {s}: {}",
+                points.len()
+            );
+            if kept {
+                assert_eq!(points[0].0, 4 * hour);
+            }
+            assert_eq!(*first_half_kept.get().get_or_insert(kept), kept);
+            for &(ts, bits) in points {
+                assert!(ts >= 4 * hour && ts <= newest, "{when}: {ts}");
+                assert_eq!(f64::from_bits(bits), (ts / SEC + i64::from(s)) as f64);
+            }
+        }
+    };
+    check(&db, "after the race");
+    assert_eq!(
+        db.stats().segments,
+        6,
+        "one segment per remaining partition"
+    );
+    db.close().unwrap();
+    drop(db);
+    let db = Db::open(dir.path(), opts).unwrap();
+    check(&db, "after reopen");
+    let seg_files = std::fs::read_dir(dir.path().join("segments"))
+        .unwrap()
+        .count();
+    assert_eq!(seg_files as u64, db.stats().segments, "no file left behind");
 }
