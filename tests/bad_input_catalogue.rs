@@ -604,3 +604,56 @@ fn retention_and_deletion_race_compaction() {
         .count();
     assert_eq!(seg_files as u64, db.stats().segments, "no file left behind");
 }
+
+/// `tests/BAD_INPUTS.md` stays in sync: at least 30 numbered rows, numbered in order,
+/// each naming at least one test, and every test named exists as a `#[test] fn` in the
+/// file named.
+#[test]
+fn the_catalogue_names_only_tests_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let table = std::fs::read_to_string(root.join("tests/BAD_INPUTS.md")).unwrap();
+    let mut rows = 0u32;
+    let mut problems = Vec::new();
+    for line in table.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // "| n | input | behaviour | tests |" splits into 6 cells, empty at both ends.
+        let Some(n) = cells.get(1).and_then(|c| c.parse::<u32>().ok()) else {
+            continue;
+        };
+        rows += 1;
+        if cells.len() != 6 {
+            problems.push(format!("row {n}: {} cells (a stray '|'?)", cells.len() - 2));
+            continue;
+        }
+        if n != rows {
+            problems.push(format!("row {n} is row {rows} of the table"));
+        }
+        let tests: Vec<&str> = cells[4].split('`').skip(1).step_by(2).collect();
+        if tests.is_empty() {
+            problems.push(format!("row {n} names no test"));
+        }
+        for test in tests {
+            let Some((file, name)) = test.rsplit_once("::") else {
+                problems.push(format!("row {n}: {test:?} is not file::function"));
+                continue;
+            };
+            let Ok(source) = std::fs::read_to_string(root.join(file)) else {
+                problems.push(format!("row {n}: no file {file}"));
+                continue;
+            };
+            let Some(at) = source.find(&format!("fn {name}(")) else {
+                problems.push(format!("row {n}: no fn {name} in {file}"));
+                continue;
+            };
+            // The attribute sits just above the function (after its doc comment).
+            let before = &source[..at];
+            let attr = before.rfind("#[test]");
+            let fn_before = before.rfind("\nfn ").max(before.rfind("    fn "));
+            if attr.is_none() || attr < fn_before {
+                problems.push(format!("row {n}: {file}::{name} is not a #[test]"));
+            }
+        }
+    }
+    assert!(rows >= 30, "only {rows} rows");
+    assert!(problems.is_empty(), "{problems:#?}");
+}
