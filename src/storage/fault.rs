@@ -1306,6 +1306,29 @@ mod tests {
     }
 
     #[test]
+    fn read_faults_fail_shorten_or_hide_and_change_nothing() {
+        let fs = setup(2);
+        let f = fs.create_new(&p("/d/a")).unwrap();
+        f.append(b"0123456789").unwrap();
+        fs.add_rule(FaultRule::on(Op::Read, Fault::ShortRead));
+        assert_eq!(fs.read(&p("/d/a")).unwrap(), b"01234");
+        assert_eq!(fs.read(&p("/d/a")).unwrap(), b"0123456789", "fires once");
+        fs.add_rule(FaultRule::on(Op::OpenBytes, Fault::ShortRead));
+        let bytes = fs.open_bytes(&p("/d/a"), ReadMode::Mmap).unwrap();
+        assert_eq!(&*bytes, b"01234");
+        fs.add_rule(FaultRule::on(Op::OpenBytes, Fault::Eio));
+        assert!(fs.open_bytes(&p("/d/a"), ReadMode::Buffered).is_err());
+        fs.add_rule(FaultRule::on(Op::Exists, Fault::Eio));
+        assert!(!fs.exists(&p("/d/a")), "a failed stat reads as absent");
+        assert!(fs.exists(&p("/d/a")));
+        // ShortRead applies to whole-file reads only.
+        fs.add_rule(FaultRule::on(Op::Size, Fault::ShortRead));
+        assert_eq!(fs.size(&p("/d/a")).unwrap(), 10);
+        assert_eq!(fs.contents(&p("/d/a")).unwrap(), b"0123456789");
+        assert_eq!(fs.fired().len(), 4);
+    }
+
+    #[test]
     fn locks_are_exclusive_until_dropped_or_rebooted() {
         let fs = setup(0);
         let lock = fs.lock(&p("/d/LOCK")).unwrap();
