@@ -47,14 +47,20 @@ pub(crate) struct ReplayReport {
 }
 
 /// The WAL files in `dir`, sorted by seq.
+#[cfg(test)]
 pub(crate) fn list_files(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let names = fs.list(dir).map_err(|e| Error::io("list", dir, e))?;
+    Ok(wal_files(dir, &names))
+}
+
+/// The WAL files among `names` (the listing of `dir`), sorted by seq.
+fn wal_files(dir: &Path, names: &[String]) -> Vec<(u64, PathBuf)> {
     let mut files: Vec<(u64, PathBuf)> = names
         .iter()
         .filter_map(|name| record::parse_file_seq(name).map(|seq| (seq, dir.join(name))))
         .collect();
     files.sort_unstable_by_key(|(seq, _)| *seq);
-    Ok(files)
+    files
 }
 
 /// Replays the files with `seq >= from_seq` in order, calling `visit` for each entry.
@@ -71,8 +77,9 @@ pub(crate) fn replay(
     let mut report = ReplayReport::default();
     // Not `exists`: a failed stat would read as "no log" and skip the replay.
     let files = match fs.list(dir) {
+        Ok(names) => wal_files(dir, &names),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),
-        _ => list_files(fs, dir)?,
+        Err(e) => return Err(Error::io("list", dir, e)),
     };
     report.max_seq = files.last().map_or(0, |(seq, _)| *seq);
     let newest = report.max_seq;
