@@ -337,3 +337,23 @@ fn a_failed_exists_does_not_hide_the_manifest_or_the_wal() {
     let db = Db::open(DB, options(&fs)).unwrap();
     fault_support::check(&db, &acked, |id| acked.contains(&id)).unwrap();
 }
+
+/// A read error while open checks a directory an interrupted first open left behind is
+/// an I/O error naming it, not `NotADatabase`; the retry creates the database.
+#[test]
+fn a_failed_listing_during_creation_is_an_io_error() {
+    let fs = FaultFs::new(5);
+    // A first open that died after creating the sub-directories, before the manifest.
+    fs.add_rule(FaultRule::on(Op::CreateNew, Fault::Crash).path_contains("MANIFEST"));
+    assert!(Db::open(DB, options(&fs)).is_err());
+    fs.reboot();
+    fs.clear_rules();
+    assert!(fs.contents(Path::new("/db/MANIFEST")).is_none());
+    fs.add_rule(FaultRule::on(Op::List, Fault::Eio).path_contains("/db/wal"));
+    match Db::open(DB, options(&fs)) {
+        Err(Error::Io { path, .. }) => assert_eq!(path, Path::new("/db/wal")),
+        other => panic!("expected an I/O error naming /db/wal, got {other:?}"),
+    }
+    let db = Db::open(DB, options(&fs)).unwrap();
+    db.write(&batch(0)).unwrap();
+}

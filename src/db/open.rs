@@ -187,10 +187,24 @@ fn create(fs: &dyn FileSystem, layout: &Layout, opts: &Options) -> Result<Manife
     for name in &entries {
         let ours_and_empty = match name.as_str() {
             layout::LOCK_FILE => true,
-            layout::WAL_DIR | layout::SEGMENT_DIR | layout::CATALOG_DIR => fs
-                .list(&layout.root.join(name))
-                .map(|inner| inner.is_empty())
-                .unwrap_or(false),
+            layout::WAL_DIR | layout::SEGMENT_DIR | layout::CATALOG_DIR => {
+                let sub = layout.root.join(name);
+                match fs.list(&sub) {
+                    Ok(inner) => inner.is_empty(),
+                    // A file by that name (or one gone meanwhile) is not ours.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::NotADirectory | std::io::ErrorKind::NotFound
+                        ) =>
+                    {
+                        false
+                    }
+                    // A failed listing says nothing about the directory: not a reason
+                    // to call it someone else's.
+                    Err(e) => return Err(Error::io("list", &sub, e)),
+                }
+            }
             n => n == format!("{}.tmp", layout::MANIFEST_FILE),
         };
         if !ours_and_empty {
