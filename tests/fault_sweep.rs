@@ -1,7 +1,9 @@
 //! Fault sweep: a deterministic workload (open, write batches under `Durability::Sync`,
-//! flush, compact, delete a series, crash, reopen, write, flush, compact, close) runs on
-//! [`FaultFs`] once per (I/O call, fault) pair: every call of the workload gets, in turn, each fault that applies to it
-//! (EIO, short write, ENOSPC, process crash, power cut). Then, for every run:
+//! flush, compact, apply retention (segments past the retention and a per-selector
+//! rule), delete a series, crash, reopen, write, flush, compact, retention, close) runs
+//! on [`FaultFs`] once per (I/O call, fault) pair: every call of the workload gets, in
+//! turn, each fault that applies to it (EIO, short write or read, ENOSPC, process crash,
+//! power cut). Then, for every run:
 //!
 //! - while the database is up: a failed WAL fsync makes every later write fail with
 //!   `Error::Poisoned` (never acknowledged after it), and reads keep answering with
@@ -11,8 +13,14 @@
 //!   written; a further write succeeds;
 //! - after a power cut on top of that: the same again.
 //!
+//! Points that retention or a deletion legitimately removed are allowed to be gone
+//! (retention: any of the points older than its cut-off; a deletion: all or none).
+//!
 //! A second test cuts the power during recovery itself: at each call of the `open` that
-//! follows a power cut, then opens again.
+//! follows a power cut, then opens again. A third lets the background maintenance
+//! thread flush, compact and apply retention while the test writes and deletes and one
+//! random fault fires, then cuts the power: not deterministic, so it checks the same
+//! invariants over seeded trials instead of sweeping calls.
 //!
 //! `cargo test --test fault_sweep` runs the bounded sweep; the `#[ignore]`d
 //! `long_fault_sweep` tries several power-cut seeds per point
@@ -25,9 +33,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fault_support::{batch, check_with_deletions, Deletion, METRIC};
+use fault_support::{batch, check_with_deletions, newest_ts, Deletion, Rng, METRIC};
 use sedimentdb::storage::fault::{CallRecord, Fault, FaultFs, FaultRule, Op};
-use sedimentdb::{Db, Durability, Error, Matcher, Options, Selector, TimeRange};
+use sedimentdb::{Db, Durability, Error, Maintenance, Matcher, Options, Selector, TimeRange};
 
 const DB: &str = "/db";
 
@@ -46,6 +54,33 @@ fn options(fs: &FaultFs) -> Options {
         .cold_zstd_level(3)
         // No background flush: the call sequence must be the same on every run.
         .head_window(Duration::from_secs(365 * 86_400))
+        // Retention drops the oldest partitions' segments; the rule deletes older
+        // points of one series with a tombstone.
+        .retention(RETENTION)
+        .retention_for(rule_selector(), RULE_KEEP)
+}
+
+/// How long `apply_retention` keeps data, behind the newest point.
+const RETENTION: Duration = Duration::from_secs(240);
+/// How long the per-selector rule keeps series `RULE_SERIES`.
+const RULE_KEEP: Duration = Duration::from_secs(120);
+const RULE_SERIES: u64 = 1;
+
+fn rule_selector() -> Selector {
+    Selector::metric(METRIC).with(Matcher::eq("s", RULE_SERIES.to_string()))
+}
+
+/// What `apply_retention` may remove, as partial deletions: points older than the
+/// cut-offs measured back from the newest point written so far.
+fn retention_deletions(attempted: &BTreeSet<u64>) -> Vec<Deletion> {
+    let Some(newest) = newest_ts(attempted) else {
+        return Vec::new();
+    };
+    let ns = |d: Duration| d.as_nanos() as i64;
+    vec![
+        Deletion::retention(None, newest - ns(RETENTION), attempted.clone()),
+        Deletion::retention(Some(RULE_SERIES), newest - ns(RULE_KEEP), attempted.clone()),
+    ]
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +91,8 @@ enum Step {
     Compact,
     /// `delete_series` of one series, over all time.
     Delete(u64),
+    /// `apply_retention`: segments past the retention, and the per-selector rule.
+    Retention,
     /// The process dies: the database is dropped without `close`, open handles die.
     Crash,
     Close,
@@ -76,6 +113,7 @@ fn script() -> Vec<Step> {
         Write(7),
         Flush,
         Compact,
+        Retention,
         Write(8),
         Delete(3),
         Write(9),
@@ -86,6 +124,7 @@ fn script() -> Vec<Step> {
         Flush,
         Compact,
         Write(12),
+        Retention,
         Close,
     ]
 }
@@ -98,6 +137,8 @@ struct Outcome {
     deletions: Vec<Deletion>,
     /// Segments written by compactions that succeeded.
     compacted: u64,
+    /// Segments dropped and series cut by retention runs that succeeded.
+    retained: (u64, u64),
     violations: Vec<String>,
 }
 
@@ -190,16 +231,31 @@ fn run_script(fs: &FaultFs, out: &mut Outcome) {
                 let selector = Selector::metric(METRIC).with(Matcher::eq("s", series.to_string()));
                 let result = d.delete_series(&selector, TimeRange::all());
                 out.deletions.push(Deletion {
-                    series,
+                    series: Some(series),
                     start: i64::MIN,
                     end: i64::MAX,
                     before: out.attempted.clone(),
                     certain: result.is_ok(),
+                    partial: false,
                 });
                 if let Err(e) = result {
                     if !fs.is_down() {
                         out.check_reads(d, &format!("reads after a failed deletion ({e})"));
                     }
+                }
+            }
+            Step::Retention => {
+                let Some(d) = &db else { continue };
+                out.deletions.extend(retention_deletions(&out.attempted));
+                match d.apply_retention() {
+                    Ok(report) => {
+                        out.retained.0 += report.segments;
+                        out.retained.1 += report.rule_series;
+                    }
+                    Err(e) if !fs.is_down() => {
+                        out.check_reads(d, &format!("reads after a failed retention ({e})"));
+                    }
+                    Err(_) => {}
                 }
             }
             Step::Crash => {
@@ -271,7 +327,12 @@ fn clean_trace() -> Vec<CallRecord> {
         "the workload compacts: {}",
         out.compacted
     );
-    assert!(out.deletions.iter().all(|d| d.certain));
+    assert!(out.deletions.iter().all(|d| d.certain || d.partial));
+    assert!(
+        out.retained.0 >= 1 && out.retained.1 >= 1,
+        "the workload's retention drops segments and applies the rule: {:?}",
+        out.retained
+    );
     fs.trace()
 }
 
@@ -380,6 +441,7 @@ fn recovery_sweep(call: &CallRecord, seed: u64, stride: u64) -> (usize, Vec<Stri
             attempted: first.attempted.clone(),
             deletions: first.deletions.clone(),
             compacted: 0,
+            retained: (0, 0),
             violations: Vec::new(),
         };
         let result = catch_unwind(AssertUnwindSafe(|| {
@@ -430,6 +492,134 @@ fn power_cut_during_recovery() {
         failures.extend(f);
     }
     report("power cut during recovery", runs, &failures, started);
+}
+
+/// One fault of each kind the maintenance trials draw from, with the part of the path
+/// it is limited to.
+const MAINTENANCE_FAULTS: &[(Op, Fault, &str)] = &[
+    (Op::Append, Fault::Eio, "/segments/"),
+    (Op::Append, Fault::ShortWrite, "/segments/"),
+    (Op::Append, Fault::NoSpace, ""),
+    (Op::Append, Fault::ShortWrite, "/wal/"),
+    (Op::Sync, Fault::Eio, "/segments/"),
+    (Op::Sync, Fault::Eio, "/wal/"),
+    (Op::Sync, Fault::Eio, "MANIFEST"),
+    (Op::CreateNew, Fault::NoSpace, ""),
+    (Op::Rename, Fault::Eio, "MANIFEST"),
+    (Op::Remove, Fault::Eio, ""),
+    (Op::SyncDir, Fault::Eio, ""),
+    (Op::OpenBytes, Fault::Eio, ""),
+    (Op::OpenBytes, Fault::ShortRead, ""),
+    (Op::List, Fault::Eio, ""),
+    (Op::Size, Fault::Eio, ""),
+    (Op::Exists, Fault::Eio, ""),
+    (Op::Append, Fault::PowerCut, "/segments/"),
+    (Op::Sync, Fault::PowerCut, ""),
+    (Op::Rename, Fault::PowerCut, ""),
+    (Op::Remove, Fault::PowerCut, ""),
+];
+
+fn maintenance_trial(trial: u64) -> (bool, Vec<String>) {
+    let mut rng = Rng(trial);
+    let fs = FaultFs::new(trial);
+    let opts = options(&fs).maintenance(Maintenance {
+        flush_every: Some(Duration::from_millis(2)),
+        compact_every: Some(Duration::from_millis(5)),
+        retention_every: Some(Duration::from_millis(7)),
+    });
+    let mut out = Outcome::default();
+    let db = match Db::open(DB, opts) {
+        Ok(db) => db,
+        Err(e) => return (false, vec![format!("open failed: {e}")]),
+    };
+    let (op, fault, part) = MAINTENANCE_FAULTS[rng.below(MAINTENANCE_FAULTS.len() as u64) as usize];
+    fs.add_rule(
+        FaultRule::on(op, fault)
+            .path_contains(part)
+            .skip(rng.below(12)),
+    );
+    for id in 0..30 {
+        if fs.is_down() {
+            break;
+        }
+        out.attempted.insert(id);
+        if db.write(&batch(id)).is_ok() {
+            out.acked.insert(id);
+        }
+        if id == 15 {
+            let series = rng.below(fault_support::SERIES);
+            let selector = Selector::metric(METRIC).with(Matcher::eq("s", series.to_string()));
+            let result = db.delete_series(&selector, TimeRange::all());
+            out.deletions.push(Deletion {
+                series: Some(series),
+                start: i64::MIN,
+                end: i64::MAX,
+                before: out.attempted.clone(),
+                certain: result.is_ok(),
+                partial: false,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // The thread may have applied retention at any time: anything older than the
+    // cut-offs of the newest batch written may be gone.
+    out.deletions.extend(retention_deletions(&out.attempted));
+    if !fs.is_down() {
+        out.check_reads(&db, "reads with the maintenance thread running");
+    }
+    let status = db.maintenance_status();
+    drop(db);
+    fs.power_cut();
+    fs.reboot();
+    fs.clear_rules();
+    match Db::open(DB, options(&fs)) {
+        Ok(db) => {
+            out.check_reads(&db, "after the power cut");
+            let _ = db.close();
+        }
+        Err(e) => out
+            .violations
+            .push(format!("open after the power cut failed: {e}")),
+    }
+    let fired = !fs.fired().is_empty();
+    let violations = out
+        .violations
+        .into_iter()
+        .map(|v| format!("{op:?} {fault:?} {part:?}: {v} (maintenance {status:?})"))
+        .collect();
+    (fired, violations)
+}
+
+#[test]
+fn faults_while_the_maintenance_thread_works() {
+    let started = Instant::now();
+    let trials: u64 = std::env::var("SEDIMENT_MAINTENANCE_TRIALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(34);
+    let mut fired = 0;
+    let mut failures = Vec::new();
+    for trial in 0..trials {
+        let result = catch_unwind(AssertUnwindSafe(|| maintenance_trial(trial)));
+        match result {
+            Ok((f, v)) => {
+                fired += usize::from(f);
+                failures.extend(v.into_iter().map(|v| format!("trial {trial}: {v}")));
+            }
+            Err(p) => failures.push(format!("trial {trial}: PANIC: {}", panic_message(p))),
+        }
+    }
+    eprintln!("maintenance trials: {trials}, a fault fired in {fired}");
+    assert!(
+        fired as u64 * 2 >= trials,
+        "faults fired in {fired} of {trials} trials"
+    );
+    report(
+        "faults under maintenance",
+        trials as usize,
+        &failures,
+        started,
+    );
 }
 
 #[test]

@@ -90,3 +90,47 @@ fn dropping_right_after_open_does_not_wait_for_the_next_tick() {
         .recv_timeout(Duration::from_secs(300))
         .expect("dropping a Db with an idle scheduler hung");
 }
+
+/// The scheduler applies the per-selector retention rules (`Options::retention_for`)
+/// even when no global retention is set. (Before the fix it called only the global
+/// retention, so a database with rules alone kept everything forever.)
+#[test]
+fn scheduler_applies_per_selector_rules_without_a_global_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let sec = 1_000_000_000i64;
+    let opts = Options::default()
+        .durability(Durability::None)
+        .retention_for(Selector::metric("short"), Duration::from_secs(10))
+        .maintenance(Maintenance {
+            flush_every: None,
+            compact_every: None,
+            retention_every: Some(Duration::from_millis(10)),
+        });
+    let db = Db::open(dir.path(), opts).unwrap();
+    let mut batch = WriteBatch::new();
+    for t in 0..100i64 {
+        batch.push_key(&SeriesKey::new("short"), t * sec, 1.0);
+        batch.push_key(&SeriesKey::new("long"), t * sec, 1.0);
+    }
+    db.write(&batch).unwrap();
+    let count = |metric: &str| -> usize {
+        db.select(&Selector::metric(metric), TimeRange::all())
+            .unwrap()
+            .map(|s| s.unwrap().len())
+            .sum()
+    };
+    // A hang detector, not a timing: the rule applies within a few 10 ms ticks.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count("short") != 11 {
+        assert!(
+            Instant::now() < deadline,
+            "the rule was never applied: {:?}, {} points",
+            db.maintenance_status(),
+            count("short")
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(count("long"), 100);
+    assert_eq!(db.maintenance_status().last_error, None);
+    db.close().unwrap();
+}

@@ -143,12 +143,9 @@ fn run(
             });
         }
         if due(&mut next_retention, plan.retention_every) {
-            if let Some(retention) = db.opts.retention {
-                record(
-                    crate::compaction::apply_retention(&db, retention).map(|_| ()),
-                    |s| &mut s.retention_runs,
-                );
-            }
+            // The per-selector rules too, not only `Options::retention`: a database
+            // with rules and no global retention used to keep everything forever.
+            record(db.apply_retention().map(|_| ()), |s| &mut s.retention_runs);
         }
     }
 }

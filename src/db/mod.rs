@@ -303,39 +303,7 @@ impl Db {
     /// per-series rules of [`Options::retention_for`] with tombstones.
     pub fn apply_retention(&self) -> Result<RetentionReport> {
         self.inner.check_open()?;
-        let inner = &self.inner;
-        let mut report = match inner.opts.retention {
-            Some(retention) => crate::compaction::apply_retention(inner, retention)?,
-            None => RetentionReport::default(),
-        };
-        for (selector, keep) in &inner.opts.retention_rules {
-            let Some(now) = crate::compaction::newest_timestamp(inner) else {
-                break;
-            };
-            let cutoff = now.saturating_sub(*keep);
-            let ids = inner.visible(selector);
-            let version = inner.version.read().clone();
-            let oldest_due = version
-                .segments
-                .iter()
-                .filter(|s| s.entry.min_ts < cutoff)
-                .map(|s| s.entry.id)
-                .max();
-            let head_due = std::iter::once(&version.live)
-                .chain(version.frozen.iter())
-                .any(|h| h.time_bounds().is_some_and(|(lo, _)| lo < cutoff));
-            let due = match oldest_due {
-                _ if ids.is_empty() => false,
-                Some(seg) => head_due || !version.tombstones.covers(&ids, cutoff, seg),
-                None => head_due,
-            };
-            if due {
-                let deleted =
-                    delete::delete_series(inner, selector, TimeRange::new(i64::MIN, cutoff))?;
-                report.rule_series += deleted.series;
-            }
-        }
-        Ok(report)
+        self.inner.apply_retention()
     }
 
     /// Sizes per tier.
@@ -375,6 +343,44 @@ impl Db {
 }
 
 impl DbInner {
+    /// [`Db::apply_retention`]: the API call and the maintenance thread both come here,
+    /// so that both apply the per-selector rules as well as the global retention.
+    pub(crate) fn apply_retention(&self) -> Result<RetentionReport> {
+        let inner = self;
+        let mut report = match inner.opts.retention {
+            Some(retention) => crate::compaction::apply_retention(inner, retention)?,
+            None => RetentionReport::default(),
+        };
+        for (selector, keep) in &inner.opts.retention_rules {
+            let Some(now) = crate::compaction::newest_timestamp(inner) else {
+                break;
+            };
+            let cutoff = now.saturating_sub(*keep);
+            let ids = inner.visible(selector);
+            let version = inner.version.read().clone();
+            let oldest_due = version
+                .segments
+                .iter()
+                .filter(|s| s.entry.min_ts < cutoff)
+                .map(|s| s.entry.id)
+                .max();
+            let head_due = std::iter::once(&version.live)
+                .chain(version.frozen.iter())
+                .any(|h| h.time_bounds().is_some_and(|(lo, _)| lo < cutoff));
+            let due = match oldest_due {
+                _ if ids.is_empty() => false,
+                Some(seg) => head_due || !version.tombstones.covers(&ids, cutoff, seg),
+                None => head_due,
+            };
+            if due {
+                let deleted =
+                    delete::delete_series(inner, selector, TimeRange::new(i64::MIN, cutoff))?;
+                report.rule_series += deleted.series;
+            }
+        }
+        Ok(report)
+    }
+
     /// Series matching `selector`, less those whose points were all deleted.
     pub(crate) fn visible(&self, selector: &Selector) -> roaring::RoaringBitmap {
         let mut ids = self.catalog.select(selector);

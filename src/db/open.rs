@@ -14,7 +14,7 @@ use crate::index::Catalog;
 use crate::options::Options;
 use crate::partition::manifest::ManifestBody;
 use crate::segment::Segment;
-use crate::storage::{write_atomic, FileSystem};
+use crate::storage::{check_length, read_whole, write_atomic, FileSystem};
 use crate::wal::{self, Wal, WalEntry, WalOptions};
 
 pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
@@ -39,13 +39,14 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         }
     })?;
 
-    let manifest = if fs.exists(&layout.manifest) {
-        let bytes = fs
-            .read(&layout.manifest)
-            .map_err(|e| Error::io("read", &layout.manifest, e))?;
-        ManifestBody::decode(&bytes, &layout.manifest)?
-    } else {
-        create(&*fs, &layout, &opts)?
+    // Read, not `exists` then read: a failed stat must not pass for a missing manifest.
+    let manifest = match fs.read(&layout.manifest) {
+        Ok(bytes) => {
+            check_length(&*fs, &layout.manifest, bytes.len())?;
+            ManifestBody::decode(&bytes, &layout.manifest)?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(&*fs, &layout, &opts)?,
+        Err(e) => return Err(Error::io("read", &layout.manifest, e)),
     };
     for dir in [&layout.wal, &layout.segments, &layout.catalog] {
         fs.create_dir_all(dir)
@@ -66,7 +67,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
 
     let catalog = if manifest.catalog_seq > 0 {
         let file = layout.catalog_file(manifest.catalog_seq);
-        let bytes = fs.read(&file).map_err(|e| Error::io("read", &file, e))?;
+        let bytes = read_whole(&*fs, &file)?;
         let catalog = Catalog::decode(&bytes, &file)?;
         if (catalog.len() as u64) < manifest.catalog_series {
             return Err(Error::corruption(
@@ -186,10 +187,24 @@ fn create(fs: &dyn FileSystem, layout: &Layout, opts: &Options) -> Result<Manife
     for name in &entries {
         let ours_and_empty = match name.as_str() {
             layout::LOCK_FILE => true,
-            layout::WAL_DIR | layout::SEGMENT_DIR | layout::CATALOG_DIR => fs
-                .list(&layout.root.join(name))
-                .map(|inner| inner.is_empty())
-                .unwrap_or(false),
+            layout::WAL_DIR | layout::SEGMENT_DIR | layout::CATALOG_DIR => {
+                let sub = layout.root.join(name);
+                match fs.list(&sub) {
+                    Ok(inner) => inner.is_empty(),
+                    // A file by that name (or one gone meanwhile) is not ours.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::NotADirectory | std::io::ErrorKind::NotFound
+                        ) =>
+                    {
+                        false
+                    }
+                    // A failed listing says nothing about the directory: not a reason
+                    // to call it someone else's.
+                    Err(e) => return Err(Error::io("list", &sub, e)),
+                }
+            }
             n => n == format!("{}.tmp", layout::MANIFEST_FILE),
         };
         if !ours_and_empty {

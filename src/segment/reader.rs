@@ -49,9 +49,7 @@ impl Segment {
     /// Opens and validates `path`: header, trailer, footer checksum and every chunk's
     /// placement. Chunk checksums are verified when a chunk is decoded.
     pub(crate) fn open(fs: &dyn FileSystem, path: &Path, mode: ReadMode) -> Result<Segment> {
-        let bytes = fs
-            .open_bytes(path, mode)
-            .map_err(|e| Error::io("open", path, e))?;
+        let bytes = crate::storage::open_whole(fs, path, mode)?;
         let footer = Self::parse(&bytes, path)?;
         Ok(Segment {
             path: path.to_owned(),

@@ -43,6 +43,10 @@
 //! [`FaultFs::set_capacity`] simulates a full disk: an append that does not fit writes
 //! what fits and fails with `ENOSPC` ([`io::ErrorKind::StorageFull`]).
 //!
+//! Reads fail too: [`Fault::Eio`] on a whole-file read, a mapping ([`Op::OpenBytes`]),
+//! a listing or a `stat`; [`Fault::ShortRead`] hands back half a file without an error;
+//! and a failed [`FileSystem::exists`] answers `false`, as `Path::exists` does.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use sedimentdb::storage::fault::{Fault, FaultFs, FaultRule, Op};
@@ -140,7 +144,7 @@ impl Op {
         match self {
             Op::Append => &[Eio, ShortWrite, NoSpace, Crash, PowerCut],
             Op::CreateNew | Op::CreateDirAll => &[Eio, NoSpace, Crash, PowerCut],
-            Op::Exists => &[Crash, PowerCut],
+            Op::Read | Op::OpenBytes => &[Eio, ShortRead, Crash, PowerCut],
             _ => &[Eio, Crash, PowerCut],
         }
     }
@@ -151,10 +155,15 @@ impl Op {
 #[non_exhaustive]
 pub enum Fault {
     /// The call fails with an I/O error and changes nothing. On [`Op::Sync`] the file's
-    /// unsynced writes are lost as well (see the module docs).
+    /// unsynced writes are lost as well (see the module docs). On [`Op::Exists`] the
+    /// answer is `false`, as [`std::path::Path::exists`] says when `stat` fails.
     Eio,
     /// An append writes the first half of its buffer, then fails with an I/O error.
     ShortWrite,
+    /// A whole-file read ([`Op::Read`], [`Op::OpenBytes`]) returns only the first half
+    /// of the file, without an error: what a reader sees when the file shrinks under it
+    /// or a lower layer reports end-of-file early. The file itself is unchanged.
+    ShortRead,
     /// The call fails with `ENOSPC` ([`io::ErrorKind::StorageFull`]) and changes nothing.
     NoSpace,
     /// The process dies just before the call: the call and every later one fail until
@@ -472,6 +481,23 @@ impl State {
             }
             other => Ok(Some(other)),
         }
+    }
+
+    /// What a whole-file read returns after `fault` (if any) was drawn for it.
+    fn read_whole(&self, path: &Path, fault: Option<Fault>) -> io::Result<Vec<u8>> {
+        if fault.is_some_and(|f| f != Fault::ShortRead) {
+            return Err(eio("read"));
+        }
+        let id = self.file(path)?;
+        let mut bytes = self
+            .inodes
+            .get(&id)
+            .map(|i| i.data.clone())
+            .unwrap_or_default();
+        if fault == Some(Fault::ShortRead) {
+            bytes.truncate(bytes.len() / 2);
+        }
+        Ok(bytes)
     }
 
     fn check_epoch(&self, epoch: u64) -> io::Result<()> {
@@ -990,29 +1016,14 @@ impl FileSystem for FaultFs {
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         let mut st = self.shared.lock();
-        if st.begin(Op::Read, path)?.is_some() {
-            return Err(eio("read"));
-        }
-        let id = st.file(path)?;
-        Ok(st
-            .inodes
-            .get(&id)
-            .map(|i| i.data.clone())
-            .unwrap_or_default())
+        let fault = st.begin(Op::Read, path)?;
+        st.read_whole(path, fault)
     }
 
     fn open_bytes(&self, path: &Path, _mode: ReadMode) -> io::Result<FileBytes> {
         let mut st = self.shared.lock();
-        if st.begin(Op::OpenBytes, path)?.is_some() {
-            return Err(eio("read"));
-        }
-        let id = st.file(path)?;
-        let bytes = st
-            .inodes
-            .get(&id)
-            .map(|i| i.data.clone())
-            .unwrap_or_default();
-        Ok(FileBytes::from_vec(bytes))
+        let fault = st.begin(Op::OpenBytes, path)?;
+        Ok(FileBytes::from_vec(st.read_whole(path, fault)?))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -1115,10 +1126,11 @@ impl FileSystem for FaultFs {
 
     fn exists(&self, path: &Path) -> bool {
         let mut st = self.shared.lock();
-        if st.begin(Op::Exists, path).is_err() {
-            return false;
+        match st.begin(Op::Exists, path) {
+            Ok(None) => st.node(path).is_some(),
+            // A failed `stat` reads as "does not exist", as `Path::exists` has it.
+            Ok(Some(_)) | Err(_) => false,
         }
-        st.node(path).is_some()
     }
 
     fn lock(&self, path: &Path) -> io::Result<Box<dyn DirLock>> {
@@ -1291,6 +1303,29 @@ mod tests {
         fs.reboot();
         assert_eq!(fs.list(&p("/d")).unwrap(), vec!["c".to_string()]);
         assert!(fs.contents(&p("/d/c")).unwrap().ends_with(b"!"));
+    }
+
+    #[test]
+    fn read_faults_fail_shorten_or_hide_and_change_nothing() {
+        let fs = setup(2);
+        let f = fs.create_new(&p("/d/a")).unwrap();
+        f.append(b"0123456789").unwrap();
+        fs.add_rule(FaultRule::on(Op::Read, Fault::ShortRead));
+        assert_eq!(fs.read(&p("/d/a")).unwrap(), b"01234");
+        assert_eq!(fs.read(&p("/d/a")).unwrap(), b"0123456789", "fires once");
+        fs.add_rule(FaultRule::on(Op::OpenBytes, Fault::ShortRead));
+        let bytes = fs.open_bytes(&p("/d/a"), ReadMode::Mmap).unwrap();
+        assert_eq!(&*bytes, b"01234");
+        fs.add_rule(FaultRule::on(Op::OpenBytes, Fault::Eio));
+        assert!(fs.open_bytes(&p("/d/a"), ReadMode::Buffered).is_err());
+        fs.add_rule(FaultRule::on(Op::Exists, Fault::Eio));
+        assert!(!fs.exists(&p("/d/a")), "a failed stat reads as absent");
+        assert!(fs.exists(&p("/d/a")));
+        // ShortRead applies to whole-file reads only.
+        fs.add_rule(FaultRule::on(Op::Size, Fault::ShortRead));
+        assert_eq!(fs.size(&p("/d/a")).unwrap(), 10);
+        assert_eq!(fs.contents(&p("/d/a")).unwrap(), b"0123456789");
+        assert_eq!(fs.fired().len(), 4);
     }
 
     #[test]

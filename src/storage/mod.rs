@@ -122,14 +122,59 @@ pub trait FileSystem: Send + Sync + fmt::Debug {
     fn lock(&self, path: &Path) -> io::Result<Box<dyn DirLock>>;
 }
 
+/// Reads the whole file `path` and checks that the read returned as many bytes as the
+/// file holds: a short read must not pass for a shorter file (a WAL tail cut there would
+/// drop acknowledged records).
+pub(crate) fn read_whole(fs: &dyn FileSystem, path: &Path) -> crate::Result<Vec<u8>> {
+    let bytes = fs
+        .read(path)
+        .map_err(|e| crate::Error::io("read", path, e))?;
+    check_length(fs, path, bytes.len())?;
+    Ok(bytes)
+}
+
+/// [`FileSystem::open_bytes`], with the length check of [`read_whole`].
+pub(crate) fn open_whole(
+    fs: &dyn FileSystem,
+    path: &Path,
+    mode: ReadMode,
+) -> crate::Result<FileBytes> {
+    let bytes = fs
+        .open_bytes(path, mode)
+        .map_err(|e| crate::Error::io("open", path, e))?;
+    check_length(fs, path, bytes.len())?;
+    Ok(bytes)
+}
+
+/// Fails unless `path` holds exactly `got` bytes: the check after a whole-file read.
+pub(crate) fn check_length(fs: &dyn FileSystem, path: &Path, got: usize) -> crate::Result<()> {
+    let size = fs
+        .size(path)
+        .map_err(|e| crate::Error::io("stat", path, e))?;
+    if size != got as u64 {
+        return Err(crate::Error::io(
+            "read",
+            path,
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("short read: {got} of {size} bytes"),
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically: write a temporary file, fsync it, rename it over
 /// `path`, fsync the directory. A crash leaves either the old or the new file.
 pub(crate) fn write_atomic(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> crate::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = tmp_path(path);
-    if fs.exists(&tmp) {
-        fs.remove(&tmp)
-            .map_err(|e| crate::Error::io("remove", &tmp, e))?;
+    // Not `exists` first: a failed stat reads as "absent" and the create would fail.
+    match fs.remove(&tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(crate::Error::io("remove", &tmp, e))
+        }
+        _ => {}
     }
     let file = fs
         .create_new(&tmp)

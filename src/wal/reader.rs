@@ -27,7 +27,7 @@ use super::entry::{decode_entry, WalEntry};
 use super::record::{self, HeaderError, HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::options::RecoveryMode;
-use crate::storage::{write_atomic, FileSystem};
+use crate::storage::{read_whole, write_atomic, FileSystem};
 
 /// What a replay found and repaired.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,14 +47,20 @@ pub(crate) struct ReplayReport {
 }
 
 /// The WAL files in `dir`, sorted by seq.
+#[cfg(test)]
 pub(crate) fn list_files(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let names = fs.list(dir).map_err(|e| Error::io("list", dir, e))?;
+    Ok(wal_files(dir, &names))
+}
+
+/// The WAL files among `names` (the listing of `dir`), sorted by seq.
+fn wal_files(dir: &Path, names: &[String]) -> Vec<(u64, PathBuf)> {
     let mut files: Vec<(u64, PathBuf)> = names
         .iter()
         .filter_map(|name| record::parse_file_seq(name).map(|seq| (seq, dir.join(name))))
         .collect();
     files.sort_unstable_by_key(|(seq, _)| *seq);
-    Ok(files)
+    files
 }
 
 /// Replays the files with `seq >= from_seq` in order, calling `visit` for each entry.
@@ -69,15 +75,17 @@ pub(crate) fn replay(
     mut visit: impl FnMut(WalEntry) -> Result<()>,
 ) -> Result<ReplayReport> {
     let mut report = ReplayReport::default();
-    if !fs.exists(dir) {
-        return Ok(report);
-    }
-    let files = list_files(fs, dir)?;
+    // Not `exists`: a failed stat would read as "no log" and skip the replay.
+    let files = match fs.list(dir) {
+        Ok(names) => wal_files(dir, &names),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),
+        Err(e) => return Err(Error::io("list", dir, e)),
+    };
     report.max_seq = files.last().map_or(0, |(seq, _)| *seq);
     let newest = report.max_seq;
 
     for (seq, path) in files.into_iter().filter(|(seq, _)| *seq >= from_seq) {
-        let data = fs.read(&path).map_err(|e| Error::io("read", &path, e))?;
+        let data = read_whole(fs, &path)?;
         report.files += 1;
         let is_newest = seq == newest;
         let damage = match replay_file(&data, seq, &path, &mut visit, &mut report.records)? {

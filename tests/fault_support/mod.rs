@@ -105,23 +105,52 @@ pub fn batch(id: u64) -> WriteBatch {
     b
 }
 
-/// A `delete_series` call, as the checker models it: points of `series` with a
-/// timestamp in `[start, end)` from the batches in `before` (written before the call).
+/// A `delete_series` call, as the checker models it: points of `series` (every series
+/// if `None`) with a timestamp in `[start, end)` from the batches in `before` (written
+/// before the call). Retention is modelled as a `partial` deletion.
 #[derive(Debug, Clone)]
 pub struct Deletion {
-    pub series: u64,
+    pub series: Option<u64>,
     pub start: i64,
     pub end: i64,
     pub before: BTreeSet<u64>,
     /// The call returned `Ok`: the deletion must hold. Otherwise it may or may not have
     /// taken effect, but if it did, it did for every point it covers.
     pub certain: bool,
+    /// Any subset of the points covered may be gone, whether the call succeeded or not:
+    /// retention drops whole segment files older than a cut-off measured from the newest
+    /// point, so which of the covered points it removes depends on how they were cut
+    /// into segments. (`end` is then an upper bound of the cut-off.)
+    pub partial: bool,
 }
 
 impl Deletion {
-    fn covers(&self, id: u64, series: u64, ts: i64) -> bool {
-        self.series == series && self.start <= ts && ts < self.end && self.before.contains(&id)
+    /// Retention (or a per-selector retention rule) run after the batches in `before`:
+    /// points of `series` older than `end` may be gone, any of them.
+    pub fn retention(series: Option<u64>, end: i64, before: BTreeSet<u64>) -> Deletion {
+        Deletion {
+            series,
+            start: i64::MIN,
+            end,
+            before,
+            certain: false,
+            partial: true,
+        }
     }
+
+    fn covers(&self, id: u64, series: u64, ts: i64) -> bool {
+        self.series.is_none_or(|s| s == series)
+            && self.start <= ts
+            && ts < self.end
+            && self.before.contains(&id)
+    }
+}
+
+/// The newest timestamp any batch in `ids` wrote.
+pub fn newest_ts(ids: &BTreeSet<u64>) -> Option<i64> {
+    ids.iter()
+        .flat_map(|&id| (0..points_in(id)).map(move |i| point(id, i).1))
+        .max()
 }
 
 /// Reads everything in `db` and checks it against the model: every point is one that
@@ -190,7 +219,9 @@ pub fn check_with_deletions(
                 .filter(|&d| deletions[d].covers(id, s, ts))
                 .collect();
             let present = points.contains(&i);
-            if covering.iter().any(|&d| deletions[d].certain) {
+            if covering.iter().any(|&d| deletions[d].partial) {
+                // Present or not, either is right.
+            } else if covering.iter().any(|&d| deletions[d].certain) {
                 if present {
                     return Err(format!("point {i} of batch {id} was deleted but is back"));
                 }
