@@ -378,8 +378,10 @@ impl UnifiedMetricsCollector {
 
     /// Runs a query for `who`: checks it against the access policy (narrowing it to the
     /// readable sources when it names none), writes the decision to the audit log, then
-    /// runs it. Values of identifier dimensions in its matchers are given raw and hashed
-    /// here like the stored ones.
+    /// runs it through the engine's typed query ([`Db::query`](crate::Db::query); see
+    /// [`MetricQuery`] for what the collector adds: sampling weights). Values of
+    /// identifier dimensions in its matchers are given raw and hashed here like the
+    /// stored ones.
     pub fn query_metrics(
         &self,
         who: &Principal,
