@@ -115,11 +115,11 @@ pub struct ForgetReport {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Written to the store under this id.
-    Stored(String),
+    Stored(EventId),
     /// An event with this id was stored within the de-duplication window; not stored again.
-    Duplicate(String),
+    Duplicate(EventId),
     /// Left out by sampling (its rate is recorded on the series that is stored).
-    SampledOut(String),
+    SampledOut(EventId),
     /// Refused by validation.
     Rejected(Rejection),
 }
@@ -362,9 +362,7 @@ impl UnifiedMetricsCollector {
         let report = self.shared.ingest(vec![event])?;
         match report.outcomes.into_iter().next() {
             Some(Outcome::Rejected(r)) => Err(CollectorError::Rejected(r)),
-            Some(Outcome::Stored(id) | Outcome::Duplicate(id) | Outcome::SampledOut(id)) => {
-                Ok(EventId::from(id))
-            }
+            Some(Outcome::Stored(id) | Outcome::Duplicate(id) | Outcome::SampledOut(id)) => Ok(id),
             None => Err(CollectorError::Closed),
         }
     }
@@ -705,11 +703,6 @@ impl Shared {
         }
     }
 
-    /// A fresh id for an event that has none.
-    pub(crate) fn assign_id(&self) -> String {
-        self.assigned_id(self.reserve_id()).into()
-    }
-
     /// Reserves the number of an id to assign.
     pub(crate) fn reserve_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
@@ -761,14 +754,17 @@ impl Shared {
                     continue;
                 }
                 let generated = event.id.is_empty();
-                if generated {
-                    event.id = self.assign_id();
-                }
+                // An assigned id is kept inline: no allocation per event.
+                let id = if generated {
+                    self.assigned_id(self.reserve_id())
+                } else {
+                    EventId::from(std::mem::take(&mut event.id))
+                };
                 let rate = if sample {
-                    match self.sampler.keep(&event.name, &event.id) {
+                    match self.sampler.keep(&event.name, &id) {
                         Some(rate) => rate,
                         None => {
-                            p.outcomes.push(Outcome::SampledOut(event.id));
+                            p.outcomes.push(Outcome::SampledOut(id));
                             sampled += 1;
                             continue;
                         }
@@ -794,8 +790,8 @@ impl Shared {
                     },
                 };
                 let remember = dedup_on && !generated;
-                if remember && !st.dedup.first_seen(&event.id, now) {
-                    p.outcomes.push(Outcome::Duplicate(event.id));
+                if remember && !st.dedup.first_seen(&id, now) {
+                    p.outcomes.push(Outcome::Duplicate(id));
                     dups += 1;
                     continue;
                 }
@@ -811,7 +807,7 @@ impl Shared {
                             remember,
                             routed: want_key,
                         });
-                        p.outcomes.push(Outcome::Stored(event.id));
+                        p.outcomes.push(Outcome::Stored(id));
                         continue;
                     }
                 };
@@ -827,7 +823,7 @@ impl Shared {
                         value: event.value,
                     });
                 }
-                p.outcomes.push(Outcome::Stored(event.id));
+                p.outcomes.push(Outcome::Stored(id));
                 if batch.len() >= self.write_chunk {
                     p.batches.push(std::mem::replace(
                         &mut batch,
