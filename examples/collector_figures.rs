@@ -13,8 +13,17 @@
 //! a flush (warm segments) and after compacting the partition cold, counting segment,
 //! catalog and WAL bytes.
 //!
+//! Time to detect: wall-clock time from the `collect_metric` call of the event that
+//! breaks a threshold rule (`avg(error_rate) > 0.05` over 1 minute) to the alert
+//! callback, synchronous and asynchronous (where the writer's batching delay, 50 ms by
+//! default, is part of it); median of 20 incidents.
+//!
+//! New series: one `batch_collect` of 10 000 events that all name a new series (10 000
+//! hosts), under `Durability::Sync`: the cost of creating series in bulk.
+//!
 //! `ENGINE_ONLY=1` also times the same points written straight through `Db::write`
-//! (the collector's overhead is the difference); `ONLY_NONE=1` skips the `Sync` run.
+//! (the collector's overhead is the difference); `ONLY_NONE=1` skips the `Sync` run;
+//! `ONLY_NEW_SERIES=1` stops after the new-series and time-to-detect figures.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -132,6 +141,93 @@ fn size() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// Wall-clock time from the bad event to the alert callback, median of 20 incidents.
+fn time_to_detect(asynchronous: bool) -> Result<(), Box<dyn Error>> {
+    use sedimentdb::collector::{Alert, AlertRule, AlertState, CallbackSink, PerformanceMetric};
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let dir = tempfile::tempdir()?;
+    let (tx, rx) = mpsc::channel::<(Instant, AlertState)>();
+    let tx = std::sync::Mutex::new(tx);
+    let db = Db::open(dir.path(), Options::default().durability(Durability::Sync))?;
+    let c = UnifiedMetricsCollector::new(
+        db,
+        CollectorConfig {
+            asynchronous: asynchronous.then(AsyncConfig::default),
+            alert_interval: None,
+            alerts_to_store: false,
+            alert_sinks: vec![Arc::new(CallbackSink(move |a: &Alert| {
+                let _ = tx.lock().map(|tx| tx.send((Instant::now(), a.state)));
+            }))],
+            ..CollectorConfig::default()
+        },
+    )?;
+    c.alerts().add_rule(
+        AlertRule::from_toml(
+            r#"
+        [[rule]]
+        name = "failing"
+        metric = "error_rate"
+        kind = "threshold"
+        aggregate = "avg"
+        op = ">"
+        value = 0.05
+        window = "1m"
+        group_by = ["incident"]
+        "#,
+        )?
+        .remove(0),
+    )?;
+    // Each incident in its own group (`group_by = ["incident"]`): ten healthy points
+    // (which create the series), then the failure that breaks the rule.
+    let event = |incident: usize, v: f64| {
+        PerformanceMetric::new("analyze", "error_rate", v, "ratio", true)
+            .dimension("incident", incident.to_string())
+            .build()
+    };
+    let mut waits = Vec::new();
+    for incident in 0..20 {
+        c.batch_collect((0..10).map(|_| event(incident, 0.0)).collect())?;
+        let start = Instant::now();
+        c.collect_metric(event(incident, 1.0))?;
+        let (at, state) = rx.recv_timeout(Duration::from_secs(10))?;
+        assert_eq!(state, AlertState::Firing);
+        waits.push(at.duration_since(start));
+    }
+    waits.sort();
+    println!(
+        "time to detect ({}): median {:?}, max {:?}",
+        if asynchronous {
+            "async, 50 ms batching delay"
+        } else {
+            "sync"
+        },
+        waits[waits.len() / 2],
+        waits[waits.len() - 1]
+    );
+    c.shutdown()?;
+    c.db().close()?;
+    Ok(())
+}
+
+/// One batch of 10 000 events, each naming a series the store has not seen.
+fn new_series() -> Result<(), Box<dyn Error>> {
+    let dir = tempfile::tempdir()?;
+    let c = collector(dir.path(), Durability::Sync)?;
+    let batch = events(10_000, 1, 1);
+    let start = Instant::now();
+    let report = c.batch_collect(batch)?;
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(report.stored, 10_000);
+    assert_eq!(c.db().stats().series, 10_000);
+    println!(
+        "batch_collect of 10 000 events naming 10 000 new series (Durability::Sync): {:.1} ms",
+        secs * 1e3
+    );
+    c.db().close()?;
+    Ok(())
+}
+
 /// Per-call latency of `collect_metric`: p50, p99, p99.9 and max over `n` calls.
 fn latency(asynchronous: bool, n: usize) -> Result<(), Box<dyn Error>> {
     let dir = tempfile::tempdir()?;
@@ -172,6 +268,12 @@ fn latency(asynchronous: bool, n: usize) -> Result<(), Box<dyn Error>> {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
+    new_series()?;
+    time_to_detect(false)?;
+    time_to_detect(true)?;
+    if std::env::var_os("ONLY_NEW_SERIES").is_some() {
+        return Ok(());
+    }
     latency(true, 500_000)?;
     latency(false, 2_000)?;
     if std::env::var_os("ENGINE_ONLY").is_some() {

@@ -269,3 +269,103 @@ fn hostile_input_is_rejected_never_panics() {
     assert_eq!(report.rejected().count(), n);
     assert_eq!(report.stored, 0);
 }
+
+#[test]
+fn new_series_past_the_limit_are_refused_and_the_rest_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options::default()
+            .durability(Durability::None)
+            .max_series(5),
+    )
+    .unwrap();
+    let c = UnifiedMetricsCollector::new(
+        db,
+        CollectorConfig {
+            clock: Arc::new(ManualClock::new(T0 + 3600 * SEC)),
+            ..CollectorConfig::default()
+        },
+    )
+    .unwrap();
+    c.collect_metric(cpu(T0, "h0", 1.0)).unwrap();
+    // Seven new hosts (two points each) and one known host, where four more series fit.
+    let mut events = Vec::new();
+    for round in 0..2 {
+        for h in 0..8 {
+            let mut e = cpu(T0 + (1 + round) * SEC, &format!("h{h}"), h as f64);
+            e.id = format!("e{round}-{h}");
+            events.push(e);
+        }
+    }
+    let report = c.batch_collect(events.clone()).unwrap();
+    let refused: Vec<usize> = report
+        .rejected()
+        .map(|(i, r)| {
+            assert!(matches!(r, Rejection::SeriesRefused(_)), "{r:?}");
+            i
+        })
+        .collect();
+    // h0 (known) and h1..h4 (the first four new ones) are stored, h5..h7 refused.
+    assert_eq!(refused, [5, 6, 7, 13, 14, 15]);
+    assert_eq!(report.stored, 10);
+    assert_eq!(c.db().stats().series, 5);
+    // The refused events' ids were not remembered as seen: a retry is refused for the
+    // same reason again, not taken for a duplicate.
+    let retry: Vec<MetricEvent> = refused.iter().map(|&i| events[i].clone()).collect();
+    let report = c.batch_collect(retry).unwrap();
+    assert_eq!(report.rejected().count(), 6, "{:?}", report.outcomes);
+    assert_eq!(c.stats().duplicates, 0);
+}
+
+#[test]
+fn groups_mixing_sampled_and_unsampled_series_are_weighted() {
+    let (_dir, c) = open(CollectorConfig {
+        sampler: Sampler::new(1.0)
+            .unwrap()
+            .with_rate("clicks", 0.25)
+            .unwrap(),
+        ..CollectorConfig::default()
+    });
+    let mut events = Vec::new();
+    for i in 0..400 {
+        let at = T0 + i * SEC;
+        events.push(
+            UserMetric::new("u1", "clicks", 2.0)
+                .dimension("command", "x")
+                .at(at)
+                .build(),
+        );
+        events.push(
+            UserMetric::new("u1", "taps", 10.0)
+                .dimension("command", "x")
+                .at(at)
+                .build(),
+        );
+    }
+    let report = c.batch_collect(events).unwrap();
+    let clicks = (report.stored - 400) as f64; // every tap is kept
+    assert!(clicks > 50.0 && clicks < 150.0, "{clicks}");
+    let q = |agg| {
+        let q = MetricQuery::any()
+            .source(Source::User)
+            .aggregate(agg)
+            .group_by(["command"]);
+        let r = c.query_metrics(&admin(), &q).unwrap();
+        assert_eq!(r.series.len(), 1, "{r:?}");
+        assert_eq!(r.series[0].labels["command"], "x");
+        assert_eq!(r.series[0].samples, report.stored);
+        r.scalar().unwrap()
+    };
+    // Each stored click stands for four.
+    let (n, sum) = (4.0 * clicks + 400.0, 4.0 * clicks * 2.0 + 4000.0);
+    assert_eq!(q(Aggregation::Count), n);
+    assert_eq!(q(Aggregation::Sum), sum);
+    assert!((q(Aggregation::Avg) - sum / n).abs() < 1e-9);
+    // Unweighted reductions see the stored values.
+    assert_eq!(q(Aggregation::Min), 2.0);
+    assert_eq!(q(Aggregation::Max), 10.0);
+    let mean = sum / n;
+    let var = (4.0 * clicks * (2.0 - mean).powi(2) + 400.0 * (10.0 - mean).powi(2)) / (n - 1.0);
+    assert!((q(Aggregation::StdDev) - var.sqrt()).abs() < 1e-9);
+}

@@ -10,27 +10,21 @@ use super::event::{MetricEvent, Source};
 use super::hash::{FastHasher, PreHashed};
 use crate::{SeriesHandle, SeriesKey};
 
-/// What the cache remembers of one series.
+/// The identity of an event's series, as the caller spelled it (before enrichment
+/// and privacy).
 #[derive(Debug)]
-pub(crate) struct CachedSeries {
+pub(crate) struct SeriesIdentity {
     name: Box<str>,
     source: Source,
     category: Box<str>,
     unit: Box<str>,
     dims: Box<[(Box<str>, Box<str>)]>,
     rate_bits: u64,
-    pub handle: SeriesHandle,
-    pub key: Arc<SeriesKey>,
 }
 
-impl CachedSeries {
-    pub(crate) fn new(
-        event: &MetricEvent,
-        rate: f64,
-        handle: SeriesHandle,
-        key: Arc<SeriesKey>,
-    ) -> Self {
-        CachedSeries {
+impl SeriesIdentity {
+    pub(crate) fn new(event: &MetricEvent, rate: f64) -> Self {
+        SeriesIdentity {
             name: event.name.as_str().into(),
             source: event.source,
             category: event.category.as_str().into(),
@@ -41,12 +35,11 @@ impl CachedSeries {
                 .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
                 .collect(),
             rate_bits: rate.to_bits(),
-            handle,
-            key,
         }
     }
 
-    fn matches(&self, event: &MetricEvent, rate: f64) -> bool {
+    #[inline]
+    pub(crate) fn matches(&self, event: &MetricEvent, rate: f64) -> bool {
         *self.name == *event.name
             && self.source == event.source
             && *self.category == *event.category
@@ -58,6 +51,24 @@ impl CachedSeries {
                 .iter()
                 .zip(&event.dimensions)
                 .all(|((k1, v1), (k2, v2))| **k1 == **k2 && **v1 == **v2)
+    }
+}
+
+/// What the cache remembers of one series.
+#[derive(Debug)]
+pub(crate) struct CachedSeries {
+    identity: SeriesIdentity,
+    pub handle: SeriesHandle,
+    pub key: Arc<SeriesKey>,
+}
+
+impl CachedSeries {
+    pub(crate) fn new(identity: SeriesIdentity, handle: SeriesHandle, key: Arc<SeriesKey>) -> Self {
+        CachedSeries {
+            identity,
+            handle,
+            key,
+        }
     }
 }
 
@@ -97,7 +108,10 @@ impl SeriesCache {
 
     #[inline]
     pub(crate) fn get(&self, hash: u64, event: &MetricEvent, rate: f64) -> Option<&CachedSeries> {
-        self.map.get(&hash)?.iter().find(|c| c.matches(event, rate))
+        self.map
+            .get(&hash)?
+            .iter()
+            .find(|c| c.identity.matches(event, rate))
     }
 
     pub(crate) fn insert(&mut self, hash: u64, entry: CachedSeries) -> &CachedSeries {

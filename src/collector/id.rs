@@ -62,6 +62,12 @@ impl From<String> for EventId {
     }
 }
 
+impl From<&str> for EventId {
+    fn from(s: &str) -> Self {
+        EventId(Repr::Owned(s.to_string()))
+    }
+}
+
 impl From<EventId> for String {
     fn from(id: EventId) -> String {
         match id.0 {

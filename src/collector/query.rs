@@ -1,9 +1,15 @@
 //! Queries through the collector: which series (metric, source, category, dimension
 //! matchers), which time range, and an optional aggregation into time buckets and
-//! groups. Executed over [`crate::Db::select`] with a small streaming aggregation.
+//! groups. A thin layer over the engine's typed query ([`crate::Db::query`]): a
+//! [`MetricQuery`] becomes a [`crate::Query`] (selector, range, downsample or
+//! whole-range aggregate, grouping), and the engine does the work (bitmap selection,
+//! pruning, chunk statistics, parallelism, limits).
 //!
-//! Sampled series (those with a `sample_rate` dimension) have their counts and sums
-//! multiplied by `1 / rate`, so that figures estimate the unsampled stream.
+//! What the collector adds is sampling: sampled series (those with a `sample_rate`
+//! dimension) stand for `1 / rate` times as many events, so counts and sums are scaled
+//! back, and means and standard deviations weighted. When a query reduces with one of
+//! those and matches sampled series, the engine groups by `sample_rate` as well, and the
+//! parts are scaled and merged here.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,7 +19,8 @@ use serde::Serialize;
 
 use super::event::Source;
 use super::validate::duration_ns;
-use crate::{Db, Matcher, Selector, TimeRange, Timestamp};
+use crate::query::{Labels, ResultSeries as EngineSeries};
+use crate::{Aggregate, Db, Matcher, Query, Selector, TimeRange, Timestamp};
 
 /// How the points of one bucket and group are reduced to one value.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -33,9 +40,10 @@ pub enum Aggregation {
     First,
     /// Value of the latest point.
     Last,
-    /// Population standard deviation.
+    /// Sample standard deviation (divides by n - 1; NaN for a single point).
     StdDev,
-    /// Quantile in `[0, 1]` (nearest rank on sorted values).
+    /// Exact quantile in `[0, 1]`, interpolated between closest ranks (as
+    /// [`crate::Aggregate::Quantile`]).
     Quantile(f64),
 }
 
@@ -243,14 +251,15 @@ impl fmt::Display for MetricQuery {
 /// One series (or group) of a result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResultSeries {
-    /// The metric name (for groups spanning metrics, the first one's).
+    /// The metric name (for a group: the query's metric, or `*` when it names none).
     pub name: String,
     /// The dimensions of the series, or the group-by dimensions of a group.
     pub labels: BTreeMap<String, String>,
     /// `(timestamp, value)`: raw points, or one per bucket (stamped with the bucket
-    /// start, or the range start without buckets).
+    /// start; without buckets, as the engine stamps a whole-range aggregate).
     pub points: Vec<(Timestamp, f64)>,
-    /// Points read from the store for this entry.
+    /// Stored points behind this entry, not scaled for sampling (aggregates skip NaN
+    /// values, and do not count them here).
     pub samples: usize,
 }
 
@@ -276,183 +285,303 @@ impl QueryResult {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Acc {
+impl Aggregation {
+    fn engine(self) -> Aggregate {
+        match self {
+            Aggregation::Count => Aggregate::Count,
+            Aggregation::Sum => Aggregate::Sum,
+            Aggregation::Min => Aggregate::Min,
+            Aggregation::Max => Aggregate::Max,
+            Aggregation::Avg => Aggregate::Avg,
+            Aggregation::First => Aggregate::First,
+            Aggregation::Last => Aggregate::Last,
+            Aggregation::StdDev => Aggregate::Stddev,
+            Aggregation::Quantile(q) => Aggregate::Quantile(q),
+        }
+    }
+
+    /// True when sampling weights change the result.
+    fn weighted(self) -> bool {
+        matches!(
+            self,
+            Aggregation::Count | Aggregation::Sum | Aggregation::Avg | Aggregation::StdDev
+        )
+    }
+}
+
+/// The dimension recording a sampled series' rate.
+const SAMPLE_RATE: &str = "sample_rate";
+
+/// `1 / rate` for a series or group with this `sample_rate` label; 1 without one.
+fn weight(labels: &Labels) -> f64 {
+    labels
+        .get(SAMPLE_RATE)
+        .and_then(|r| r.parse::<f64>().ok())
+        .filter(|r| *r > 0.0 && *r <= 1.0)
+        .map_or(1.0, |r| 1.0 / r)
+}
+
+/// A result entry: metric name and labels.
+type Entry = (String, BTreeMap<String, String>);
+
+/// The entry an engine result series belongs to; with `strip_rate`, groups that differ
+/// only in their sample rate (added to the grouping by [`execute`]) are one entry.
+fn entry(query: &MetricQuery, labels: &Labels, strip_rate: bool) -> Entry {
+    match labels {
+        Labels::Series(key) => (
+            key.name().to_string(),
+            key.dimensions().iter().cloned().collect(),
+        ),
+        Labels::Group(group) => (
+            query.metric.clone().unwrap_or_else(|| "*".into()),
+            group
+                .iter()
+                .filter(|(k, _)| !(strip_rate && k == SAMPLE_RATE))
+                .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+                .collect(),
+        ),
+    }
+}
+
+/// One sample rate's share of a bucket: its weight (`1 / rate`), its point count and
+/// the further aggregates the reduction needs (sum, or mean and standard deviation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Part {
+    weight: f64,
     count: f64,
-    sum: f64,
-    sum_sq: f64,
-    min: f64,
-    max: f64,
-    first: (Timestamp, f64),
-    last: (Timestamp, f64),
-    values: Vec<f64>,
+    values: [f64; 2],
 }
 
-impl Acc {
-    fn new() -> Self {
-        Acc {
-            count: 0.0,
-            sum: 0.0,
-            sum_sq: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-            first: (Timestamp::MAX, f64::NAN),
-            last: (Timestamp::MIN, f64::NAN),
-            values: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, ts: Timestamp, v: f64, weight: f64, keep_values: bool) {
-        self.count += weight;
-        self.sum += v * weight;
-        self.sum_sq += v * v * weight;
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
-        if ts < self.first.0 {
-            self.first = (ts, v);
-        }
-        if ts >= self.last.0 {
-            self.last = (ts, v);
-        }
-        if keep_values {
-            self.values.push(v);
-        }
-    }
-
-    fn finish(&mut self, agg: Aggregation) -> f64 {
-        match agg {
-            Aggregation::Count => self.count,
-            Aggregation::Sum => self.sum,
-            Aggregation::Min => self.min,
-            Aggregation::Max => self.max,
-            Aggregation::Avg => self.sum / self.count,
-            Aggregation::First => self.first.1,
-            Aggregation::Last => self.last.1,
-            Aggregation::StdDev => {
-                let mean = self.sum / self.count;
-                (self.sum_sq / self.count - mean * mean).max(0.0).sqrt()
-            }
-            Aggregation::Quantile(q) => {
-                self.values.sort_by(f64::total_cmp);
-                let n = self.values.len();
-                if n == 0 {
-                    return f64::NAN;
-                }
-                let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).round() as usize;
-                self.values[rank.min(n - 1)]
+/// Reduces the parts of one bucket to the weighted `agg` (one of the aggregations for
+/// which [`Aggregation::weighted`] is true): counts and sums scaled by each part's
+/// weight, the mean and standard deviation of the stream the weighted points estimate.
+fn combine(agg: Aggregation, parts: &[Part]) -> f64 {
+    let total: f64 = parts.iter().map(|p| p.weight * p.count).sum();
+    let sum: f64 = parts.iter().map(|p| p.weight * p.values[0]).sum();
+    match agg {
+        Aggregation::Count => total,
+        Aggregation::Sum => sum,
+        Aggregation::Avg => sum / total,
+        _ => {
+            // values = [mean, sample stddev] per part; pooled as weighted moments.
+            let mean = parts
+                .iter()
+                .map(|p| p.weight * p.count * p.values[0])
+                .sum::<f64>()
+                / total;
+            let m2: f64 = parts
+                .iter()
+                .map(|p| {
+                    let within = if p.count >= 2.0 {
+                        p.values[1] * p.values[1] * (p.count - 1.0)
+                    } else {
+                        0.0
+                    };
+                    p.weight * (within + p.count * (p.values[0] - mean).powi(2))
+                })
+                .sum();
+            if total > 1.0 {
+                (m2 / (total - 1.0)).max(0.0).sqrt()
+            } else {
+                f64::NAN
             }
         }
     }
 }
 
-/// Runs `query` over the store.
+/// Runs `query` over the store through [`Db::query`].
 pub(crate) fn execute(db: &Db, query: &MetricQuery) -> crate::Result<QueryResult> {
     let selector = query.selector();
-    let iter = db.select(&selector, query.range)?;
     let Some(agg) = query.aggregation else {
-        let mut series = Vec::new();
-        for s in iter {
-            let s = s?;
-            series.push(ResultSeries {
-                name: s.key.name().to_string(),
-                labels: s.key.dimensions().iter().cloned().collect(),
-                samples: s.len(),
-                points: s.iter().collect(),
-            });
-        }
-        series.sort_by(|a, b| (&a.labels, &a.name).cmp(&(&b.labels, &b.name)));
+        let result = db.query(&Query::select(selector).range(query.range))?;
+        let mut series: Vec<ResultSeries> = result
+            .into_iter()
+            .map(|s| {
+                let (name, labels) = entry(query, &s.labels, false);
+                ResultSeries {
+                    name,
+                    labels,
+                    samples: s.len(),
+                    points: s.points().collect(),
+                }
+            })
+            .collect();
+        sort(&mut series);
         return Ok(QueryResult { series });
     };
-    let keep_values = matches!(agg, Aggregation::Quantile(_));
-    // (metric name when series stay apart, labels) -> (name, samples, bucket -> accumulator)
-    type Group = (String, usize, BTreeMap<Timestamp, Acc>);
-    let mut groups: BTreeMap<(String, BTreeMap<String, String>), Group> = BTreeMap::new();
-    for s in iter {
-        let s = s?;
-        let group_key = match &query.group_by {
-            None => (
-                s.key.name().to_string(),
-                s.key.dimensions().iter().cloned().collect(),
-            ),
-            Some(keys) => (
-                String::new(),
-                keys.iter()
-                    .filter_map(|k| s.key.dimension(k).map(|v| (k.clone(), v.to_string())))
-                    .collect(),
-            ),
+    // Weights matter only for some aggregates, and only if a matched series is sampled.
+    let split = agg.weighted()
+        && !db
+            .list_series(&selector.clone().with(Matcher::exists(SAMPLE_RATE)))?
+            .is_empty();
+    let by_rate_already =
+        matches!(&query.group_by, Some(keys) if keys.iter().any(|k| k == SAMPLE_RATE));
+    let strip_rate = split && !by_rate_already;
+    let run = |aggregate: Aggregate| -> crate::Result<Vec<EngineSeries>> {
+        let q = Query::select(selector.clone()).range(query.range);
+        let q = match query.bucket {
+            Some(width) => q.downsample(Duration::from_nanos(width.unsigned_abs()), aggregate),
+            None => q.aggregate(aggregate),
         };
-        let weight = s
-            .key
-            .dimension("sample_rate")
-            .and_then(|r| r.parse::<f64>().ok())
-            .filter(|r| *r > 0.0 && *r <= 1.0)
-            .map_or(1.0, |r| 1.0 / r);
-        let group = groups
-            .entry(group_key)
-            .or_insert_with(|| (s.key.name().to_string(), 0, BTreeMap::new()));
-        group.1 += s.len();
-        for (ts, v) in s.iter() {
-            let bucket = match query.bucket {
-                Some(w) => ts.div_euclid(w) * w,
-                None => query.range.start.max(crate::MIN_TIMESTAMP),
+        let q = match &query.group_by {
+            None => q,
+            Some(keys) => {
+                let mut keys = keys.clone();
+                if strip_rate {
+                    keys.push(SAMPLE_RATE.into());
+                }
+                if keys.is_empty() {
+                    q.group_all()
+                } else {
+                    q.group_by(keys)
+                }
+            }
+        };
+        Ok(db.query(&q)?.series)
+    };
+
+    // The count of every entry and bucket, per sample rate: the samples, and the
+    // weights of a split query.
+    let mut counts: BTreeMap<Entry, BTreeMap<Timestamp, Vec<(String, Part)>>> = BTreeMap::new();
+    for s in run(Aggregate::Count)? {
+        let buckets = counts
+            .entry(entry(query, &s.labels, strip_rate))
+            .or_default();
+        let rate = s.labels.get(SAMPLE_RATE).unwrap_or_default().to_string();
+        let weight = if split { weight(&s.labels) } else { 1.0 };
+        for (ts, count) in s.points() {
+            let part = Part {
+                weight,
+                count,
+                values: [f64::NAN; 2],
             };
-            group
-                .2
-                .entry(bucket)
-                .or_insert_with(Acc::new)
-                .add(ts, v, weight, keep_values);
+            buckets.entry(ts).or_default().push((rate.clone(), part));
         }
     }
-    let mut series: Vec<ResultSeries> = groups
-        .into_iter()
-        .map(|((_, labels), (name, samples, buckets))| ResultSeries {
-            name,
-            labels,
-            samples,
-            points: buckets
-                .into_iter()
-                .map(|(b, mut acc)| (b, acc.finish(agg)))
-                .collect(),
-        })
-        .collect();
-    series.sort_by(|a, b| (&a.labels, &a.name).cmp(&(&b.labels, &b.name)));
+    let samples = |buckets: &BTreeMap<Timestamp, Vec<(String, Part)>>| -> usize {
+        buckets
+            .values()
+            .flatten()
+            .map(|(_, p)| p.count as usize)
+            .sum()
+    };
+
+    let mut series: Vec<ResultSeries> = if split {
+        let extra: &[Aggregate] = match agg {
+            Aggregation::Sum | Aggregation::Avg => &[Aggregate::Sum],
+            Aggregation::StdDev => &[Aggregate::Avg, Aggregate::Stddev],
+            _ => &[],
+        };
+        for (at, &aggregate) in extra.iter().enumerate() {
+            for s in run(aggregate)? {
+                let Some(buckets) = counts.get_mut(&entry(query, &s.labels, strip_rate)) else {
+                    continue;
+                };
+                let rate = s.labels.get(SAMPLE_RATE).unwrap_or_default();
+                for (ts, value) in s.points() {
+                    let parts = buckets.get_mut(&ts).into_iter().flatten();
+                    if let Some((_, part)) = parts.into_iter().find(|(r, _)| r == rate) {
+                        part.values[at] = value;
+                    }
+                }
+            }
+        }
+        counts
+            .into_iter()
+            .map(|((name, labels), buckets)| ResultSeries {
+                samples: samples(&buckets),
+                points: buckets
+                    .iter()
+                    .map(|(&ts, parts)| {
+                        let parts: Vec<Part> = parts.iter().map(|(_, p)| *p).collect();
+                        (ts, combine(agg, &parts))
+                    })
+                    .collect(),
+                name,
+                labels,
+            })
+            .collect()
+    } else if agg == Aggregation::Count {
+        counts
+            .into_iter()
+            .map(|((name, labels), buckets)| ResultSeries {
+                samples: samples(&buckets),
+                points: buckets
+                    .iter()
+                    .map(|(&ts, parts)| (ts, parts.iter().map(|(_, p)| p.count).sum()))
+                    .collect(),
+                name,
+                labels,
+            })
+            .collect()
+    } else {
+        run(agg.engine())?
+            .into_iter()
+            .map(|s| {
+                let (name, labels) = entry(query, &s.labels, false);
+                let key = (name, labels);
+                ResultSeries {
+                    samples: counts.get(&key).map_or(0, samples),
+                    points: s.points().collect(),
+                    name: key.0,
+                    labels: key.1,
+                }
+            })
+            .collect()
+    };
+    sort(&mut series);
     Ok(QueryResult { series })
+}
+
+fn sort(series: &mut [ResultSeries]) {
+    series.sort_by(|a, b| (&a.labels, &a.name).cmp(&(&b.labels, &b.name)));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn accumulator_reduces_every_way() {
-        let mut acc = Acc::new();
-        for (i, v) in [4.0, 1.0, 3.0, 2.0].into_iter().enumerate() {
-            acc.add(i as i64, v, 1.0, true);
-        }
-        let cases = [
-            (Aggregation::Count, 4.0),
-            (Aggregation::Sum, 10.0),
-            (Aggregation::Min, 1.0),
-            (Aggregation::Max, 4.0),
-            (Aggregation::Avg, 2.5),
-            (Aggregation::First, 4.0),
-            (Aggregation::Last, 2.0),
-            (Aggregation::Quantile(1.0), 4.0),
-            (Aggregation::Quantile(0.0), 1.0),
-        ];
-        for (agg, want) in cases {
-            assert_eq!(acc.clone().finish(agg), want, "{agg}");
-        }
-        assert!((acc.finish(Aggregation::StdDev) - 1.118).abs() < 1e-3);
+    /// The parts of `values` sampled with this weight: for sums, and for moments.
+    fn part(weight: f64, values: &[f64]) -> (Part, Part) {
+        let n = values.len() as f64;
+        let sum: f64 = values.iter().sum();
+        let mean = sum / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let sums = Part {
+            weight,
+            count: n,
+            values: [sum, f64::NAN],
+        };
+        let moments = Part {
+            values: [mean, var.sqrt()],
+            ..sums
+        };
+        (sums, moments)
     }
 
     #[test]
-    fn weights_scale_counts_and_sums_only() {
-        let mut acc = Acc::new();
-        acc.add(0, 2.0, 10.0, false);
-        acc.add(1, 4.0, 10.0, false);
-        assert_eq!(acc.clone().finish(Aggregation::Count), 20.0);
-        assert_eq!(acc.clone().finish(Aggregation::Sum), 60.0);
-        assert_eq!(acc.finish(Aggregation::Avg), 3.0);
+    fn weights_scale_counts_and_sums_and_weight_means() {
+        // A part sampled at 1/10 and an unsampled one.
+        let (a, _) = part(10.0, &[2.0, 4.0]);
+        let (b, _) = part(1.0, &[6.0]);
+        assert_eq!(combine(Aggregation::Count, &[a, b]), 21.0);
+        assert_eq!(combine(Aggregation::Sum, &[a, b]), 66.0);
+        assert_eq!(combine(Aggregation::Avg, &[a, b]), 66.0 / 21.0);
+    }
+
+    #[test]
+    fn pooled_stddev_equals_that_of_the_expanded_stream() {
+        // Weight 3 on [1, 5] stands for [1, 1, 1, 5, 5, 5]; weight 1 on [2, 4, 9].
+        let (_, a) = part(3.0, &[1.0, 5.0]);
+        let (_, b) = part(1.0, &[2.0, 4.0, 9.0]);
+        let expanded = [1.0, 1.0, 1.0, 5.0, 5.0, 5.0, 2.0, 4.0, 9.0];
+        let n = expanded.len() as f64;
+        let mean = expanded.iter().sum::<f64>() / n;
+        let want = (expanded.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        let got = combine(Aggregation::StdDev, &[a, b]);
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        // One point: no deviation.
+        let (_, one) = part(1.0, &[3.0]);
+        assert!(combine(Aggregation::StdDev, &[one]).is_nan());
     }
 }

@@ -11,13 +11,14 @@ use parking_lot::Mutex;
 use super::access::{AccessPolicy, Decision, Principal, Role};
 use super::alert::{AlertEngine, AlertRule, AlertSink, StoreSink, Ticker};
 use super::audit::{AuditDecision, AuditFilter, AuditLog, AuditRecord};
-use super::cache::{identity_hash, CachedSeries, SeriesCache};
+use super::cache::{identity_hash, CachedSeries, SeriesCache, SeriesIdentity};
 use super::clock::{Clock, SystemClock};
 use super::dedup::{DedupConfig, Deduplicator};
 use super::enrich::Enricher;
 use super::error::CollectorError;
 use super::event::MetricEvent;
 use super::event::Source;
+use super::hash::PreHashed;
 use super::id::EventId;
 use super::privacy::{Privacy, PrivacyConfig};
 use super::query::{MetricQuery, QueryResult};
@@ -26,7 +27,7 @@ use super::router::{RealtimeAggregator, Router, StoredPoint};
 use super::sample::{rate_label, Sampler};
 use super::validate::duration_ns;
 use super::validate::{Rejection, Validator, ValidatorConfig};
-use crate::{Db, DeleteReport, Matcher, Selector, SeriesKey, TimeRange, WriteBatch};
+use crate::{Db, DeleteReport, Matcher, Selector, SeriesHandle, SeriesKey, TimeRange, WriteBatch};
 
 /// Settings of a collector. Every field documents its default.
 #[derive(Debug, Clone)]
@@ -114,11 +115,11 @@ pub struct ForgetReport {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Written to the store under this id.
-    Stored(String),
+    Stored(EventId),
     /// An event with this id was stored within the de-duplication window; not stored again.
-    Duplicate(String),
+    Duplicate(EventId),
     /// Left out by sampling (its rate is recorded on the series that is stored).
-    SampledOut(String),
+    SampledOut(EventId),
     /// Refused by validation.
     Rejected(Rejection),
 }
@@ -361,9 +362,7 @@ impl UnifiedMetricsCollector {
         let report = self.shared.ingest(vec![event])?;
         match report.outcomes.into_iter().next() {
             Some(Outcome::Rejected(r)) => Err(CollectorError::Rejected(r)),
-            Some(Outcome::Stored(id) | Outcome::Duplicate(id) | Outcome::SampledOut(id)) => {
-                Ok(EventId::from(id))
-            }
+            Some(Outcome::Stored(id) | Outcome::Duplicate(id) | Outcome::SampledOut(id)) => Ok(id),
             None => Err(CollectorError::Closed),
         }
     }
@@ -377,8 +376,10 @@ impl UnifiedMetricsCollector {
 
     /// Runs a query for `who`: checks it against the access policy (narrowing it to the
     /// readable sources when it names none), writes the decision to the audit log, then
-    /// runs it. Values of identifier dimensions in its matchers are given raw and hashed
-    /// here like the stored ones.
+    /// runs it through the engine's typed query ([`Db::query`](crate::Db::query); see
+    /// [`MetricQuery`] for what the collector adds: sampling weights). Values of
+    /// identifier dimensions in its matchers are given raw and hashed here like the
+    /// stored ones.
     pub fn query_metrics(
         &self,
         who: &Principal,
@@ -702,11 +703,6 @@ impl Shared {
         }
     }
 
-    /// A fresh id for an event that has none.
-    pub(crate) fn assign_id(&self) -> String {
-        self.assigned_id(self.reserve_id()).into()
-    }
-
     /// Reserves the number of an id to assign.
     pub(crate) fn reserve_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
@@ -748,6 +744,9 @@ impl Shared {
             let mut guard = self.state.lock();
             let st = &mut *guard;
             let dedup_on = st.dedup.enabled();
+            // Series the store lacks are created together once the batch is read (one
+            // durable catalog record for all of them); their points wait in `fresh`.
+            let mut fresh = FreshSeries::default();
             for mut event in events {
                 if let Err(r) = self.validator.check_point_with(&event, now, enforce_age) {
                     p.outcomes.push(Outcome::Rejected(r));
@@ -755,14 +754,17 @@ impl Shared {
                     continue;
                 }
                 let generated = event.id.is_empty();
-                if generated {
-                    event.id = self.assign_id();
-                }
+                // An assigned id is kept inline: no allocation per event.
+                let id = if generated {
+                    self.assigned_id(self.reserve_id())
+                } else {
+                    EventId::from(std::mem::take(&mut event.id))
+                };
                 let rate = if sample {
-                    match self.sampler.keep(&event.name, &event.id) {
+                    match self.sampler.keep(&event.name, &id) {
                         Some(rate) => rate,
                         None => {
-                            p.outcomes.push(Outcome::SampledOut(event.id));
+                            p.outcomes.push(Outcome::SampledOut(id));
                             sampled += 1;
                             continue;
                         }
@@ -772,48 +774,44 @@ impl Shared {
                 };
                 let hash = identity_hash(&event, rate);
                 let want_key = route && self.router.wants(&event.name);
-                let (handle, key) = match st.cache.get(hash, &event, rate) {
-                    Some(s) => (s.handle, want_key.then(|| s.key.clone())),
-                    None => {
-                        if let Err(r) = self.validator.check_identity(&event) {
-                            p.outcomes.push(Outcome::Rejected(r));
-                            rejected += 1;
-                            continue;
+                let slot = match st.cache.get(hash, &event, rate) {
+                    Some(s) => Ok((s.handle, want_key.then(|| s.key.clone()))),
+                    None => match fresh.find(hash, &event, rate) {
+                        Some(at) => Err(at),
+                        None => {
+                            if let Err(r) = self.validator.check_identity(&event) {
+                                p.outcomes.push(Outcome::Rejected(r));
+                                rejected += 1;
+                                continue;
+                            }
+                            let key = self.stored_key(&event, rate);
+                            Err(fresh.add(hash, SeriesIdentity::new(&event, rate), key))
                         }
-                        let key = self.stored_key(&event, rate);
-                        let handle = match self.db.series(&key) {
-                            Ok(h) => h,
-                            Err(crate::Error::InvalidArgument(msg)) => {
-                                p.outcomes
-                                    .push(Outcome::Rejected(Rejection::SeriesRefused(msg)));
-                                rejected += 1;
-                                continue;
-                            }
-                            Err(e @ crate::Error::LimitExceeded { .. }) => {
-                                p.outcomes.push(Outcome::Rejected(Rejection::SeriesRefused(
-                                    e.to_string(),
-                                )));
-                                rejected += 1;
-                                continue;
-                            }
-                            Err(e) => return Err(e.into()),
-                        };
-                        let key = Arc::new(key);
-                        let routed_key = want_key.then(|| key.clone());
-                        st.cache
-                            .insert(hash, CachedSeries::new(&event, rate, handle, key));
-                        self.counters
-                            .cached_series
-                            .store(st.cache.len() as u64, Ordering::Relaxed);
-                        (handle, routed_key)
-                    }
+                    },
                 };
-                if dedup_on && !generated {
-                    if !st.dedup.first_seen(&event.id, now) {
-                        p.outcomes.push(Outcome::Duplicate(event.id));
-                        dups += 1;
+                let remember = dedup_on && !generated;
+                if remember && !st.dedup.first_seen(&id, now) {
+                    p.outcomes.push(Outcome::Duplicate(id));
+                    dups += 1;
+                    continue;
+                }
+                let (handle, key) = match slot {
+                    Ok(known) => known,
+                    Err(series) => {
+                        fresh.points.push(FreshPoint {
+                            series,
+                            outcome: p.outcomes.len(),
+                            ts: event.timestamp,
+                            value: event.value,
+                            source: event.source,
+                            remember,
+                            routed: want_key,
+                        });
+                        p.outcomes.push(Outcome::Stored(id));
                         continue;
                     }
+                };
+                if remember {
                     p.remembered.push((p.outcomes.len(), p.batches.len()));
                 }
                 batch.push(handle, event.timestamp, event.value);
@@ -825,13 +823,68 @@ impl Shared {
                         value: event.value,
                     });
                 }
-                p.outcomes.push(Outcome::Stored(event.id));
+                p.outcomes.push(Outcome::Stored(id));
                 if batch.len() >= self.write_chunk {
                     p.batches.push(std::mem::replace(
                         &mut batch,
                         WriteBatch::with_capacity(self.write_chunk),
                     ));
                 }
+            }
+            if !fresh.keys.is_empty() {
+                let handles = self.create_series(&fresh.keys)?;
+                let keys: Vec<Arc<SeriesKey>> = std::mem::take(&mut fresh.keys)
+                    .into_iter()
+                    .map(Arc::new)
+                    .collect();
+                // Points of a series are in input order, so a later duplicate timestamp
+                // still wins; across series the order does not matter.
+                for point in &fresh.points {
+                    let handle = match &handles[point.series] {
+                        Ok(handle) => *handle,
+                        Err(reason) => {
+                            // Its id was entered into the de-duplicator above: a retry
+                            // must not be taken for a duplicate.
+                            if point.remember {
+                                if let Some(id) = p.outcomes[point.outcome].id() {
+                                    st.dedup.forget(id);
+                                }
+                            }
+                            p.outcomes[point.outcome] =
+                                Outcome::Rejected(Rejection::SeriesRefused(reason.clone()));
+                            rejected += 1;
+                            continue;
+                        }
+                    };
+                    if point.remember {
+                        p.remembered.push((point.outcome, p.batches.len()));
+                    }
+                    batch.push(handle, point.ts, point.value);
+                    if point.routed {
+                        p.routed.push(StoredPoint {
+                            key: keys[point.series].clone(),
+                            source: point.source,
+                            ts: point.ts,
+                            value: point.value,
+                        });
+                    }
+                    if batch.len() >= self.write_chunk {
+                        p.batches.push(std::mem::replace(
+                            &mut batch,
+                            WriteBatch::with_capacity(self.write_chunk),
+                        ));
+                    }
+                }
+                let created = fresh.hashes.into_iter().zip(fresh.identities);
+                for (((hash, identity), key), handle) in created.zip(keys).zip(handles) {
+                    if let Ok(handle) = handle {
+                        st.cache
+                            .insert(hash, CachedSeries::new(identity, handle, key));
+                    }
+                }
+                self.counters
+                    .cached_series
+                    .store(st.cache.len() as u64, Ordering::Relaxed);
             }
         }
         if !batch.is_empty() {
@@ -842,6 +895,33 @@ impl Shared {
         c.sampled_out.fetch_add(sampled, Ordering::Relaxed);
         c.rejected.fetch_add(rejected, Ordering::Relaxed);
         Ok(p)
+    }
+
+    /// Creates the series of `keys` with one durable step
+    /// ([`Db::series_many`](crate::Db::series_many)). If the store refuses the set (a
+    /// key it finds invalid, or the series limit), each key is tried alone, so that the
+    /// series that fit are created and only the others are refused, with the reason.
+    fn create_series(
+        &self,
+        keys: &[SeriesKey],
+    ) -> Result<Vec<Result<SeriesHandle, String>>, CollectorError> {
+        let refused = |e: crate::Error| match e {
+            crate::Error::InvalidArgument(msg) => Ok(msg),
+            e @ crate::Error::LimitExceeded { .. } => Ok(e.to_string()),
+            e => Err(CollectorError::from(e)),
+        };
+        match self.db.series_many(keys) {
+            Ok(handles) => Ok(handles.into_iter().map(Ok).collect()),
+            Err(e) => {
+                refused(e)?;
+                keys.iter()
+                    .map(|key| match self.db.series(key) {
+                        Ok(handle) => Ok(Ok(handle)),
+                        Err(e) => refused(e).map(Err),
+                    })
+                    .collect()
+            }
+        }
     }
 
     /// Writes the batches not written yet, then routes the points. Can be called again
@@ -900,4 +980,49 @@ impl Prepared {
             .map(WriteBatch::len)
             .sum()
     }
+}
+
+/// Series first seen in one batch, created together once the whole batch is read.
+#[derive(Default)]
+struct FreshSeries {
+    /// Identity hash to positions in the vectors below.
+    by_hash: std::collections::HashMap<u64, Vec<usize>, PreHashed>,
+    hashes: Vec<u64>,
+    identities: Vec<SeriesIdentity>,
+    keys: Vec<SeriesKey>,
+    /// The points of these series, in input order.
+    points: Vec<FreshPoint>,
+}
+
+impl FreshSeries {
+    fn find(&self, hash: u64, event: &MetricEvent, rate: f64) -> Option<usize> {
+        self.by_hash
+            .get(&hash)?
+            .iter()
+            .copied()
+            .find(|&at| self.identities[at].matches(event, rate))
+    }
+
+    fn add(&mut self, hash: u64, identity: SeriesIdentity, key: SeriesKey) -> usize {
+        let at = self.keys.len();
+        self.by_hash.entry(hash).or_default().push(at);
+        self.hashes.push(hash);
+        self.identities.push(identity);
+        self.keys.push(key);
+        at
+    }
+}
+
+/// A point of a series in [`FreshSeries`], waiting for the series' handle.
+struct FreshPoint {
+    series: usize,
+    /// Its event's place in the outcomes.
+    outcome: usize,
+    ts: i64,
+    value: f64,
+    source: Source,
+    /// Its id went into the de-duplicator.
+    remember: bool,
+    /// The router wants it.
+    routed: bool,
 }

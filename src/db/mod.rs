@@ -235,6 +235,68 @@ impl Db {
         })
     }
 
+    /// Resolves many series at once, creating the missing ones together: one catalog
+    /// record in the WAL and, under [`Durability::Sync`], one fsync for the whole call,
+    /// where [`Db::series`] pays one per new series. Handles come back in the order of
+    /// `keys`; a key given twice gets the same handle.
+    ///
+    /// Atomic: if a missing key is invalid, or creating the missing series would take
+    /// the catalog past [`Options::max_series`], the call fails with
+    /// [`Error::InvalidArgument`] or [`Error::LimitExceeded`] and creates none of them.
+    /// After a crash, either all the series one call created are back or none (their
+    /// definitions share one checksummed WAL record).
+    ///
+    /// ```
+    /// use sedimentdb::{Db, Error, Options, SeriesKey};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default().max_series(3))?;
+    /// let keys: Vec<SeriesKey> = ["h1", "h2", "h1"]
+    ///     .iter()
+    ///     .map(|h| SeriesKey::new("cpu").with("host", *h))
+    ///     .collect();
+    /// let handles = db.series_many(&keys)?;
+    /// assert_eq!(handles[0], handles[2]);
+    /// assert_eq!(db.stats().series, 2);
+    ///
+    /// // Two more would exceed the limit of 3: neither is created.
+    /// let more = [SeriesKey::new("cpu").with("host", "h3"), SeriesKey::new("cpu").with("host", "h4")];
+    /// assert!(matches!(db.series_many(&more), Err(Error::LimitExceeded { .. })));
+    /// assert_eq!(db.stats().series, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn series_many(&self, keys: &[SeriesKey]) -> Result<Vec<SeriesHandle>> {
+        self.inner.check_open()?;
+        let mut ids: Vec<SeriesId> = Vec::with_capacity(keys.len());
+        // (position in `keys`, key) of the keys the catalog lacks; validated before any
+        // is created, so an invalid one fails the call with nothing created.
+        let mut missing: Vec<(usize, &SeriesKey)> = Vec::new();
+        for (at, key) in keys.iter().enumerate() {
+            match self.inner.catalog.lookup(key) {
+                Some(id) => ids.push(id),
+                None => {
+                    key.validate(&self.inner.opts.key_limits)?;
+                    ids.push(SeriesId(u32::MAX));
+                    missing.push((at, key));
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let missing_keys: Vec<&SeriesKey> = missing.iter().map(|&(_, k)| k).collect();
+            let created = self.inner.ensure_series(&missing_keys)?;
+            for (&(at, _), id) in missing.iter().zip(created) {
+                ids[at] = id;
+            }
+        }
+        Ok(ids
+            .into_iter()
+            .map(|id| SeriesHandle {
+                id,
+                db_tag: self.inner.tag,
+            })
+            .collect())
+    }
+
     /// Writes a batch atomically. Under [`Durability::Sync`] the points are on stable
     /// storage when this returns; otherwise `receipt.durable` tells.
     pub fn write(&self, batch: &WriteBatch) -> Result<WriteReceipt> {
