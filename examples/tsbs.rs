@@ -15,7 +15,10 @@
 //!    reopen time, and a full read-back checked value by value against the generator;
 //!    then the TSBS query set (`common/tsbs_queries.rs`) on that flushed database:
 //!    `query_<name>_ms`, the median of 10 runs after a warm-up, and how each query ran
-//!    (statistics vs decoding) on stderr.
+//!    (statistics vs decoding) on stderr. Then `compact` (warm), every partition
+//!    compacted cold, and the query set again on the cold data: `query_<name>_cold_ms`
+//!    and `query_<name>_cold_vs_warm` (cold time over flushed-data time; the aim is at
+//!    most 1).
 //! 2. WAL replay: the same data into a second database whose head never flushes
 //!    (4 GiB budget, long window), dropped without `close`, then timed `open`.
 //! 3. Peak RSS of the process so far (VmHWM).
@@ -249,7 +252,7 @@ fn main() -> BoxResult<()> {
         "scan_points_per_sec",
         format!("{:.0}", rate(read_back, scan_time)),
     );
-    let our_queries = sediment_queries(&db, &shape)?;
+    let our_queries = sediment_queries(&db, &shape, "")?;
     // Compaction: merge each partition's flush segments into one warm segment, then
     // reopen with every partition counted as cold and compact again densely.
     let compacted = db.compact().context(|| "compact (warm)".into())?;
@@ -283,6 +286,23 @@ fn main() -> BoxResult<()> {
     );
     verify(&db, &shape)?;
     figure("verify_cold", "ok");
+    // The same queries on the cold partitions (one dense segment each): the aim is no
+    // slower than on the flushed (warm) data above.
+    let cold_queries = sediment_queries(&db, &shape, "_cold")?;
+    for ((name, warm_ms, warm_digest), (_, cold_ms, cold_digest)) in
+        our_queries.iter().zip(&cold_queries)
+    {
+        if !cold_digest.agrees(warm_digest) {
+            return Err(format!(
+                "query {name}: {warm_digest:?} on warm data, {cold_digest:?} on cold data"
+            )
+            .into());
+        }
+        figure(
+            &format!("query_{name}_cold_vs_warm"),
+            format!("{:.2}", cold_ms / warm_ms.max(1e-6)),
+        );
+    }
     db.close()
         .context(|| "close after cold compaction".into())?;
     drop(db);
@@ -348,16 +368,20 @@ fn main() -> BoxResult<()> {
 /// Runs of each query timed (after one warm-up); the figure is their median.
 const QUERY_RUNS: usize = 10;
 
-/// The TSBS query set on the flushed database: `query_<name>_ms` figures, and how each
-/// query executed on stderr.
-fn sediment_queries(db: &Db, shape: &Shape) -> BoxResult<Vec<(&'static str, f64, Digest)>> {
+/// The TSBS query set: `query_<name><suffix>_ms` figures, and how each query executed on
+/// stderr.
+fn sediment_queries(
+    db: &Db,
+    shape: &Shape,
+    suffix: &str,
+) -> BoxResult<Vec<(&'static str, f64, Digest)>> {
     let params = tsbs_queries::Params::new(shape);
     let mut out = Vec::new();
     for name in tsbs_queries::NAMES {
         let (ms, digest) =
             tsbs_queries::time_median(QUERY_RUNS, || tsbs_queries::run_sediment(db, name, &params))
                 .context(|| format!("query {name}"))?;
-        figure(&format!("query_{name}_ms"), format!("{ms:.3}"));
+        figure(&format!("query_{name}{suffix}_ms"), format!("{ms:.3}"));
         let explain = tsbs_queries::explain_sediment(db, name, &params)?;
         eprintln!(
             "  {name}: {} rows; {} segments scanned ({} pruned), {} series, chunks {} from stats / {} decoded / {} skipped, {} points decoded, {} bytes read",
