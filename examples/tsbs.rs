@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example tsbs -- --hosts 100 --hours 24
 //!     [--seed 123] [--batch 10000] [--dir PATH] [--skip-sqlite] [--skip-sqlite-rowid]
+//!     [--cold-zstd-level L] [--cold-chunk-points N]
 //! ```
 //!
 //! The data has the shape of `/work/shared/bench/gen.py` (see `common/tsbs_data.rs`):
@@ -51,7 +52,8 @@ use sedimentdb::{Db, Options, Selector, SeriesHandle, SeriesKey, Tier, TimeRange
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 
 const USAGE: &str = "usage: tsbs [--hosts N] [--hours H] [--seed S] [--batch POINTS] [--dir PATH] \
-                     [--skip-sqlite] [--skip-sqlite-rowid]";
+                     [--skip-sqlite] [--skip-sqlite-rowid] [--cold-zstd-level L] \
+                     [--cold-chunk-points N]";
 
 /// Command-line arguments.
 #[derive(Debug)]
@@ -63,6 +65,10 @@ struct Args {
     dir: Option<PathBuf>,
     skip_sqlite: bool,
     skip_sqlite_rowid: bool,
+    /// zstd level of the cold compaction (the default option when absent).
+    cold_zstd_level: Option<i32>,
+    /// Points per chunk of the cold compaction (the default option when absent).
+    cold_chunk_points: Option<usize>,
 }
 
 impl Args {
@@ -75,6 +81,8 @@ impl Args {
             dir: None,
             skip_sqlite: false,
             skip_sqlite_rowid: false,
+            cold_zstd_level: None,
+            cold_chunk_points: None,
         };
         while let Some(arg) = raw.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -95,6 +103,7 @@ impl Args {
                 "--dir" => args.dir = Some(PathBuf::from(value()?)),
                 "--skip-sqlite" => args.skip_sqlite = true,
                 "--skip-sqlite-rowid" => args.skip_sqlite_rowid = true,
+                "--cold-zstd-level" => args.cold_zstd_level = Some(parse_value(&flag, &value()?)?),
                 "-h" | "--help" => {
                     eprintln!("{USAGE}");
                     std::process::exit(0);
@@ -264,6 +273,13 @@ fn main() -> BoxResult<()> {
             compacted.input_bytes as f64 / 1e6 / compacted.secs.max(1e-9)
         ),
     );
+    figure(
+        "compact_raw_mb_per_sec",
+        format!(
+            "{:.1}",
+            compacted.points as f64 * 16.0 / 1e6 / compacted.secs.max(1e-9)
+        ),
+    );
     let warm_bytes = sys::dir_size(&db_dir).context(|| "sizing warm db".into())?;
     figure(
         "warm_bytes_per_point",
@@ -271,14 +287,39 @@ fn main() -> BoxResult<()> {
     );
     db.close().context(|| "close after verify".into())?;
     drop(db);
-    let db =
-        Db::open(&db_dir, Options::default()).context(|| "reopen for cold compaction".into())?;
-    let started = Instant::now();
-    for partition in db.stats().partitions {
-        db.compact_partition(partition.start, Tier::Cold)
-            .context(|| "compact (cold)".into())?;
+    let mut cold_options = Options::default();
+    if let Some(level) = args.cold_zstd_level {
+        cold_options = cold_options.cold_zstd_level(level);
     }
-    figure("cold_compact_secs", secs(started.elapsed()));
+    if let Some(points) = args.cold_chunk_points {
+        cold_options = cold_options.cold_chunk_points(points);
+    }
+    let db = Db::open(&db_dir, cold_options).context(|| "reopen for cold compaction".into())?;
+    let started = Instant::now();
+    let (mut cold_input_bytes, mut cold_points) = (0, 0);
+    for partition in db.stats().partitions {
+        let report = db
+            .compact_partition(partition.start, Tier::Cold)
+            .context(|| "compact (cold)".into())?;
+        cold_input_bytes += report.input_bytes;
+        cold_points += report.points;
+    }
+    let cold_time = started.elapsed();
+    figure("cold_compact_secs", secs(cold_time));
+    figure(
+        "cold_compact_input_mb_per_sec",
+        format!(
+            "{:.1}",
+            cold_input_bytes as f64 / 1e6 / cold_time.as_secs_f64().max(1e-9)
+        ),
+    );
+    figure(
+        "cold_compact_raw_mb_per_sec",
+        format!(
+            "{:.1}",
+            cold_points as f64 * 16.0 / 1e6 / cold_time.as_secs_f64().max(1e-9)
+        ),
+    );
     let cold_bytes = sys::dir_size(&db_dir).context(|| "sizing cold db".into())?;
     figure(
         "cold_bytes_per_point",
