@@ -160,6 +160,25 @@ mod tests {
     }
 
     #[test]
+    fn earlier_mantissas_are_rescaled_when_the_exponent_grows() {
+        let mut ms = Vec::new();
+        assert_eq!(mantissas(&[1.0, -2.5, 3.25, 7.0], &mut ms), Some(2));
+        assert_eq!(ms, vec![100, -250, 325, 700]);
+        // Rescaling past 2^53 gives up rather than wrap.
+        assert_eq!(mantissas(&[9007199254740991.0, 0.5], &mut Vec::new()), None);
+        let values = [0.0, 12.5, 12.75, -3.0, 1e-3, 4503599627370495.0];
+        let mut out = Vec::new();
+        assert!(encode(&values[..5], &mut out).is_some());
+        let mut back = Vec::new();
+        decode(&out, 5, &mut back).unwrap();
+        assert_eq!(back, values[..5]);
+        assert!(
+            encode(&values, &mut Vec::new()).is_none(),
+            "1e-3 needs 10^3, too big"
+        );
+    }
+
+    #[test]
     fn rejects_exponent_above_15() {
         let mut out = Vec::new();
         assert!(decode(&[16, 0, 0, 0], 1, &mut out).is_err());
