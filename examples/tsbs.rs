@@ -104,6 +104,9 @@ impl Args {
                 "--skip-sqlite" => args.skip_sqlite = true,
                 "--skip-sqlite-rowid" => args.skip_sqlite_rowid = true,
                 "--cold-zstd-level" => args.cold_zstd_level = Some(parse_value(&flag, &value()?)?),
+                "--cold-chunk-points" => {
+                    args.cold_chunk_points = Some(parse_value(&flag, &value()?)?)
+                }
                 "-h" | "--help" => {
                     eprintln!("{USAGE}");
                     std::process::exit(0);
