@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example tsbs -- --hosts 100 --hours 24
 //!     [--seed 123] [--batch 10000] [--dir PATH] [--skip-sqlite] [--skip-sqlite-rowid]
+//!     [--cold-zstd-level L] [--cold-chunk-points N]
 //! ```
 //!
 //! The data has the shape of `/work/shared/bench/gen.py` (see `common/tsbs_data.rs`):
@@ -15,7 +16,10 @@
 //!    reopen time, and a full read-back checked value by value against the generator;
 //!    then the TSBS query set (`common/tsbs_queries.rs`) on that flushed database:
 //!    `query_<name>_ms`, the median of 10 runs after a warm-up, and how each query ran
-//!    (statistics vs decoding) on stderr.
+//!    (statistics vs decoding) on stderr. Then `compact` (warm), every partition
+//!    compacted cold, and the query set again on the cold data: `query_<name>_cold_ms`
+//!    and `query_<name>_cold_vs_warm` (cold time over flushed-data time; the aim is at
+//!    most 1).
 //! 2. WAL replay: the same data into a second database whose head never flushes
 //!    (4 GiB budget, long window), dropped without `close`, then timed `open`.
 //! 3. Peak RSS of the process so far (VmHWM).
@@ -48,7 +52,8 @@ use sedimentdb::{Db, Options, Selector, SeriesHandle, SeriesKey, Tier, TimeRange
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 
 const USAGE: &str = "usage: tsbs [--hosts N] [--hours H] [--seed S] [--batch POINTS] [--dir PATH] \
-                     [--skip-sqlite] [--skip-sqlite-rowid]";
+                     [--skip-sqlite] [--skip-sqlite-rowid] [--cold-zstd-level L] \
+                     [--cold-chunk-points N]";
 
 /// Command-line arguments.
 #[derive(Debug)]
@@ -60,6 +65,10 @@ struct Args {
     dir: Option<PathBuf>,
     skip_sqlite: bool,
     skip_sqlite_rowid: bool,
+    /// zstd level of the cold compaction (the default option when absent).
+    cold_zstd_level: Option<i32>,
+    /// Points per chunk of the cold compaction (the default option when absent).
+    cold_chunk_points: Option<usize>,
 }
 
 impl Args {
@@ -72,6 +81,8 @@ impl Args {
             dir: None,
             skip_sqlite: false,
             skip_sqlite_rowid: false,
+            cold_zstd_level: None,
+            cold_chunk_points: None,
         };
         while let Some(arg) = raw.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -92,6 +103,10 @@ impl Args {
                 "--dir" => args.dir = Some(PathBuf::from(value()?)),
                 "--skip-sqlite" => args.skip_sqlite = true,
                 "--skip-sqlite-rowid" => args.skip_sqlite_rowid = true,
+                "--cold-zstd-level" => args.cold_zstd_level = Some(parse_value(&flag, &value()?)?),
+                "--cold-chunk-points" => {
+                    args.cold_chunk_points = Some(parse_value(&flag, &value()?)?)
+                }
                 "-h" | "--help" => {
                     eprintln!("{USAGE}");
                     std::process::exit(0);
@@ -249,7 +264,7 @@ fn main() -> BoxResult<()> {
         "scan_points_per_sec",
         format!("{:.0}", rate(read_back, scan_time)),
     );
-    let our_queries = sediment_queries(&db, &shape)?;
+    let our_queries = sediment_queries(&db, &shape, "")?;
     // Compaction: merge each partition's flush segments into one warm segment, then
     // reopen with every partition counted as cold and compact again densely.
     let compacted = db.compact().context(|| "compact (warm)".into())?;
@@ -261,6 +276,13 @@ fn main() -> BoxResult<()> {
             compacted.input_bytes as f64 / 1e6 / compacted.secs.max(1e-9)
         ),
     );
+    figure(
+        "compact_raw_mb_per_sec",
+        format!(
+            "{:.1}",
+            compacted.points as f64 * 16.0 / 1e6 / compacted.secs.max(1e-9)
+        ),
+    );
     let warm_bytes = sys::dir_size(&db_dir).context(|| "sizing warm db".into())?;
     figure(
         "warm_bytes_per_point",
@@ -268,14 +290,39 @@ fn main() -> BoxResult<()> {
     );
     db.close().context(|| "close after verify".into())?;
     drop(db);
-    let db =
-        Db::open(&db_dir, Options::default()).context(|| "reopen for cold compaction".into())?;
-    let started = Instant::now();
-    for partition in db.stats().partitions {
-        db.compact_partition(partition.start, Tier::Cold)
-            .context(|| "compact (cold)".into())?;
+    let mut cold_options = Options::default();
+    if let Some(level) = args.cold_zstd_level {
+        cold_options = cold_options.cold_zstd_level(level);
     }
-    figure("cold_compact_secs", secs(started.elapsed()));
+    if let Some(points) = args.cold_chunk_points {
+        cold_options = cold_options.cold_chunk_points(points);
+    }
+    let db = Db::open(&db_dir, cold_options).context(|| "reopen for cold compaction".into())?;
+    let started = Instant::now();
+    let (mut cold_input_bytes, mut cold_points) = (0, 0);
+    for partition in db.stats().partitions {
+        let report = db
+            .compact_partition(partition.start, Tier::Cold)
+            .context(|| "compact (cold)".into())?;
+        cold_input_bytes += report.input_bytes;
+        cold_points += report.points;
+    }
+    let cold_time = started.elapsed();
+    figure("cold_compact_secs", secs(cold_time));
+    figure(
+        "cold_compact_input_mb_per_sec",
+        format!(
+            "{:.1}",
+            cold_input_bytes as f64 / 1e6 / cold_time.as_secs_f64().max(1e-9)
+        ),
+    );
+    figure(
+        "cold_compact_raw_mb_per_sec",
+        format!(
+            "{:.1}",
+            cold_points as f64 * 16.0 / 1e6 / cold_time.as_secs_f64().max(1e-9)
+        ),
+    );
     let cold_bytes = sys::dir_size(&db_dir).context(|| "sizing cold db".into())?;
     figure(
         "cold_bytes_per_point",
@@ -283,6 +330,23 @@ fn main() -> BoxResult<()> {
     );
     verify(&db, &shape)?;
     figure("verify_cold", "ok");
+    // The same queries on the cold partitions (one dense segment each): the aim is no
+    // slower than on the flushed (warm) data above.
+    let cold_queries = sediment_queries(&db, &shape, "_cold")?;
+    for ((name, warm_ms, warm_digest), (_, cold_ms, cold_digest)) in
+        our_queries.iter().zip(&cold_queries)
+    {
+        if !cold_digest.agrees(warm_digest) {
+            return Err(format!(
+                "query {name}: {warm_digest:?} on warm data, {cold_digest:?} on cold data"
+            )
+            .into());
+        }
+        figure(
+            &format!("query_{name}_cold_vs_warm"),
+            format!("{:.2}", cold_ms / warm_ms.max(1e-6)),
+        );
+    }
     db.close()
         .context(|| "close after cold compaction".into())?;
     drop(db);
@@ -348,16 +412,20 @@ fn main() -> BoxResult<()> {
 /// Runs of each query timed (after one warm-up); the figure is their median.
 const QUERY_RUNS: usize = 10;
 
-/// The TSBS query set on the flushed database: `query_<name>_ms` figures, and how each
-/// query executed on stderr.
-fn sediment_queries(db: &Db, shape: &Shape) -> BoxResult<Vec<(&'static str, f64, Digest)>> {
+/// The TSBS query set: `query_<name><suffix>_ms` figures, and how each query executed on
+/// stderr.
+fn sediment_queries(
+    db: &Db,
+    shape: &Shape,
+    suffix: &str,
+) -> BoxResult<Vec<(&'static str, f64, Digest)>> {
     let params = tsbs_queries::Params::new(shape);
     let mut out = Vec::new();
     for name in tsbs_queries::NAMES {
         let (ms, digest) =
             tsbs_queries::time_median(QUERY_RUNS, || tsbs_queries::run_sediment(db, name, &params))
                 .context(|| format!("query {name}"))?;
-        figure(&format!("query_{name}_ms"), format!("{ms:.3}"));
+        figure(&format!("query_{name}{suffix}_ms"), format!("{ms:.3}"));
         let explain = tsbs_queries::explain_sediment(db, name, &params)?;
         eprintln!(
             "  {name}: {} rows; {} segments scanned ({} pruned), {} series, chunks {} from stats / {} decoded / {} skipped, {} points decoded, {} bytes read",

@@ -3,7 +3,8 @@
 //! A compaction merges all segments of one time partition into one, resolving overlaps
 //! (the newer segment wins on equal timestamps) and re-encoding for the partition's tier:
 //! warm partitions keep the flush encoding, cold ones get a higher zstd level and larger
-//! chunks. The result is swapped in through the manifest; readers keep their snapshot,
+//! chunks. Tombstones are applied while merging, and a partition whose segments hold
+//! points a tombstone hides is rewritten even when already compacted. The result is swapped in through the manifest; readers keep their snapshot,
 //! and the input files are deleted once no snapshot uses them.
 
 pub(crate) mod plan;

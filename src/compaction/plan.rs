@@ -1,5 +1,7 @@
 //! Pure decisions: what to compact and what retention drops. No I/O, tested without files.
 
+use std::collections::BTreeSet;
+
 use crate::partition::manifest::SegmentEntry;
 
 /// Level of segments written by a flush.
@@ -38,10 +40,14 @@ pub(crate) struct CompactionTask {
 
 /// Chooses the partitions to compact: a warm partition with more than one segment is
 /// merged into one warm segment; a cold partition is merged and re-encoded densely
-/// unless it already is one cold segment. Oldest partitions first.
+/// unless it already is one cold segment. A partition with a segment in `dirty` (one
+/// holding points that tombstones hide) is rewritten even when settled, so that deleted
+/// points leave the disk; it keeps its tier (a partition made wholly cold stays cold).
+/// Oldest partitions first.
 pub(crate) fn plan_compaction(
     segments: &[SegmentEntry],
     policy: &CompactionPolicy,
+    dirty: &BTreeSet<u64>,
 ) -> Vec<CompactionTask> {
     let mut by_partition: std::collections::BTreeMap<i64, Vec<&SegmentEntry>> = Default::default();
     for s in segments {
@@ -50,19 +56,21 @@ pub(crate) fn plan_compaction(
     let mut tasks = Vec::new();
     for (partition, mut segs) in by_partition {
         segs.sort_by_key(|s| s.id);
-        let target = if partition >= policy.first_warm_partition {
-            policy.warm
-        } else {
+        let has_deleted_points = segs.iter().any(|s| dirty.contains(&s.id));
+        let all_cold = segs.iter().all(|s| s.level >= LEVEL_COLD);
+        let target = if partition < policy.first_warm_partition || (has_deleted_points && all_cold)
+        {
             policy.cold
+        } else {
+            policy.warm
         };
-        let settled = segs.len() == 1 && segs[0].level >= target.level;
-        if settled {
-            continue;
-        }
-        // A lone warm flush segment is already what a warm read wants; merging it alone
-        // would only re-encode it.
-        if target.level == LEVEL_WARM && segs.len() == 1 {
-            continue;
+        if !has_deleted_points {
+            let settled = segs.len() == 1 && segs[0].level >= target.level;
+            // A lone warm flush segment is already what a warm read wants; merging it
+            // alone would only re-encode it.
+            if settled || (target.level == LEVEL_WARM && segs.len() == 1) {
+                continue;
+            }
         }
         tasks.push(CompactionTask {
             partition,
@@ -74,18 +82,22 @@ pub(crate) fn plan_compaction(
 }
 
 /// A task that compacts one partition into `target`, whatever its current state
-/// (`None` when it has no segment or is already one segment of that level).
+/// (`None` when it has no segment, or is already one segment of that level holding no
+/// deleted point, i.e. none in `dirty`).
 pub(crate) fn plan_partition(
     segments: &[SegmentEntry],
     partition: i64,
     target: TierTarget,
+    dirty: &BTreeSet<u64>,
 ) -> Option<CompactionTask> {
     let mut inputs: Vec<&SegmentEntry> = segments
         .iter()
         .filter(|s| s.partition == partition)
         .collect();
     inputs.sort_by_key(|s| s.id);
-    if inputs.is_empty() || (inputs.len() == 1 && inputs[0].level == target.level) {
+    let settled =
+        inputs.len() == 1 && inputs[0].level == target.level && !dirty.contains(&inputs[0].id);
+    if inputs.is_empty() || settled {
         return None;
     }
     Some(CompactionTask {
@@ -141,7 +153,7 @@ mod tests {
     #[test]
     fn warm_partitions_merge_only_when_split() {
         let segs = vec![seg(1, 10, 0), seg(2, 11, 0), seg(3, 11, 0)];
-        let tasks = plan_compaction(&segs, &policy());
+        let tasks = plan_compaction(&segs, &policy(), &BTreeSet::new());
         assert_eq!(tasks.len(), 1);
         assert_eq!(tasks[0].partition, 11);
         assert_eq!(tasks[0].inputs, vec![2, 3]);
@@ -156,7 +168,7 @@ mod tests {
             seg(6, 5, LEVEL_COLD),
             seg(7, 5, 0),
         ];
-        let tasks = plan_compaction(&segs, &policy());
+        let tasks = plan_compaction(&segs, &policy(), &BTreeSet::new());
         let parts: Vec<_> = tasks
             .iter()
             .map(|t| (t.partition, t.inputs.clone()))
@@ -169,20 +181,53 @@ mod tests {
             seg(9, 4, LEVEL_COLD),
             seg(10, 5, LEVEL_COLD),
         ];
-        assert!(plan_compaction(&done, &policy()).is_empty());
+        assert!(plan_compaction(&done, &policy(), &BTreeSet::new()).is_empty());
     }
 
     #[test]
     fn one_partition_on_request() {
         let segs = vec![seg(1, 7, 0), seg(2, 7, 0), seg(3, 8, LEVEL_COLD)];
-        let t = plan_partition(&segs, 7, policy().cold).unwrap();
+        let t = plan_partition(&segs, 7, policy().cold, &BTreeSet::new()).unwrap();
         assert_eq!(t.inputs, vec![1, 2]);
-        assert!(plan_partition(&segs, 8, policy().cold).is_none());
+        assert!(plan_partition(&segs, 8, policy().cold, &BTreeSet::new()).is_none());
         assert_eq!(
-            plan_partition(&segs, 8, policy().warm).unwrap().inputs,
+            plan_partition(&segs, 8, policy().warm, &BTreeSet::new())
+                .unwrap()
+                .inputs,
             vec![3]
         );
-        assert!(plan_partition(&segs, 9, policy().cold).is_none());
+        assert!(plan_partition(&segs, 9, policy().cold, &BTreeSet::new()).is_none());
+    }
+
+    #[test]
+    fn partitions_holding_deleted_points_are_rewritten_in_their_tier() {
+        let segs = vec![
+            seg(1, 3, LEVEL_COLD),
+            seg(2, 4, LEVEL_COLD),
+            seg(3, 10, 0),
+            seg(4, 11, LEVEL_WARM),
+            seg(5, 12, LEVEL_COLD), // made cold on request inside the warm window
+            seg(6, 13, 0),
+        ];
+        assert!(plan_compaction(&segs, &policy(), &BTreeSet::new()).is_empty());
+        let dirty: BTreeSet<u64> = [2, 3, 4, 5].into();
+        let tasks = plan_compaction(&segs, &policy(), &dirty);
+        let got: Vec<_> = tasks
+            .iter()
+            .map(|t| (t.partition, t.inputs.clone(), t.target.level))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (4, vec![2], LEVEL_COLD),
+                (10, vec![3], LEVEL_WARM),
+                (11, vec![4], LEVEL_WARM),
+                (12, vec![5], LEVEL_COLD),
+            ]
+        );
+        let t = plan_partition(&segs, 4, policy().cold, &dirty).unwrap();
+        assert_eq!(t.inputs, vec![2]);
+        assert!(plan_partition(&segs, 3, policy().cold, &dirty).is_none());
     }
 
     #[test]

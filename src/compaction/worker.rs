@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::plan::{
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::partition::manifest::{ManifestBody, SegmentEntry};
 use crate::partition::partition_of;
 use crate::query::merge::merge_pieces;
+use crate::segment::writer::{encode_series, EncodedSeries};
 use crate::segment::{Segment, SegmentWriter};
 use crate::storage::write_atomic;
 
@@ -99,7 +101,11 @@ pub(crate) fn compact(db: &DbInner) -> Result<CompactionReport> {
         let Some(now) = data_now(&version) else {
             return Ok(CompactionReport::default());
         };
-        plan_compaction(&db.manifest.lock().segments, &policy(db, now))
+        plan_compaction(
+            &db.manifest.lock().segments,
+            &policy(db, now),
+            &holding_deleted_points(&version),
+        )
     };
     let mut report = CompactionReport::default();
     for task in tasks {
@@ -130,7 +136,13 @@ pub(crate) fn compact_partition(db: &DbInner, ts: i64, tier: Tier) -> Result<Com
             Tier::Warm => p.warm,
             Tier::Cold => p.cold,
         };
-        plan_partition(&db.manifest.lock().segments, partition, target)
+        let version = db.version.read().clone();
+        plan_partition(
+            &db.manifest.lock().segments,
+            partition,
+            target,
+            &holding_deleted_points(&version),
+        )
     };
     let mut report = CompactionReport::default();
     if let Some(task) = task {
@@ -138,6 +150,20 @@ pub(crate) fn compact_partition(db: &DbInner, ts: i64, tier: Tier) -> Result<Com
     }
     report.secs = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Ids of the live segments that hold points tombstones hide: compaction rewrites them.
+fn holding_deleted_points(version: &Version) -> BTreeSet<u64> {
+    version
+        .segments
+        .iter()
+        .filter(|s| {
+            version
+                .tombstones
+                .hides_points_in(s.entry.id, s.segment.chunks())
+        })
+        .map(|s| s.entry.id)
+        .collect()
 }
 
 fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) -> Result<()> {
@@ -210,17 +236,24 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
     Ok(())
 }
 
+/// Series merged and encoded in parallel before they are written, in order: bounds the
+/// memory held by encoded series waiting for their turn.
+const PARALLEL_SERIES: usize = 64;
+
 /// Writes the merge of `inputs` (ascending id: later wins) to `path`. `None` when the
-/// inputs hold no point.
+/// inputs hold no point. Series are decoded, merged and encoded on the rayon pool, a
+/// group at a time, and appended in id order.
 fn write_merged(
     db: &DbInner,
     inputs: &[Arc<LiveSegment>],
     path: &std::path::Path,
     target: TierTarget,
 ) -> Result<Option<crate::segment::writer::SegmentSummary>> {
-    let series: BTreeSet<u32> = inputs
+    let series: Vec<u32> = inputs
         .iter()
         .flat_map(|s| s.segment.chunks().iter().map(|c| c.series))
+        .collect::<BTreeSet<u32>>()
+        .into_iter()
         .collect();
     if series.is_empty() {
         return Ok(None);
@@ -232,27 +265,15 @@ fn write_merged(
         target.chunk_points,
     )?
     .with_io_limit(db.opts.compaction_io_limit);
-    let mut pieces: Vec<(Vec<i64>, Vec<f64>)> = Vec::with_capacity(inputs.len());
-    let (mut ts, mut vals) = (Vec::new(), Vec::new());
     let partition = inputs.first().map_or(0, |s| s.entry.partition);
     let tombstones = db.version.read().tombstones.clone();
-    for id in series {
-        pieces.clear();
-        for input in inputs {
-            let (mut t, mut v) = (Vec::new(), Vec::new());
-            for chunk in input.segment.series_chunks(id) {
-                input.segment.decode_chunk(chunk, &mut t, &mut v)?;
-            }
-            tombstones.apply(id, input.entry.id, &mut t, &mut v);
-            if !t.is_empty() {
-                pieces.push((t, v));
-            }
-        }
-        ts.clear();
-        vals.clear();
-        merge_pieces(&pieces, &mut ts, &mut vals);
-        if !ts.is_empty() {
-            writer.add_series(id, &ts, &vals)?;
+    for group in series.chunks(PARALLEL_SERIES) {
+        let encoded: Vec<Result<EncodedSeries>> = group
+            .par_iter()
+            .map(|&id| merge_series(inputs, &tombstones, id, target))
+            .collect();
+        for (&id, series) in group.iter().zip(encoded) {
+            writer.add_encoded_series(id, &series?)?;
         }
     }
     if writer.points() == 0 {
@@ -262,6 +283,39 @@ fn write_merged(
         return Ok(None);
     }
     writer.finish(partition, target.level).map(Some)
+}
+
+/// One series of `inputs`, merged (later input wins), less what `tombstones` delete, and
+/// encoded for `target`.
+fn merge_series(
+    inputs: &[Arc<LiveSegment>],
+    tombstones: &Tombstones,
+    id: u32,
+    target: TierTarget,
+) -> Result<EncodedSeries> {
+    let mut pieces: Vec<(Vec<i64>, Vec<f64>)> = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let chunks = input.segment.series_chunks(id);
+        if chunks.is_empty() {
+            continue;
+        }
+        let n: usize = chunks.iter().map(|c| c.stats.count as usize).sum();
+        let (mut t, mut v) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for chunk in chunks {
+            input.segment.decode_chunk(chunk, &mut t, &mut v)?;
+        }
+        tombstones.apply(id, input.entry.id, &mut t, &mut v);
+        if !t.is_empty() {
+            pieces.push((t, v));
+        }
+    }
+    if let [(t, v)] = &pieces[..] {
+        // One source: already sorted and free of duplicates.
+        return encode_series(t, v, target.zstd_level, target.chunk_points);
+    }
+    let (mut ts, mut vals) = (Vec::new(), Vec::new());
+    merge_pieces(&pieces, &mut ts, &mut vals);
+    encode_series(&ts, &vals, target.zstd_level, target.chunk_points)
 }
 
 /// Replaces `remove` by `add` in the manifest (durably) and in the live version, and
@@ -278,10 +332,22 @@ fn swap(
         manifest.segments.push(entry.clone());
         manifest.segments.sort_by_key(|s| s.id);
     }
+    let old = db.version.read().clone();
+    let mut segments: Vec<Arc<LiveSegment>> = old
+        .segments
+        .iter()
+        .filter(|s| !remove.contains(&s.entry.id))
+        .cloned()
+        .collect();
+    if let Some((_, live)) = add {
+        segments.push(live);
+        segments.sort_by_key(|s| s.entry.id);
+    }
     // Compaction applied the tombstones to what it merged and retention dropped whole
-    // segments: tombstones that cover no live segment any more can go.
+    // segments: the tombstones that hide no point of a live segment any more go in the
+    // same manifest write.
     let mut tombstones = Tombstones::from_entries(&manifest.tombstones);
-    tombstones.prune(&manifest.segments);
+    tombstones.prune(segments.iter().map(|s| (s.entry.id, s.segment.chunks())));
     manifest.tombstones = tombstones.to_entries();
     write_atomic(
         &*db.opts.file_system,
@@ -290,25 +356,20 @@ fn swap(
     )?;
     *db.manifest.lock() = manifest.clone();
     let mut slot = db.version.write();
-    let old = slot.clone();
-    let mut segments: Vec<Arc<LiveSegment>> = Vec::with_capacity(old.segments.len() + 1);
+    // Writers may have swapped in a new live head since `old` was read, but no other
+    // manifest change: the caller holds the flush lock.
+    let current = slot.clone();
     for s in &old.segments {
         if remove.contains(&s.entry.id) {
             s.mark_obsolete(
                 db.opts.file_system.clone(),
                 db.layout.segment_file(s.entry.id),
             );
-        } else {
-            segments.push(s.clone());
         }
     }
-    if let Some((_, live)) = add {
-        segments.push(live);
-        segments.sort_by_key(|s| s.entry.id);
-    }
     *slot = Arc::new(Version {
-        live: old.live.clone(),
-        frozen: old.frozen.clone(),
+        live: current.live.clone(),
+        frozen: current.frozen.clone(),
         segments,
         tombstones: Arc::new(tombstones),
     });

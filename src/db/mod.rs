@@ -120,6 +120,9 @@ pub struct Stats {
     pub wal_bytes: u64,
     /// Bytes of the catalog file.
     pub catalog_bytes: u64,
+    /// Deletions ([`Db::delete_series`]) whose points are still on disk (hidden from
+    /// reads); compaction removes the points and then the deletion record.
+    pub tombstones: u64,
     /// Per time partition with segments, oldest first.
     pub partitions: Vec<PartitionStats>,
 }
@@ -336,8 +339,11 @@ impl Db {
     }
 
     /// Merges each partition's segments into one, re-encoding cold partitions (older
-    /// than [`Options::warm_duration`]) densely. Readers keep working on their snapshot
-    /// meanwhile, and writers are held only for the manifest swap.
+    /// than [`Options::warm_duration`]) densely. A partition holding points deleted by
+    /// [`Db::delete_series`] is rewritten without them even if it is already one
+    /// segment, in its tier, and the deletions it resolved leave the manifest in the
+    /// same atomic swap. Readers keep working on their snapshot meanwhile, and writers
+    /// are held only for the manifest swap.
     pub fn compact(&self) -> Result<CompactionReport> {
         self.inner.check_open()?;
         crate::compaction::compact(&self.inner)
@@ -620,6 +626,7 @@ impl DbInner {
             segment_bytes: version.segments.iter().map(|s| s.entry.bytes).sum(),
             wal_bytes,
             catalog_bytes,
+            tombstones: manifest.tombstones.len() as u64,
             partitions: partition_stats(&manifest.segments, self.opts.partition_duration),
         }
     }

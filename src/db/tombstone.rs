@@ -3,13 +3,14 @@
 //!
 //! `delete_series` flushes first, so every point written before the call is in a segment
 //! with an id up to `max_segment_id`; points written afterwards land in later segments
-//! (or the head) and are untouched. Compaction applies tombstones while merging, which
-//! removes the points physically; a tombstone is forgotten once no segment it covers is
-//! left.
+//! (or the head) and are untouched. Compaction rewrites every segment a tombstone hides
+//! points of, applying the tombstones while merging, which removes the points
+//! physically; a tombstone is forgotten once no live segment holds a point it hides.
 
 use roaring::RoaringBitmap;
 
-use crate::partition::manifest::{SegmentEntry, TombstoneEntry};
+use crate::partition::manifest::TombstoneEntry;
+use crate::segment::format::ChunkMeta;
 use crate::types::TimeRange;
 
 /// One deletion.
@@ -113,13 +114,49 @@ impl Tombstones {
         })
     }
 
-    /// Drops tombstones that no longer cover any live segment.
-    pub(crate) fn prune(&mut self, segments: &[SegmentEntry]) {
+    /// True when some tombstone hides points of segment `segment_id`, judged from its
+    /// chunk index (`chunks` sorted by series, as in a segment footer): a chunk of a
+    /// deleted series whose time span overlaps the deleted range. Such a segment still
+    /// holds deleted points on disk, and compaction must rewrite it.
+    pub(crate) fn hides_points_in(&self, segment_id: u64, chunks: &[ChunkMeta]) -> bool {
+        self.list
+            .iter()
+            .any(|t| t.hides_points_in(segment_id, chunks))
+    }
+
+    /// Drops the tombstones that hide no point of any of `segments` (the live ones): what
+    /// they deleted has been rewritten away by compaction or dropped by retention.
+    pub(crate) fn prune<'a>(&mut self, segments: impl Iterator<Item = (u64, &'a [ChunkMeta])>) {
+        let segments: Vec<(u64, &[ChunkMeta])> = segments.collect();
         self.list.retain(|t| {
             segments
                 .iter()
-                .any(|s| s.id <= t.max_segment_id && t.range.overlaps(s.min_ts, s.max_ts))
+                .any(|&(id, chunks)| t.hides_points_in(id, chunks))
         });
+    }
+}
+
+impl Tombstone {
+    fn hides_points_in(&self, segment_id: u64, chunks: &[ChunkMeta]) -> bool {
+        if segment_id > self.max_segment_id {
+            return false;
+        }
+        let overlaps = |c: &ChunkMeta| self.range.overlaps(c.stats.min_ts, c.stats.max_ts);
+        // Walk whichever is smaller: the deleted series (binary search in the chunk
+        // index) or the chunks (bitmap lookups).
+        if self.series.len() < chunks.len() as u64 {
+            self.series.iter().any(|series| {
+                let start = chunks.partition_point(|c| c.series < series);
+                chunks[start..]
+                    .iter()
+                    .take_while(|c| c.series == series)
+                    .any(overlaps)
+            })
+        } else {
+            chunks
+                .iter()
+                .any(|c| self.series.contains(c.series) && overlaps(c))
+        }
     }
 }
 
@@ -151,25 +188,59 @@ mod tests {
         assert!(!t.overlaps(2, 1, 20, 30));
     }
 
+    fn chunk(series: u32, min_ts: i64, max_ts: i64) -> ChunkMeta {
+        ChunkMeta {
+            series,
+            offset: 16,
+            len: 1,
+            raw_len: 1,
+            ts_len: 0,
+            crc: 0,
+            ts_codec: 0,
+            value_codec: 0,
+            stats: crate::segment::format::ChunkStats::compute(&[min_ts, max_ts], &[0.0, 0.0]),
+        }
+    }
+
+    #[test]
+    fn finds_the_segments_holding_deleted_points() {
+        let mut t = Tombstones::default();
+        t.push(tomb(&[7], 0, 100, 3));
+        let chunks = [chunk(2, 0, 50), chunk(7, 150, 200), chunk(7, 250, 300)];
+        assert!(
+            !t.hides_points_in(3, &chunks),
+            "series 7 only after the range"
+        );
+        let chunks = [chunk(2, 0, 50), chunk(7, 90, 120), chunk(9, 0, 10)];
+        assert!(t.hides_points_in(3, &chunks));
+        assert!(!t.hides_points_in(4, &chunks), "written after the deletion");
+        // Many deleted series: the chunk walk gives the same answers.
+        let mut many = Tombstones::default();
+        many.push(tomb(&(5..100).collect::<Vec<_>>(), 0, 100, 3));
+        assert!(many.hides_points_in(3, &chunks));
+        assert!(!many.hides_points_in(3, &[chunk(2, 0, 50), chunk(7, 150, 200)]));
+    }
+
     #[test]
     fn entries_round_trip_and_prune() {
         let mut t = Tombstones::default();
         t.push(tomb(&[7], 0, 100, 3));
+        t.push(tomb(&[8], 0, 100, 3));
         assert_eq!(Tombstones::from_entries(&t.to_entries()), t);
-        let seg = |id, min_ts, max_ts| SegmentEntry {
-            id,
-            partition: 0,
-            level: 0,
-            min_ts,
-            max_ts,
-            points: 1,
-            series: 1,
-            bytes: 1,
-        };
+        let holding = [chunk(7, 50, 60)];
+        let other_series = [chunk(9, 50, 60)];
         let mut kept = t.clone();
-        kept.prune(&[seg(2, 50, 60)]);
-        assert!(!kept.is_empty());
-        t.prune(&[seg(4, 50, 60), seg(1, 200, 300)]);
+        kept.prune([(2, &holding[..]), (3, &other_series[..])].into_iter());
+        assert_eq!(
+            kept.to_entries().len(),
+            1,
+            "the tombstone of series 8 is resolved"
+        );
+        assert_eq!(kept.to_entries()[0].series, vec![7]);
+        // Rewritten (a newer id) or out of the range: nothing left to hide.
+        let rewritten = [chunk(7, 50, 60)];
+        let later = [chunk(7, 200, 300)];
+        t.prune([(4, &rewritten[..]), (1, &later[..])].into_iter());
         assert!(t.is_empty());
     }
 }

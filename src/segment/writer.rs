@@ -40,6 +40,114 @@ pub(crate) struct SegmentSummary {
     pub bytes: u64,
 }
 
+/// One compressed chunk, everything of its [`ChunkMeta`] but its place in the file.
+#[derive(Debug, Clone)]
+struct EncodedChunk {
+    len: u32,
+    raw_len: u32,
+    ts_len: u32,
+    crc: u32,
+    ts_codec: u8,
+    value_codec: u8,
+    stats: ChunkStats,
+}
+
+/// One series cut into chunks, encoded and compressed, ready for
+/// [`SegmentWriter::add_encoded_series`]. Made by [`encode_series`], which needs no
+/// writer, so that compaction encodes series on several threads.
+#[derive(Debug, Default)]
+pub(crate) struct EncodedSeries {
+    chunks: Vec<EncodedChunk>,
+    /// The chunks' zstd frames, back to back.
+    frames: Vec<u8>,
+}
+
+/// Encodes and compresses one chunk into `frame` (cleared first); `raw` is scratch.
+fn encode_chunk(
+    compressor: &mut zstd::bulk::Compressor<'static>,
+    ts: &[i64],
+    values: &[f64],
+    raw: &mut Vec<u8>,
+    frame: &mut Vec<u8>,
+) -> std::io::Result<EncodedChunk> {
+    raw.clear();
+    let ts_codec = encode_timestamps(ts, raw);
+    let ts_len = raw.len();
+    let value_codec = encode_values(values, raw);
+    frame.clear();
+    frame.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+    compressor.compress_to_buffer(&raw[..], frame)?;
+    Ok(EncodedChunk {
+        len: frame.len() as u32,
+        raw_len: raw.len() as u32,
+        ts_len: ts_len as u32,
+        crc: crc32fast::hash(frame),
+        ts_codec: ts_codec as u8,
+        value_codec: value_codec as u8,
+        stats: ChunkStats::compute(ts, values),
+    })
+}
+
+/// A compressor for one zstd level, with scratch for the raw and compressed chunk.
+struct Encoder {
+    zstd_level: i32,
+    compressor: zstd::bulk::Compressor<'static>,
+    raw: Vec<u8>,
+    frame: Vec<u8>,
+}
+
+thread_local! {
+    /// Per-thread encoder for [`encode_series`].
+    static ENCODER: std::cell::RefCell<Option<Encoder>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Cuts one series (strictly increasing timestamps) into chunks of `chunk_points` and
+/// encodes them as [`SegmentWriter`] would, on the calling thread.
+pub(crate) fn encode_series(
+    ts: &[i64],
+    values: &[f64],
+    zstd_level: i32,
+    chunk_points: usize,
+) -> Result<EncodedSeries> {
+    if ts.len() != values.len() {
+        return Err(Error::Internal("segment column lengths differ".into()));
+    }
+    if ts.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(Error::Internal(
+            "series timestamps not strictly increasing".into(),
+        ));
+    }
+    let chunk_points = chunk_points.clamp(1, MAX_CHUNK_POINTS as usize);
+    let zstd_error = |e| Error::io("zstd compress", Path::new("<compaction>"), e);
+    ENCODER.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.as_ref().is_none_or(|e| e.zstd_level != zstd_level) {
+            *cell = Some(Encoder {
+                zstd_level,
+                compressor: zstd::bulk::Compressor::new(zstd_level).map_err(zstd_error)?,
+                raw: Vec::new(),
+                frame: Vec::new(),
+            });
+        }
+        let Some(Encoder {
+            compressor,
+            raw,
+            frame,
+            ..
+        }) = cell.as_mut()
+        else {
+            return Err(Error::Internal("encoder missing".into()));
+        };
+        let mut out = EncodedSeries::default();
+        for (ts, values) in ts.chunks(chunk_points).zip(values.chunks(chunk_points)) {
+            let chunk = encode_chunk(compressor, ts, values, raw, frame).map_err(zstd_error)?;
+            out.frames.extend_from_slice(frame);
+            out.chunks.push(chunk);
+        }
+        Ok(out)
+    })
+}
+
 /// Streams series into a new segment file. Series must arrive in ascending id order,
 /// each with strictly increasing timestamps.
 pub(crate) struct SegmentWriter {
@@ -137,34 +245,68 @@ impl SegmentWriter {
     }
 
     fn add_chunk(&mut self, series: u32, ts: &[i64], values: &[f64]) -> Result<()> {
-        self.raw.clear();
-        let ts_codec = encode_timestamps(ts, &mut self.raw);
-        let ts_len = self.raw.len();
-        let value_codec = encode_values(values, &mut self.raw);
+        let chunk = encode_chunk(
+            &mut self.compressor,
+            ts,
+            values,
+            &mut self.raw,
+            &mut self.frame,
+        )
+        .map_err(|e| Error::io("zstd compress", &self.path, e))?;
+        self.append_chunk(series, chunk, None)
+    }
+
+    /// Adds one series whose chunks [`encode_series`] made (on any thread), in order.
+    pub(crate) fn add_encoded_series(
+        &mut self,
+        series: u32,
+        encoded: &EncodedSeries,
+    ) -> Result<()> {
+        if encoded.chunks.is_empty() {
+            return Ok(());
+        }
+        if self.last_series.is_some_and(|last| last >= series) {
+            return Err(Error::Internal(format!(
+                "series {series} added out of order"
+            )));
+        }
+        self.last_series = Some(series);
+        self.series += 1;
+        let mut frames = &encoded.frames[..];
+        for chunk in &encoded.chunks {
+            let (frame, rest) = frames
+                .split_at_checked(chunk.len as usize)
+                .ok_or_else(|| Error::Internal("encoded series shorter than its chunks".into()))?;
+            frames = rest;
+            self.append_chunk(series, chunk.clone(), Some(frame))?;
+        }
+        Ok(())
+    }
+
+    /// Appends a compressed chunk: its frame is `frame`, or `self.frame` when `None`.
+    fn append_chunk(
+        &mut self,
+        series: u32,
+        chunk: EncodedChunk,
+        frame: Option<&[u8]>,
+    ) -> Result<()> {
         let offset = self.written + self.buf.len() as u64;
-        self.frame.clear();
-        self.frame
-            .reserve(zstd::zstd_safe::compress_bound(self.raw.len()));
-        self.compressor
-            .compress_to_buffer(&self.raw, &mut self.frame)
-            .map_err(|e| Error::io("zstd compress", &self.path, e))?;
-        let frame = &self.frame[..];
-        self.buf.extend_from_slice(frame);
-        let stats = ChunkStats::compute(ts, values);
+        self.buf.extend_from_slice(frame.unwrap_or(&self.frame[..]));
+        let stats = chunk.stats;
         self.chunks.push(ChunkMeta {
             series,
             offset,
-            len: frame.len() as u32,
-            raw_len: self.raw.len() as u32,
-            ts_len: ts_len as u32,
-            crc: crc32fast::hash(frame),
-            ts_codec: ts_codec as u8,
-            value_codec: value_codec as u8,
+            len: chunk.len,
+            raw_len: chunk.raw_len,
+            ts_len: chunk.ts_len,
+            crc: chunk.crc,
+            ts_codec: chunk.ts_codec,
+            value_codec: chunk.value_codec,
             stats,
         });
         self.min_ts = self.min_ts.min(stats.min_ts);
         self.max_ts = self.max_ts.max(stats.max_ts);
-        self.points += ts.len() as u64;
+        self.points += u64::from(stats.count);
         if self.buf.len() >= WRITE_BUFFER {
             self.flush_buffer()?;
         }

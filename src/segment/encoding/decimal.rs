@@ -30,52 +30,77 @@ const MAX_MANTISSA: f64 = 9_007_199_254_740_992.0;
 /// The scaled integer `m` with `m / 10^e == v` bit-exactly, if there is one.
 #[inline]
 fn mantissa(v: f64, scale: f64) -> Option<i64> {
-    let m = (v * scale).round();
-    // NaN and infinities fail this comparison too.
-    if m.abs() >= MAX_MANTISSA || m.is_nan() {
+    let x = v * scale;
+    // NaN and infinities fail here too.
+    if x.is_nan() || x.abs() >= MAX_MANTISSA {
         return None;
     }
-    let m = m as i64;
+    // Rounds half away from zero as `f64::round`, without its libm call: below 2^53
+    // `x - trunc(x)` is exact.
+    let t = x as i64;
+    let frac = x - t as f64;
+    let m = if frac >= 0.5 {
+        t + 1
+    } else if frac <= -0.5 {
+        t - 1
+    } else {
+        t
+    };
     ((m as f64 / scale).to_bits() == v.to_bits()).then_some(m)
 }
 
-/// The smallest exponent `e` in `0..=15` at which every value is `m / 10^e`.
+/// The smallest exponent `e` in `0..=15` at which every value is `m / 10^e`, and the
+/// values' mantissas `m` at that exponent.
 ///
 /// If `v == m / 10^e` then also `v == (m * 10^k) / 10^(e+k)` (the same real quotient,
-/// correctly rounded), so each value's own smallest exponent works for every larger one
-/// too and the answer is the maximum over the values. Checking a value at the exponent
-/// found so far first keeps this to about one multiply and one divide per value.
-fn common_exponent(values: &[f64]) -> Option<u8> {
+/// correctly rounded, as long as `m * 10^k` is below 2^53), so each value's own smallest
+/// exponent works for every larger one too and the answer is the maximum over the
+/// values. One pass: a value that needs a larger exponent than those before it scales
+/// their mantissas up exactly, which happens at most 15 times per column.
+fn mantissas(values: &[f64], out: &mut Vec<i64>) -> Option<u8> {
     let mut e = 0usize;
     for &v in values {
-        while mantissa(v, *POW10.get(e)?).is_none() {
+        let m = loop {
+            if let Some(m) = mantissa(v, *POW10.get(e)?) {
+                break m;
+            }
             e += 1;
-        }
+            if e >= POW10.len() {
+                return None;
+            }
+            for m in out.iter_mut() {
+                *m = m.checked_mul(10)?;
+                if m.unsigned_abs() >= MAX_MANTISSA as u64 {
+                    return None;
+                }
+            }
+        };
+        out.push(m);
     }
     Some(e as u8)
+}
+
+#[cfg(test)]
+fn common_exponent(values: &[f64]) -> Option<u8> {
+    mantissas(values, &mut Vec::new())
 }
 
 /// Appends the decimal encoding of `values` (len >= 1) and returns the number of
 /// meaningful bits per delta, or returns `None` (leaving `out` untouched) when the values
 /// are not all short decimals.
 pub(crate) fn encode(values: &[f64], out: &mut Vec<u8>) -> Option<u32> {
-    let e = common_exponent(values)?;
-    let scale = POW10[usize::from(e)];
-    let mut previous = 0i64;
-    let mut first = None;
-    let mut deltas = Vec::with_capacity(values.len().saturating_sub(1));
-    for &v in values {
-        // Rounding of `v * scale` can in principle miss an `m` that exists for large
-        // mantissas; re-checking every value here keeps the result exact regardless.
-        let m = mantissa(v, scale)?;
-        if first.is_none() {
-            first = Some(m);
-        } else {
-            deltas.push(zigzag(m.wrapping_sub(previous)));
-        }
-        previous = m;
-    }
-    let first = first?;
+    let mut ms = Vec::with_capacity(values.len());
+    let e = mantissas(values, &mut ms)?;
+    let (&first, rest) = ms.split_first()?;
+    let mut previous = first;
+    let deltas: Vec<u64> = rest
+        .iter()
+        .map(|&m| {
+            let d = zigzag(m.wrapping_sub(previous));
+            previous = m;
+            d
+        })
+        .collect();
     out.push(e);
     write_i64(first, out);
     planes::encode(&deltas, out);
@@ -132,6 +157,25 @@ mod tests {
         assert_eq!(common_exponent(&[1e300]), None);
         assert_eq!(common_exponent(&[9007199254740991.0]), Some(0));
         assert_eq!(common_exponent(&[9007199254740992.0]), None);
+    }
+
+    #[test]
+    fn earlier_mantissas_are_rescaled_when_the_exponent_grows() {
+        let mut ms = Vec::new();
+        assert_eq!(mantissas(&[1.0, -2.5, 3.25, 7.0], &mut ms), Some(2));
+        assert_eq!(ms, vec![100, -250, 325, 700]);
+        // Rescaling past 2^53 gives up rather than wrap.
+        assert_eq!(mantissas(&[9007199254740991.0, 0.5], &mut Vec::new()), None);
+        let values = [0.0, 12.5, 12.75, -3.0, 1e-3, 4503599627370495.0];
+        let mut out = Vec::new();
+        assert!(encode(&values[..5], &mut out).is_some());
+        let mut back = Vec::new();
+        decode(&out, 5, &mut back).unwrap();
+        assert_eq!(back, values[..5]);
+        assert!(
+            encode(&values, &mut Vec::new()).is_none(),
+            "1e-3 needs 10^3, too big"
+        );
     }
 
     #[test]
