@@ -5,6 +5,7 @@ mod flush;
 mod layout;
 mod maintenance;
 mod open;
+mod quarantine;
 mod tombstone;
 mod version;
 
@@ -31,6 +32,7 @@ pub use delete::DeleteReport;
 pub use flush::FlushReport;
 pub(crate) use layout::Layout;
 pub use maintenance::{Maintenance, MaintenanceStatus};
+pub use quarantine::QuarantineReport;
 pub(crate) use tombstone::Tombstones;
 pub(crate) use version::{LiveSegment, Version};
 
@@ -99,6 +101,8 @@ pub struct RecoveryReport {
     pub salvaged: Vec<(PathBuf, u64, String)>,
     /// Files found on disk that the manifest does not list (left by a crash), removed.
     pub orphans_removed: Vec<PathBuf>,
+    /// Damaged segments set aside under [`crate::DamagedSegments::Quarantine`].
+    pub quarantined: Vec<QuarantineReport>,
 }
 
 /// Sizes per tier. Hot = head (memory) and WAL (disk); warm = segments.
@@ -304,6 +308,45 @@ impl Db {
     pub fn apply_retention(&self) -> Result<RetentionReport> {
         self.inner.check_open()?;
         self.inner.apply_retention()
+    }
+
+    /// Sets a segment file aside: copies it into the database's `quarantine/` directory,
+    /// removes it from the manifest (one atomic manifest swap, so a crash leaves the
+    /// segment either live or quarantined) and deletes the original once no reader uses
+    /// it. `file` is the segment as [`Error::Corruption`] names it
+    /// (`<db>/segments/{id:020}.seg`), or its file name alone.
+    ///
+    /// This loses data, which is why nothing does it on its own: every point the segment
+    /// held disappears from queries, including the undamaged chunks of a file whose
+    /// damage is in one chunk. Where the segment had overwritten a point of an older
+    /// segment (same series and timestamp, a later write), the older value shows again.
+    /// Points of the same series in other segments and in the head are untouched. The
+    /// report says what was lost; the file is kept for inspection, and the engine never
+    /// deletes anything in `quarantine/`.
+    ///
+    /// Fails with [`Error::InvalidArgument`] if `file` does not name a live segment.
+    ///
+    /// ```
+    /// # use sedimentdb::{Db, Options, SeriesKey, WriteBatch};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = Db::open(dir.path(), Options::default()).unwrap();
+    /// let mut batch = WriteBatch::new();
+    /// batch.push_key(&SeriesKey::new("cpu"), 1, 0.5);
+    /// db.write(&batch).unwrap();
+    /// db.flush().unwrap();
+    /// let segment = std::fs::read_dir(dir.path().join("segments")).unwrap()
+    ///     .next().unwrap().unwrap().path();
+    /// let report = db.quarantine_segment(&segment).unwrap();
+    /// assert_eq!(report.points, 1);
+    /// assert!(report.quarantined_as.starts_with(dir.path().join("quarantine")));
+    /// assert_eq!(db.stats().segments, 0);
+    /// ```
+    pub fn quarantine_segment(
+        &self,
+        file: impl AsRef<std::path::Path>,
+    ) -> Result<QuarantineReport> {
+        self.inner.check_open()?;
+        quarantine::quarantine_segment(&self.inner, file.as_ref())
     }
 
     /// Sizes per tier.
