@@ -45,7 +45,8 @@ pub struct QuarantineReport {
     pub points: u64,
     /// Series it held points of.
     pub series: u64,
-    /// Size of the file.
+    /// Size of the file when it was written (as the manifest recorded it; a truncated
+    /// file is shorter now).
     pub bytes: u64,
 }
 
