@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use fault_support::{batch, expected_series, sample_offsets};
 use sedimentdb::storage::fault::{Fault, FaultFs, FaultRule};
 use sedimentdb::{
-    DamagedSegments, Db, Durability, Error, Maintenance, Options, QuarantineReport, Selector,
+    DamagedSegments, Db, Durability, Error, Maintenance, Options, QuarantineReport, Selector, Tier,
     TimeRange,
 };
 
@@ -361,6 +361,11 @@ fn compaction_skips_a_damaged_partition_and_compacts_the_others() {
     // The damaged segment is still there, and a second run skips it again, no worse.
     assert_eq!(fs.contents(&seg).as_deref(), Some(&damaged[..]));
     assert_eq!(db.compact().expect("again").skipped.len(), 1);
+    // Asked for that partition by name, the call fails, naming the file.
+    assert!(matches!(
+        db.compact_partition(partitions[0].start, Tier::Cold),
+        Err(Error::Corruption { ref file, offset: 16, .. }) if *file == seg
+    ));
 
     // Set aside, the partition compacts, and everything else is exact.
     let q = db.quarantine_segment(&seg).expect("quarantine");

@@ -279,7 +279,9 @@ impl Db {
 
     /// Merges each partition's segments into one, re-encoding cold partitions (older
     /// than [`Options::warm_duration`]) densely. Readers keep working on their snapshot
-    /// meanwhile, and writers are held only for the manifest swap.
+    /// meanwhile, and writers are held only for the manifest swap. A partition one of
+    /// whose segments turns out damaged is left as it was and listed in
+    /// [`CompactionReport::skipped`]; the others are compacted all the same.
     pub fn compact(&self) -> Result<CompactionReport> {
         self.inner.check_open()?;
         crate::compaction::compact(&self.inner)
@@ -296,7 +298,9 @@ impl Db {
     }
 
     /// Compacts the partition holding timestamp `ts` into one segment encoded for `tier`,
-    /// whatever its age (e.g. to make a finished day cold at once).
+    /// whatever its age (e.g. to make a finished day cold at once). A damaged segment
+    /// in it fails the call with [`Error::Corruption`] naming the file and offset (the
+    /// caller asked for this partition; [`Db::compact`] skips it instead).
     pub fn compact_partition(&self, ts: crate::Timestamp, tier: Tier) -> Result<CompactionReport> {
         self.inner.check_open()?;
         crate::compaction::compact_partition(&self.inner, ts, tier)
