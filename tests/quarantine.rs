@@ -513,3 +513,50 @@ fn a_crash_at_every_call_of_a_quarantine_leaves_either_state() {
     eprintln!("quarantine crash sweep: {calls} calls x 3 faults: {old} old state, {new} new");
     assert!(old > 0 && new > 0);
 }
+
+#[test]
+fn a_crash_at_every_call_of_an_open_that_sets_aside_leaves_either_state() {
+    let base = base(15);
+    let seg = segments(&base)[1].clone();
+    let pristine = base.contents(&seg).expect("segment");
+    let damaged = flip(&pristine, pristine.len() - TRAILER - 3);
+    base.set_contents(&seg, &damaged).expect("damage");
+    let opts = |fs: &FaultFs| options(fs).damaged_segments(DamagedSegments::Quarantine);
+    // One clean run: how many calls the open makes, and what it leaves.
+    let (calls, want) = {
+        let fs = base.deep_clone();
+        let start = fs.calls();
+        let db = Db::open(DB, opts(&fs)).expect("open");
+        let calls = fs.calls() - start;
+        let q = db.recovery_report().quarantined[0].clone();
+        (
+            calls,
+            without(&expected_series(0..BATCHES), q.min_ts, q.max_ts).0,
+        )
+    };
+    let mut runs = 0;
+    for k in 0..calls {
+        for fault in [Fault::Crash, Fault::PowerCut, Fault::Eio] {
+            let fs = base.deep_clone();
+            fs.add_rule(FaultRule::at_call(fs.calls() + k, fault));
+            drop(Db::open(DB, opts(&fs)));
+            if fault == Fault::PowerCut && !fs.is_down() {
+                fs.power_cut();
+            }
+            fs.reboot();
+            // Whatever the interrupted open did, the next one opens without the segment,
+            // every copy in quarantine is whole, and the rest is exact.
+            let db = Db::open(DB, opts(&fs)).unwrap_or_else(|e| panic!("call {k} {fault:?}: {e}"));
+            let copies = quarantined(&fs);
+            assert!(!copies.is_empty(), "call {k} {fault:?}: no copy kept");
+            for copy in &copies {
+                assert_eq!(fs.contents(copy).as_deref(), Some(&damaged[..]), "{copy:?}");
+            }
+            assert!(fs.contents(&seg).is_none(), "call {k} {fault:?}");
+            assert_eq!(db.stats().segments as usize, segments(&fs).len());
+            assert_eq!(read_all(&db).expect("read"), want, "call {k} {fault:?}");
+            runs += 1;
+        }
+    }
+    eprintln!("set-aside open crash sweep: {calls} calls x 3 faults = {runs} runs");
+}
