@@ -32,7 +32,7 @@ pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
 pub use compaction::{CompactionReport, RetentionReport, SkippedPartition, Tier};
 pub use db::{
     Db, DeleteReport, FlushReport, Maintenance, MaintenanceStatus, PartitionStats,
-    QuarantineReport, RecoveryReport, Stats,
+    QuarantineReport, RecoveryReport, SegmentDamage, Stats, VerifyReport,
 };
 pub use error::{Error, Result};
 pub use options::{DamagedSegments, Durability, Options, RecoveryMode};

@@ -4,7 +4,8 @@
 //! compaction skips (and reports) a partition with a damaged segment and compacts the
 //! others, in the API call and in the maintenance thread; retention drops an expired
 //! partition whose segment is damaged; a crash or power cut at every I/O call of a
-//! quarantine leaves the segment either live or quarantined, never lost.
+//! quarantine leaves the segment either live or quarantined, never lost. `verify` finds
+//! every damaged chunk without a query.
 
 mod fault_support;
 
@@ -145,8 +146,18 @@ fn a_damaged_chunk_is_named_then_quarantined_and_the_rest_reads_exactly() {
         }
         other => panic!("expected corruption naming the segment, got {other:?}"),
     }
+    // `verify` finds it without a query, and only it.
+    let verified = db.verify().expect("verify");
+    assert_eq!(verified.segments, db.stats().segments);
+    assert_eq!(verified.damaged.len(), 1, "{verified:?}");
+    assert_eq!(
+        (&verified.damaged[0].file, verified.damaged[0].offset),
+        (&seg, 16)
+    );
     let segments_before = db.stats().segments;
-    let report = db.quarantine_segment(&seg).expect("quarantine");
+    let report = db
+        .quarantine_segment(&verified.damaged[0].file)
+        .expect("quarantine");
     assert_eq!(report.segment, seg);
     assert_eq!(report.reason, None);
     assert_eq!(db.stats().segments, segments_before - 1);
@@ -174,6 +185,7 @@ fn a_damaged_chunk_is_named_then_quarantined_and_the_rest_reads_exactly() {
     assert!(db.recovery_report().orphans_removed.is_empty());
     assert_eq!(quarantined(&fs), vec![report.quarantined_as.clone()]);
     check_quarantined(&db, &fs, &report, &damaged, damaged.len());
+    assert!(db.verify().expect("verify").damaged.is_empty());
     // And it keeps working: writes, flush and compaction.
     db.write(&batch(BATCHES)).expect("write");
     db.flush().expect("flush");
@@ -252,8 +264,11 @@ fn every_damage_that_fails_open_is_set_aside_when_asked() {
             let fs = base.deep_clone();
             fs.set_contents(&seg, &damaged).expect("damage");
             match Db::open(DB, options(&fs)) {
-                // Damage in a chunk: found when read (the other tests quarantine those).
-                Ok(_) => {
+                // Damage in a chunk: found when read, and by `verify`.
+                Ok(db) => {
+                    let v = db.verify().expect("verify");
+                    assert_eq!(v.damaged.len(), 1, "{} {what}: {v:?}", seg.display());
+                    assert_eq!(v.damaged[0].file, seg);
                     found_on_read += 1;
                     continue;
                 }
