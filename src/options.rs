@@ -34,7 +34,18 @@ pub enum RecoveryMode {
 
 /// What [`crate::Db::open`] does with a segment file that fails its checks (header,
 /// trailer, footer, chunk table) or that a bit flip gave a version this build does not
-/// know. (A damaged chunk is found only when read; see [`crate::Db::quarantine_segment`].)
+/// know. (A damaged chunk is found only when read; see [`crate::Db::verify`] and
+/// [`crate::Db::quarantine_segment`].)
+///
+/// ```
+/// use sedimentdb::{DamagedSegments, Db, Options};
+/// let dir = tempfile::tempdir().unwrap();
+/// let opts = Options::default().damaged_segments(DamagedSegments::Quarantine);
+/// let db = Db::open(dir.path(), opts).unwrap();
+/// for set_aside in &db.recovery_report().quarantined {
+///     eprintln!("{} set aside: {} points lost", set_aside.segment.display(), set_aside.points);
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DamagedSegments {
     /// Fail `open` with [`crate::Error::Corruption`] naming the file and offset, so that

@@ -360,6 +360,21 @@ impl Db {
     /// meets it; [`Db::quarantine_segment`] then sets them aside. Reads every segment
     /// byte: as costly as reading the whole database once. Works on a snapshot; writes,
     /// flushes and compactions go on meanwhile.
+    ///
+    /// ```
+    /// # use sedimentdb::{Db, Options, SeriesKey, WriteBatch};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = Db::open(dir.path(), Options::default()).unwrap();
+    /// let mut batch = WriteBatch::new();
+    /// batch.push_key(&SeriesKey::new("cpu"), 1, 0.5);
+    /// db.write(&batch).unwrap();
+    /// db.flush().unwrap();
+    /// let report = db.verify().unwrap();
+    /// assert_eq!((report.segments, report.chunks), (1, 1));
+    /// for damage in &report.damaged {
+    ///     db.quarantine_segment(&damage.file).unwrap();
+    /// }
+    /// ```
     pub fn verify(&self) -> Result<VerifyReport> {
         self.inner.check_open()?;
         verify::verify(&self.inner)
