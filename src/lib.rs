@@ -29,13 +29,13 @@ pub mod __fuzz {
 mod fuzz_entry;
 
 pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
-pub use compaction::{CompactionReport, RetentionReport, Tier};
+pub use compaction::{CompactionReport, RetentionReport, SkippedPartition, Tier};
 pub use db::{
-    Db, DeleteReport, FlushReport, Maintenance, MaintenanceStatus, PartitionStats, RecoveryReport,
-    Stats,
+    Db, DeleteReport, FlushReport, Maintenance, MaintenanceStatus, PartitionStats,
+    QuarantineReport, RecoveryReport, SegmentDamage, Stats, VerifyReport,
 };
 pub use error::{Error, Result};
-pub use options::{Durability, Options, RecoveryMode};
+pub use options::{DamagedSegments, Durability, Options, RecoveryMode};
 pub use query::select::{SelectIter, SeriesPoints};
 pub use query::{Aggregate, Query, QueryResult};
 pub use types::{

@@ -32,6 +32,33 @@ pub enum RecoveryMode {
     Salvage,
 }
 
+/// What [`crate::Db::open`] does with a segment file that fails its checks (header,
+/// trailer, footer, chunk table) or that a bit flip gave a version this build does not
+/// know. (A damaged chunk is found only when read; see [`crate::Db::verify`] and
+/// [`crate::Db::quarantine_segment`].)
+///
+/// ```
+/// use sedimentdb::{DamagedSegments, Db, Options};
+/// let dir = tempfile::tempdir().unwrap();
+/// let opts = Options::default().damaged_segments(DamagedSegments::Quarantine);
+/// let db = Db::open(dir.path(), opts).unwrap();
+/// for set_aside in &db.recovery_report().quarantined {
+///     eprintln!("{} set aside: {} points lost", set_aside.segment.display(), set_aside.points);
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DamagedSegments {
+    /// Fail `open` with [`crate::Error::Corruption`] naming the file and offset, so that
+    /// nothing disappears from the database without someone deciding it. The default.
+    #[default]
+    Fail,
+    /// Copy the file into the database's `quarantine/` directory, drop it from the
+    /// manifest (one atomic manifest swap) and open without it, listing it in
+    /// [`crate::RecoveryReport::quarantined`]. Every point the segment held is gone from
+    /// the database; the file is kept, never deleted by the engine.
+    Quarantine,
+}
+
 /// Options for [`crate::Db::open`], built with chained setters.
 ///
 /// ```
@@ -46,6 +73,7 @@ pub enum RecoveryMode {
 pub struct Options {
     pub(crate) durability: Durability,
     pub(crate) recovery: RecoveryMode,
+    pub(crate) damaged_segments: DamagedSegments,
     pub(crate) head_window: i64,
     pub(crate) head_memory_budget: usize,
     pub(crate) partition_duration: i64,
@@ -74,6 +102,7 @@ impl Default for Options {
         Options {
             durability: Durability::Sync,
             recovery: RecoveryMode::Strict,
+            damaged_segments: DamagedSegments::Fail,
             head_window: 2 * HOUR_NS,
             head_memory_budget: 256 << 20,
             partition_duration: 24 * HOUR_NS,
@@ -107,6 +136,12 @@ impl Options {
     /// What replay does with damage in the middle of the WAL. Default: [`RecoveryMode::Strict`].
     pub fn recovery_mode(mut self, mode: RecoveryMode) -> Self {
         self.recovery = mode;
+        self
+    }
+
+    /// What open does with a damaged segment file. Default: [`DamagedSegments::Fail`].
+    pub fn damaged_segments(mut self, policy: DamagedSegments) -> Self {
+        self.damaged_segments = policy;
         self
     }
 

@@ -10,5 +10,5 @@
 pub(crate) mod plan;
 mod worker;
 
-pub(crate) use worker::{apply_retention, compact, compact_partition, newest_timestamp};
-pub use worker::{CompactionReport, RetentionReport, Tier};
+pub(crate) use worker::{apply_retention, compact, compact_partition, newest_timestamp, swap};
+pub use worker::{CompactionReport, RetentionReport, SkippedPartition, Tier};

@@ -35,8 +35,40 @@ pub struct CompactionReport {
     pub output_bytes: u64,
     /// Points written (after resolving duplicates).
     pub points: u64,
+    /// Partitions left as they were because one of their segments turned out damaged
+    /// while being merged; the other partitions were compacted all the same.
+    pub skipped: Vec<SkippedPartition>,
     /// Wall-clock seconds.
     pub secs: f64,
+}
+
+/// A partition [`crate::Db::compact`] skipped: one of its segments failed a check while
+/// being merged. Its segments stay as they were (the undamaged chunks stay readable);
+/// [`crate::Db::quarantine_segment`] sets the damaged file aside, after which the rest of
+/// the partition compacts again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedPartition {
+    /// First timestamp of the partition.
+    pub partition_start: i64,
+    /// The damaged segment file.
+    pub file: std::path::PathBuf,
+    /// Where in it the damage was found.
+    pub offset: u64,
+    /// What was wrong.
+    pub what: String,
+}
+
+impl std::fmt::Display for SkippedPartition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "partition starting at {} skipped: corruption in {} at offset {}: {}",
+            self.partition_start,
+            self.file.display(),
+            self.offset,
+            self.what
+        )
+    }
 }
 
 /// The newest timestamp in the database, if any (see `data_now`).
@@ -109,7 +141,25 @@ pub(crate) fn compact(db: &DbInner) -> Result<CompactionReport> {
     };
     let mut report = CompactionReport::default();
     for task in tasks {
-        run_task(db, &task, &mut report)?;
+        match run_task(db, &task, &mut report) {
+            Ok(()) => {}
+            // A damaged input must not stop the other partitions, now or at every later
+            // run: skip this one and say so.
+            Err(Error::Corruption { file, offset, what })
+                if task
+                    .inputs
+                    .iter()
+                    .any(|&id| db.layout.segment_file(id) == file) =>
+            {
+                report.skipped.push(SkippedPartition {
+                    partition_start: task.partition.saturating_mul(db.opts.partition_duration),
+                    file,
+                    offset,
+                    what,
+                });
+            }
+            Err(e) => return Err(e),
+        }
     }
     report.secs = started.elapsed().as_secs_f64();
     Ok(report)
@@ -320,7 +370,7 @@ fn merge_series(
 
 /// Replaces `remove` by `add` in the manifest (durably) and in the live version, and
 /// marks the removed segments for deletion. Caller holds the flush lock.
-fn swap(
+pub(crate) fn swap(
     db: &DbInner,
     manifest: &mut ManifestBody,
     remove: &[u64],

@@ -7,6 +7,8 @@ pub(crate) const MANIFEST_FILE: &str = "MANIFEST";
 pub(crate) const WAL_DIR: &str = "wal";
 pub(crate) const SEGMENT_DIR: &str = "segments";
 pub(crate) const CATALOG_DIR: &str = "catalog";
+/// Damaged segments set aside (never deleted by the engine).
+pub(crate) const QUARANTINE_DIR: &str = "quarantine";
 pub(crate) const SEGMENT_EXT: &str = "seg";
 pub(crate) const CATALOG_EXT: &str = "cat";
 
@@ -18,6 +20,7 @@ pub(crate) struct Layout {
     pub wal: PathBuf,
     pub segments: PathBuf,
     pub catalog: PathBuf,
+    pub quarantine: PathBuf,
 }
 
 impl Layout {
@@ -28,6 +31,7 @@ impl Layout {
             wal: root.join(WAL_DIR),
             segments: root.join(SEGMENT_DIR),
             catalog: root.join(CATALOG_DIR),
+            quarantine: root.join(QUARANTINE_DIR),
         }
     }
 

@@ -126,26 +126,36 @@ fn run(
                 _ => false,
             }
         };
-        let record = |r: Result<(), crate::Error>,
+        // `Ok(Some(problem))`: the task ran but reports something an operator must see.
+        let record = |r: Result<Option<String>, crate::Error>,
                       counter: fn(&mut MaintenanceStatus) -> &mut u64| {
             let mut s = status.lock();
             *counter(&mut s) += 1;
-            if let Err(e) = r {
-                s.last_error = Some(e.to_string());
+            match r {
+                Err(e) => s.last_error = Some(e.to_string()),
+                Ok(Some(problem)) => s.last_error = Some(problem),
+                Ok(None) => {}
             }
         };
         if due(&mut next_flush, plan.flush_every) {
-            record(flush::flush(&db).map(|_| ()), |s| &mut s.flushes);
+            record(flush::flush(&db).map(|_| None), |s| &mut s.flushes);
         }
         if due(&mut next_compact, plan.compact_every) {
-            record(crate::compaction::compact(&db).map(|_| ()), |s| {
-                &mut s.compactions
+            // A partition skipped for a damaged segment is recorded as the last error;
+            // the other partitions were compacted and the thread carries on.
+            let result = crate::compaction::compact(&db).map(|r| {
+                r.skipped
+                    .first()
+                    .map(|s| format!("compaction: {s} ({} partitions skipped)", r.skipped.len()))
             });
+            record(result, |s| &mut s.compactions);
         }
         if due(&mut next_retention, plan.retention_every) {
             // The per-selector rules too, not only `Options::retention`: a database
             // with rules and no global retention used to keep everything forever.
-            record(db.apply_retention().map(|_| ()), |s| &mut s.retention_runs);
+            record(db.apply_retention().map(|_| None), |s| {
+                &mut s.retention_runs
+            });
         }
     }
 }

@@ -5,7 +5,9 @@ mod flush;
 mod layout;
 mod maintenance;
 mod open;
+mod quarantine;
 mod tombstone;
+mod verify;
 mod version;
 
 use std::path::PathBuf;
@@ -31,7 +33,9 @@ pub use delete::DeleteReport;
 pub use flush::FlushReport;
 pub(crate) use layout::Layout;
 pub use maintenance::{Maintenance, MaintenanceStatus};
+pub use quarantine::QuarantineReport;
 pub(crate) use tombstone::Tombstones;
+pub use verify::{SegmentDamage, VerifyReport};
 pub(crate) use version::{LiveSegment, Version};
 
 /// Distinguishes databases within a process, so that a [`SeriesHandle`] made by one is
@@ -99,6 +103,8 @@ pub struct RecoveryReport {
     pub salvaged: Vec<(PathBuf, u64, String)>,
     /// Files found on disk that the manifest does not list (left by a crash), removed.
     pub orphans_removed: Vec<PathBuf>,
+    /// Damaged segments set aside under [`crate::DamagedSegments::Quarantine`].
+    pub quarantined: Vec<QuarantineReport>,
 }
 
 /// Sizes per tier. Hot = head (memory) and WAL (disk); warm = segments.
@@ -343,7 +349,9 @@ impl Db {
     /// [`Db::delete_series`] is rewritten without them even if it is already one
     /// segment, in its tier, and the deletions it resolved leave the manifest in the
     /// same atomic swap. Readers keep working on their snapshot meanwhile, and writers
-    /// are held only for the manifest swap.
+    /// are held only for the manifest swap. A partition one of whose segments turns out
+    /// damaged is left as it was and listed in [`CompactionReport::skipped`]; the others
+    /// are compacted all the same.
     pub fn compact(&self) -> Result<CompactionReport> {
         self.inner.check_open()?;
         crate::compaction::compact(&self.inner)
@@ -360,7 +368,9 @@ impl Db {
     }
 
     /// Compacts the partition holding timestamp `ts` into one segment encoded for `tier`,
-    /// whatever its age (e.g. to make a finished day cold at once).
+    /// whatever its age (e.g. to make a finished day cold at once). A damaged segment
+    /// in it fails the call with [`Error::Corruption`] naming the file and offset (the
+    /// caller asked for this partition; [`Db::compact`] skips it instead).
     pub fn compact_partition(&self, ts: crate::Timestamp, tier: Tier) -> Result<CompactionReport> {
         self.inner.check_open()?;
         crate::compaction::compact_partition(&self.inner, ts, tier)
@@ -372,6 +382,70 @@ impl Db {
     pub fn apply_retention(&self) -> Result<RetentionReport> {
         self.inner.check_open()?;
         self.inner.apply_retention()
+    }
+
+    /// Sets a segment file aside: copies it into the database's `quarantine/` directory,
+    /// removes it from the manifest (one atomic manifest swap, so a crash leaves the
+    /// segment either live or quarantined) and deletes the original once no reader uses
+    /// it. `file` is the segment as [`Error::Corruption`] names it
+    /// (`<db>/segments/{id:020}.seg`), or its file name alone.
+    ///
+    /// This loses data, which is why nothing does it on its own: every point the segment
+    /// held disappears from queries, including the undamaged chunks of a file whose
+    /// damage is in one chunk. Where the segment had overwritten a point of an older
+    /// segment (same series and timestamp, a later write), the older value shows again.
+    /// Points of the same series in other segments and in the head are untouched. The
+    /// report says what was lost; the file is kept for inspection, and the engine never
+    /// deletes anything in `quarantine/`.
+    ///
+    /// Fails with [`Error::InvalidArgument`] if `file` does not name a live segment.
+    ///
+    /// ```
+    /// # use sedimentdb::{Db, Options, SeriesKey, WriteBatch};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = Db::open(dir.path(), Options::default()).unwrap();
+    /// let mut batch = WriteBatch::new();
+    /// batch.push_key(&SeriesKey::new("cpu"), 1, 0.5);
+    /// db.write(&batch).unwrap();
+    /// db.flush().unwrap();
+    /// let segment = std::fs::read_dir(dir.path().join("segments")).unwrap()
+    ///     .next().unwrap().unwrap().path();
+    /// let report = db.quarantine_segment(&segment).unwrap();
+    /// assert_eq!(report.points, 1);
+    /// assert!(report.quarantined_as.starts_with(dir.path().join("quarantine")));
+    /// assert_eq!(db.stats().segments, 0);
+    /// ```
+    pub fn quarantine_segment(
+        &self,
+        file: impl AsRef<std::path::Path>,
+    ) -> Result<QuarantineReport> {
+        self.inner.check_open()?;
+        quarantine::quarantine_segment(&self.inner, file.as_ref())
+    }
+
+    /// Decodes every chunk of every live segment (checksums, decompression, codecs) and
+    /// lists the damaged segments, so that damage is found before a query or compaction
+    /// meets it; [`Db::quarantine_segment`] then sets them aside. Reads every segment
+    /// byte: as costly as reading the whole database once. Works on a snapshot; writes,
+    /// flushes and compactions go on meanwhile.
+    ///
+    /// ```
+    /// # use sedimentdb::{Db, Options, SeriesKey, WriteBatch};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = Db::open(dir.path(), Options::default()).unwrap();
+    /// let mut batch = WriteBatch::new();
+    /// batch.push_key(&SeriesKey::new("cpu"), 1, 0.5);
+    /// db.write(&batch).unwrap();
+    /// db.flush().unwrap();
+    /// let report = db.verify().unwrap();
+    /// assert_eq!((report.segments, report.chunks), (1, 1));
+    /// for damage in &report.damaged {
+    ///     db.quarantine_segment(&damage.file).unwrap();
+    /// }
+    /// ```
+    pub fn verify(&self) -> Result<VerifyReport> {
+        self.inner.check_open()?;
+        verify::verify(&self.inner)
     }
 
     /// Sizes per tier.

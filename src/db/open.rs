@@ -7,11 +7,12 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::layout::{self, parse_numbered, Layout};
+use super::quarantine::{self, QuarantineReport};
 use super::{DbInner, FlushRequest, LiveSegment, RecoveryReport, Tombstones, Version, NEXT_DB_TAG};
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::index::Catalog;
-use crate::options::Options;
+use crate::options::{DamagedSegments, Options};
 use crate::partition::manifest::ManifestBody;
 use crate::segment::Segment;
 use crate::storage::{check_length, read_whole, write_atomic, FileSystem};
@@ -40,7 +41,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
     })?;
 
     // Read, not `exists` then read: a failed stat must not pass for a missing manifest.
-    let manifest = match fs.read(&layout.manifest) {
+    let mut manifest = match fs.read(&layout.manifest) {
         Ok(bytes) => {
             check_length(&*fs, &layout.manifest, bytes.len())?;
             ManifestBody::decode(&bytes, &layout.manifest)?
@@ -85,15 +86,33 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         Catalog::new()
     };
 
+    let mut report = RecoveryReport::default();
     let mut segments = Vec::with_capacity(manifest.segments.len());
     for entry in &manifest.segments {
         let file = layout.segment_file(entry.id);
-        let segment = Segment::open(&*fs, &file, opts.read_mode)?;
-        segments.push(Arc::new(LiveSegment::new(entry.clone(), segment)));
+        match Segment::open(&*fs, &file, opts.read_mode) {
+            Ok(segment) => segments.push(Arc::new(LiveSegment::new(entry.clone(), segment))),
+            Err(e) if opts.damaged_segments == DamagedSegments::Quarantine && names(&e, &file) => {
+                let copy = quarantine::copy_to_quarantine(&*fs, &layout, entry.id, opts.read_mode)?;
+                report.quarantined.push(QuarantineReport::new(
+                    &layout,
+                    entry,
+                    opts.partition_duration,
+                    copy,
+                    Some(e.to_string()),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if !report.quarantined.is_empty() {
+        drop_quarantined(&*fs, &layout, &mut manifest, &report.quarantined)?;
     }
 
-    let mut report = RecoveryReport::default();
     remove_orphans(&*fs, &layout, &manifest, &mut report)?;
+    report
+        .orphans_removed
+        .extend(quarantine::remove_temporaries(&*fs, &layout)?);
 
     let live = Head::new();
     let wal_dir = layout.wal.clone();
@@ -176,6 +195,37 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         layout,
         opts,
     })
+}
+
+/// True when `e` is damage found in `file` (and not, say, an I/O error reading it).
+fn names(e: &Error, file: &Path) -> bool {
+    matches!(e, Error::Corruption { file: f, .. } | Error::UnsupportedVersion { file: f, .. } if f == file)
+}
+
+/// Writes the manifest without the segments just copied into quarantine, then removes
+/// their originals. A crash before the manifest is durable leaves them listed (and the
+/// next open sets them aside again, beside the first copies); after it, an original left
+/// behind is an orphan the next open removes.
+fn drop_quarantined(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    manifest: &mut ManifestBody,
+    quarantined: &[QuarantineReport],
+) -> Result<()> {
+    manifest.generation += 1;
+    manifest.segments.retain(|s| {
+        !quarantined
+            .iter()
+            .any(|q| q.segment == layout.segment_file(s.id))
+    });
+    // Tombstones stay as they are: one that no longer hides anything is harmless, and
+    // the next compaction (which reads the chunk indexes) prunes it.
+    write_atomic(fs, &layout.manifest, &manifest.encode())?;
+    for q in quarantined {
+        fs.remove(&q.segment)
+            .map_err(|e| Error::io("remove", &q.segment, e))?;
+    }
+    Ok(())
 }
 
 /// Initialises an empty directory. Refuses a directory holding anything but what a

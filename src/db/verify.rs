@@ -1,0 +1,55 @@
+//! [`crate::Db::verify`]: decode every chunk of every live segment, to find damage before
+//! a query or a compaction trips over it.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::DbInner;
+use crate::error::{Error, Result};
+
+/// What [`crate::Db::verify`] checked and found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// Segment files checked.
+    pub segments: u64,
+    /// Chunks decoded.
+    pub chunks: u64,
+    /// Damaged segments, one entry each (the first damage found in it).
+    pub damaged: Vec<SegmentDamage>,
+}
+
+/// A damaged segment file, as [`Error::Corruption`] names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentDamage {
+    /// The file; pass it to [`crate::Db::quarantine_segment`] to set it aside.
+    pub file: PathBuf,
+    /// Where in it the damage was found.
+    pub offset: u64,
+    /// What was wrong.
+    pub what: String,
+}
+
+pub(crate) fn verify(db: &DbInner) -> Result<VerifyReport> {
+    let version = db.version.read().clone();
+    let mut report = VerifyReport::default();
+    let (mut ts, mut values) = (Vec::new(), Vec::new());
+    for live in &version.segments {
+        report.segments += 1;
+        for chunk in live.segment.chunks() {
+            db.check_open()?;
+            report.chunks += 1;
+            ts.clear();
+            values.clear();
+            match live.segment.decode_chunk(chunk, &mut ts, &mut values) {
+                Ok(()) => {}
+                Err(Error::Corruption { file, offset, what }) => {
+                    report.damaged.push(SegmentDamage { file, offset, what });
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(report)
+}
