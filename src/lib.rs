@@ -35,7 +35,7 @@ pub use db::{
     Stats,
 };
 pub use error::{Error, Result};
-pub use options::{Durability, Options, RecoveryMode};
+pub use options::{Durability, Options, RecoveryMode, RollupPolicy, MAX_ROLLUP_BUCKETS};
 pub use query::select::{SelectIter, SeriesPoints};
 pub use query::{Aggregate, Query, QueryResult};
 pub use types::{

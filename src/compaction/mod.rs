@@ -7,6 +7,7 @@
 //! and the input files are deleted once no snapshot uses them.
 
 pub(crate) mod plan;
+mod rollup;
 mod worker;
 
 pub(crate) use worker::{apply_retention, compact, compact_partition, newest_timestamp};

@@ -10,11 +10,13 @@ use super::plan::{
     plan_compaction, plan_partition, plan_retention, CompactionPolicy, CompactionTask, TierTarget,
     LEVEL_COLD, LEVEL_WARM,
 };
-use crate::db::{DbInner, LiveSegment, Tombstones, Version};
+use super::rollup::{plan_rollup_retention, raw_droppable, Coverage};
+use crate::db::{DbInner, LiveRollup, LiveSegment, Tombstones, Version};
 use crate::error::{Error, Result};
-use crate::partition::manifest::{ManifestBody, SegmentEntry};
+use crate::partition::manifest::{ManifestBody, RollupEntry, SegmentEntry};
 use crate::partition::partition_of;
 use crate::query::merge::merge_pieces;
+use crate::segment::rollup::{merge_buckets, summarise, Rollup, RollupBucket, RollupWriter};
 use crate::segment::{Segment, SegmentWriter};
 use crate::storage::write_atomic;
 
@@ -33,6 +35,12 @@ pub struct CompactionReport {
     pub output_bytes: u64,
     /// Points written (after resolving duplicates).
     pub points: u64,
+    /// Rollup files written (see [`crate::Options::rollup`]).
+    pub rollup_files: u64,
+    /// Bytes of those files.
+    pub rollup_bytes: u64,
+    /// Rollup buckets in them.
+    pub rollup_buckets: u64,
     /// Wall-clock seconds.
     pub secs: f64,
 }
@@ -56,6 +64,16 @@ pub struct RetentionReport {
     /// Series whose older points per-series rules ([`crate::Options::retention_for`])
     /// deleted in this run.
     pub rule_series: u64,
+    /// Of the segment files removed, those removed because a rollup policy's raw
+    /// retention had passed for every series in them
+    /// ([`crate::RollupPolicy::raw_retention`]).
+    pub raw_rolled_up_segments: u64,
+    /// Rollup files removed by their policy's retention.
+    pub rollup_files: u64,
+    /// Rollup buckets in them.
+    pub rollup_buckets: u64,
+    /// Bytes of them.
+    pub rollup_bytes: u64,
 }
 
 /// The newest timestamp the database holds: "now" for tiering and retention, as in
@@ -141,9 +159,10 @@ pub(crate) fn compact_partition(db: &DbInner, ts: i64, tier: Tier) -> Result<Com
 }
 
 fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) -> Result<()> {
-    // Reserve the output id under the flush lock: any segment flushed later gets a larger
-    // id and so still wins over the merged data on equal timestamps.
-    let (inputs, output_id) = {
+    // Reserve the output ids under the flush lock: any segment flushed later gets a larger
+    // id and so still wins over the merged data on equal timestamps. Rollup ids come
+    // after the merged segment's: a rollup summarises the raw segments with smaller ids.
+    let (inputs, output_id, plan) = {
         let _guard = db.flush_lock.lock();
         db.check_open()?;
         let version = db.version.read().clone();
@@ -159,14 +178,28 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
         let mut manifest = db.manifest.lock();
         let id = manifest.next_segment_id;
         manifest.next_segment_id += 1;
-        (inputs, id)
+        // A segment flushed into the partition after the plan was made is not an input:
+        // a rollup written now would not summarise it, yet it would have a smaller id.
+        let complete = version
+            .segments
+            .iter()
+            .filter(|s| s.entry.partition == task.partition)
+            .all(|s| task.inputs.contains(&s.entry.id));
+        let plan = RollupPlan::new(db, &version, task, complete, &mut manifest.next_segment_id);
+        (inputs, id, plan)
     };
     let fs = &*db.opts.file_system;
     let path = db.layout.segment_file(output_id);
-    let summary = match write_merged(db, &inputs, &path, task.target) {
-        Ok(summary) => summary,
+    let remove_outputs = |plan: &RollupPlan| {
+        let _ = fs.remove(&path);
+        for out in &plan.outputs {
+            let _ = fs.remove(&db.layout.segment_file(out.id));
+        }
+    };
+    let (summary, rollups) = match write_merged(db, &inputs, &path, task.target, &plan) {
+        Ok(written) => written,
         Err(e) => {
-            let _ = fs.remove(&path);
+            remove_outputs(&plan);
             return Err(e);
         }
     };
@@ -176,18 +209,34 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
     let still_live = task
         .inputs
         .iter()
-        .all(|id| manifest.segments.iter().any(|s| s.id == *id));
+        .all(|id| manifest.segments.iter().any(|s| s.id == *id))
+        && plan
+            .replaced
+            .iter()
+            .all(|id| manifest.rollups.iter().any(|r| r.id == *id));
     if !still_live || db.check_open().is_err() {
-        let _ = fs.remove(&path);
+        remove_outputs(&plan);
         return Ok(());
     }
+    let mut change = Change {
+        remove: task.inputs.iter().chain(&plan.replaced).copied().collect(),
+        ..Change::default()
+    };
+    if summary.is_some() || !rollups.is_empty() {
+        fs.sync_dir(&db.layout.segments)
+            .map_err(|e| Error::io("fsync", &db.layout.segments, e))?;
+    }
+    for (entry, _) in &rollups {
+        report.rollup_files += 1;
+        report.rollup_bytes += entry.bytes;
+        report.rollup_buckets += entry.buckets;
+    }
+    change.add_rollups = rollups;
     let Some(summary) = summary else {
         // Every input was empty: just drop them.
-        swap(db, &mut manifest, &task.inputs, None)?;
+        swap(db, &mut manifest, change)?;
         return Ok(());
     };
-    fs.sync_dir(&db.layout.segments)
-        .map_err(|e| Error::io("fsync", &db.layout.segments, e))?;
     let entry = SegmentEntry {
         id: output_id,
         partition: task.partition,
@@ -200,7 +249,8 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
     };
     let segment = Segment::open(fs, &path, db.opts.read_mode)?;
     let live = Arc::new(LiveSegment::new(entry.clone(), segment));
-    swap(db, &mut manifest, &task.inputs, Some((entry, live)))?;
+    change.add_segment = Some((entry, live));
+    swap(db, &mut manifest, change)?;
     report.partitions += 1;
     report.input_segments += inputs.len() as u64;
     report.input_bytes += inputs.iter().map(|s| s.entry.bytes).sum::<u64>();
@@ -210,21 +260,126 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
     Ok(())
 }
 
-/// Writes the merge of `inputs` (ascending id: later wins) to `path`. `None` when the
-/// inputs hold no point.
+/// The rollups one compaction task writes and replaces.
+#[derive(Default)]
+struct RollupPlan {
+    /// Which series go to which output (`None` for warm tasks).
+    coverage: Option<Coverage>,
+    /// One per resolution written, with its reserved id.
+    outputs: Vec<RollupOutput>,
+    /// Live rollups of the partition that the task removes: all of them for a cold
+    /// task; for a warm one (or a cold one that cannot see every segment of the
+    /// partition) those whose raw data is still there (the merged segment gets a newer
+    /// id, so they would no longer count as complete anyway).
+    replaced: Vec<u64>,
+}
+
+struct RollupOutput {
+    id: u64,
+    resolution: i64,
+    /// The partition's rollup of this resolution whose raw data was dropped: its
+    /// buckets are carried into the new rollup, and its series' new raw points are
+    /// summarised at this resolution, whatever the policies say now.
+    carried: Option<Arc<LiveRollup>>,
+}
+
+impl RollupPlan {
+    fn new(
+        db: &DbInner,
+        version: &Version,
+        task: &CompactionTask,
+        complete: bool,
+        next_id: &mut u64,
+    ) -> Self {
+        let old: Vec<&Arc<LiveRollup>> = version
+            .rollups
+            .iter()
+            .filter(|r| r.entry.partition == task.partition)
+            .collect();
+        if task.target.level < LEVEL_COLD || !complete {
+            return RollupPlan {
+                replaced: old
+                    .iter()
+                    .filter(|r| !r.entry.raw_dropped)
+                    .map(|r| r.entry.id)
+                    .collect(),
+                ..RollupPlan::default()
+            };
+        }
+        let coverage = Coverage::new(&db.catalog, &db.opts.rollups);
+        let mut resolutions = coverage.resolutions();
+        resolutions.extend(
+            old.iter()
+                .filter(|r| r.entry.raw_dropped)
+                .map(|r| r.entry.resolution),
+        );
+        resolutions.sort_unstable();
+        resolutions.dedup();
+        let outputs = resolutions
+            .into_iter()
+            .map(|resolution| {
+                let id = *next_id;
+                *next_id += 1;
+                RollupOutput {
+                    id,
+                    resolution,
+                    carried: old
+                        .iter()
+                        .find(|r| r.entry.raw_dropped && r.entry.resolution == resolution)
+                        .map(|r| (*r).clone()),
+                }
+            })
+            .collect();
+        RollupPlan {
+            coverage: Some(coverage),
+            outputs,
+            replaced: old.iter().map(|r| r.entry.id).collect(),
+        }
+    }
+
+    /// The output that `series` goes to.
+    fn output_of(&self, series: u32) -> Option<usize> {
+        let carried = self.outputs.iter().position(|o| {
+            o.carried
+                .as_ref()
+                .is_some_and(|r| r.rollup.block(series).is_some())
+        });
+        if carried.is_some() {
+            return carried;
+        }
+        let policy = self.coverage.as_ref()?.policy(series)?;
+        self.outputs
+            .iter()
+            .position(|o| o.resolution == policy.resolution)
+    }
+}
+
+/// Writes the merge of `inputs` (ascending id: later wins) to `path`, and the rollups
+/// `plan` asks for. The segment summary is `None` when the inputs hold no point.
+#[allow(clippy::type_complexity)]
 fn write_merged(
     db: &DbInner,
     inputs: &[Arc<LiveSegment>],
     path: &std::path::Path,
     target: TierTarget,
-) -> Result<Option<crate::segment::writer::SegmentSummary>> {
-    let series: BTreeSet<u32> = inputs
+    plan: &RollupPlan,
+) -> Result<(
+    Option<crate::segment::writer::SegmentSummary>,
+    Vec<(RollupEntry, Arc<LiveRollup>)>,
+)> {
+    let mut series: BTreeSet<u32> = inputs
         .iter()
         .flat_map(|s| s.segment.chunks().iter().map(|c| c.series))
         .collect();
-    if series.is_empty() {
-        return Ok(None);
+    for out in &plan.outputs {
+        if let Some(r) = &out.carried {
+            series.extend(r.rollup.blocks().iter().map(|b| b.series));
+        }
     }
+    if series.is_empty() {
+        return Ok((None, Vec::new()));
+    }
+    let partition = inputs.first().map_or(0, |s| s.entry.partition);
     let mut writer = SegmentWriter::create(
         &*db.opts.file_system,
         path,
@@ -232,9 +387,14 @@ fn write_merged(
         target.chunk_points,
     )?
     .with_io_limit(db.opts.compaction_io_limit);
+    let mut rollup_writers = plan
+        .outputs
+        .iter()
+        .map(|o| RollupWriter::new(o.resolution, target.zstd_level))
+        .collect::<Result<Vec<_>>>()?;
     let mut pieces: Vec<(Vec<i64>, Vec<f64>)> = Vec::with_capacity(inputs.len());
     let (mut ts, mut vals) = (Vec::new(), Vec::new());
-    let partition = inputs.first().map_or(0, |s| s.entry.partition);
+    let (mut fresh, mut carried, mut merged) = (Vec::new(), Vec::new(), Vec::new());
     let tombstones = db.version.read().tombstones.clone();
     for id in series {
         pieces.clear();
@@ -254,34 +414,116 @@ fn write_merged(
         if !ts.is_empty() {
             writer.add_series(id, &ts, &vals)?;
         }
+        let Some(o) = plan.output_of(id) else {
+            continue;
+        };
+        let out = &plan.outputs[o];
+        fresh.clear();
+        summarise(&ts, &vals, out.resolution, &mut fresh);
+        let mut buckets: &[RollupBucket] = &fresh;
+        if let Some(old) = &out.carried {
+            if let Some(block) = old.rollup.block(id) {
+                carried.clear();
+                old.rollup.decode_block(block, &mut carried)?;
+                // Deletions made since the old rollup was written hide whole buckets:
+                // the points inside them are gone, so the bucket cannot be corrected.
+                carried.retain(|b| {
+                    !tombstones.overlaps(id, old.entry.id, b.start, b.start + out.resolution - 1)
+                });
+                merge_buckets(&carried, &fresh, &mut merged);
+                buckets = &merged;
+            }
+        }
+        rollup_writers[o].add_series(id, buckets)?;
     }
-    if writer.points() == 0 {
+    let summary = if writer.points() == 0 {
         // Tombstones removed everything: no segment at all.
         drop(writer);
         let _ = db.opts.file_system.remove(path);
-        return Ok(None);
+        None
+    } else {
+        Some(writer.finish(partition, target.level)?)
+    };
+    let fs = &*db.opts.file_system;
+    let mut rollups = Vec::new();
+    for (out, w) in plan.outputs.iter().zip(rollup_writers) {
+        let rpath = db.layout.segment_file(out.id);
+        let Some(written) = w.finish(fs, &rpath, partition)? else {
+            continue;
+        };
+        let entry = RollupEntry {
+            id: out.id,
+            partition,
+            resolution: out.resolution,
+            min_ts: written.min_ts,
+            max_ts: written.max_ts,
+            buckets: written.buckets,
+            series: written.series,
+            bytes: written.bytes,
+            raw_dropped: out.carried.is_some(),
+        };
+        let rollup = Rollup::open(fs, &rpath, db.opts.read_mode)?;
+        rollups.push((
+            entry.clone(),
+            Arc::new(LiveRollup::new(entry, rollup, db.opts.partition_duration)),
+        ));
     }
-    writer.finish(partition, target.level).map(Some)
+    Ok((summary, rollups))
 }
 
-/// Replaces `remove` by `add` in the manifest (durably) and in the live version, and
-/// marks the removed segments for deletion. Caller holds the flush lock.
-fn swap(
-    db: &DbInner,
-    manifest: &mut ManifestBody,
-    remove: &[u64],
-    add: Option<(SegmentEntry, Arc<LiveSegment>)>,
-) -> Result<()> {
+/// One manifest change: segments and rollups out, at most one segment and some rollups
+/// in, rollups marked as the only copy of their data.
+#[derive(Default)]
+struct Change {
+    /// Segment or rollup ids.
+    remove: Vec<u64>,
+    add_segment: Option<(SegmentEntry, Arc<LiveSegment>)>,
+    add_rollups: Vec<(RollupEntry, Arc<LiveRollup>)>,
+    /// Rollups whose raw data this change drops, reopened with `raw_dropped` set.
+    raw_dropped: Vec<(RollupEntry, Arc<LiveRollup>)>,
+}
+
+/// Applies `change` to the manifest (durably) and to the live version, and marks the
+/// removed files for deletion. Caller holds the flush lock.
+fn swap(db: &DbInner, manifest: &mut ManifestBody, change: Change) -> Result<()> {
+    let Change {
+        remove,
+        add_segment,
+        add_rollups,
+        raw_dropped,
+    } = change;
     manifest.generation += 1;
     manifest.segments.retain(|s| !remove.contains(&s.id));
-    if let Some((entry, _)) = &add {
+    if let Some((entry, _)) = &add_segment {
         manifest.segments.push(entry.clone());
         manifest.segments.sort_by_key(|s| s.id);
     }
+    let replaced: Vec<u64> = raw_dropped.iter().map(|(e, _)| e.id).collect();
+    manifest
+        .rollups
+        .retain(|r| !remove.contains(&r.id) && !replaced.contains(&r.id));
+    manifest.rollups.extend(
+        add_rollups
+            .iter()
+            .chain(&raw_dropped)
+            .map(|(e, _)| e.clone()),
+    );
+    manifest.rollups.sort_by_key(|r| r.id);
     // Compaction applied the tombstones to what it merged and retention dropped whole
-    // segments: tombstones that cover no live segment any more can go.
+    // segments: tombstones that cover no live segment or rollup any more can go.
     let mut tombstones = Tombstones::from_entries(&manifest.tombstones);
-    tombstones.prune(&manifest.segments);
+    let mut covered = manifest.segments.clone();
+    covered.extend(manifest.rollups.iter().map(|r| SegmentEntry {
+        id: r.id,
+        partition: r.partition,
+        level: LEVEL_COLD,
+        min_ts: r.min_ts,
+        max_ts: r.max_ts.saturating_sub(1),
+        points: r.buckets,
+        series: r.series,
+        bytes: r.bytes,
+    }));
+    tombstones.prune(&covered);
     manifest.tombstones = tombstones.to_entries();
     write_atomic(
         &*db.opts.file_system,
@@ -302,36 +544,76 @@ fn swap(
             segments.push(s.clone());
         }
     }
-    if let Some((_, live)) = add {
+    if let Some((_, live)) = add_segment {
         segments.push(live);
         segments.sort_by_key(|s| s.entry.id);
     }
+    let mut rollups: Vec<Arc<LiveRollup>> = Vec::with_capacity(old.rollups.len() + 1);
+    for r in &old.rollups {
+        if remove.contains(&r.entry.id) {
+            r.mark_obsolete(
+                db.opts.file_system.clone(),
+                db.layout.segment_file(r.entry.id),
+            );
+        } else if !replaced.contains(&r.entry.id) {
+            rollups.push(r.clone());
+        }
+    }
+    rollups.extend(add_rollups.into_iter().chain(raw_dropped).map(|(_, r)| r));
+    rollups.sort_by_key(|r| r.entry.id);
     *slot = Arc::new(Version {
         live: old.live.clone(),
         frozen: old.frozen.clone(),
         segments,
         tombstones: Arc::new(tombstones),
+        rollups,
     });
     Ok(())
 }
 
 /// Drops segments whose points are all older than the retention period, measured back
-/// from the newest point in the database.
-pub(crate) fn apply_retention(db: &DbInner, retention: i64) -> Result<RetentionReport> {
+/// from the newest point in the database (`None`: no database-wide retention), the raw
+/// segments that rollup policies' raw retention lets go, and the rollups past their own
+/// retention.
+pub(crate) fn apply_retention(db: &DbInner, retention: Option<i64>) -> Result<RetentionReport> {
     let _guard = db.flush_lock.lock();
     db.check_open()?;
     let version = db.version.read().clone();
     let Some(now) = data_now(&version) else {
         return Ok(RetentionReport::default());
     };
-    let cutoff = now.saturating_sub(retention);
+    let cutoff = retention.map_or(i64::MIN, |r| now.saturating_sub(r));
     let mut manifest = db.manifest.lock().clone();
-    let doomed = plan_retention(&manifest.segments, cutoff);
+    let mut doomed = plan_retention(&manifest.segments, cutoff);
     let mut report = RetentionReport {
         cutoff,
         ..RetentionReport::default()
     };
-    if doomed.is_empty() {
+    let mut doomed_rollups = Vec::new();
+    if !db.opts.rollups.is_empty() || !manifest.rollups.is_empty() {
+        let coverage = Coverage::new(&db.catalog, &db.opts.rollups);
+        for s in &version.segments {
+            if doomed.contains(&s.entry.id) {
+                continue;
+            }
+            let rollups: Vec<&RollupEntry> = manifest
+                .rollups
+                .iter()
+                .filter(|r| r.partition == s.entry.partition)
+                .collect();
+            if rollups.is_empty() {
+                continue;
+            }
+            let series: roaring::RoaringBitmap =
+                s.segment.chunks().iter().map(|c| c.series).collect();
+            if raw_droppable(&s.entry, &series, &coverage, &rollups, now) {
+                doomed.push(s.entry.id);
+                report.raw_rolled_up_segments += 1;
+            }
+        }
+        doomed_rollups = plan_rollup_retention(&manifest.rollups, &coverage, now);
+    }
+    if doomed.is_empty() && doomed_rollups.is_empty() {
         return Ok(report);
     }
     for s in manifest.segments.iter().filter(|s| doomed.contains(&s.id)) {
@@ -339,7 +621,51 @@ pub(crate) fn apply_retention(db: &DbInner, retention: i64) -> Result<RetentionR
         report.points += s.points;
         report.bytes += s.bytes;
     }
+    for r in manifest
+        .rollups
+        .iter()
+        .filter(|r| doomed_rollups.contains(&r.id))
+    {
+        report.rollup_files += 1;
+        report.rollup_buckets += r.buckets;
+        report.rollup_bytes += r.bytes;
+    }
+    // A rollup all of whose summarised raw segments are gone is now the only copy of
+    // their data: later compactions of its partition merge into it.
+    let mut raw_dropped = Vec::new();
+    for r in &version.rollups {
+        if r.entry.raw_dropped || doomed_rollups.contains(&r.entry.id) {
+            continue;
+        }
+        let summarised: Vec<u64> = manifest
+            .segments
+            .iter()
+            .filter(|s| s.partition == r.entry.partition && s.id < r.entry.id)
+            .map(|s| s.id)
+            .collect();
+        if !summarised.is_empty() && summarised.iter().all(|id| doomed.contains(id)) {
+            let path = db.layout.segment_file(r.entry.id);
+            let rollup = Rollup::open(&*db.opts.file_system, &path, db.opts.read_mode)?;
+            let entry = RollupEntry {
+                raw_dropped: true,
+                ..r.entry.clone()
+            };
+            raw_dropped.push((
+                entry.clone(),
+                Arc::new(LiveRollup::new(entry, rollup, db.opts.partition_duration)),
+            ));
+        }
+    }
     drop(version);
-    swap(db, &mut manifest, &doomed, None)?;
+    doomed.extend(doomed_rollups);
+    swap(
+        db,
+        &mut manifest,
+        Change {
+            remove: doomed,
+            raw_dropped,
+            ..Change::default()
+        },
+    )?;
     Ok(report)
 }

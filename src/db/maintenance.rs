@@ -142,13 +142,13 @@ fn run(
                 &mut s.compactions
             });
         }
-        if due(&mut next_retention, plan.retention_every) {
-            if let Some(retention) = db.opts.retention {
-                record(
-                    crate::compaction::apply_retention(&db, retention).map(|_| ()),
-                    |s| &mut s.retention_runs,
-                );
-            }
+        if due(&mut next_retention, plan.retention_every)
+            && (db.opts.retention.is_some() || !db.opts.rollups.is_empty())
+        {
+            record(
+                crate::compaction::apply_retention(&db, db.opts.retention).map(|_| ()),
+                |s| &mut s.retention_runs,
+            );
         }
     }
 }

@@ -32,7 +32,7 @@ pub use flush::FlushReport;
 pub(crate) use layout::Layout;
 pub use maintenance::{Maintenance, MaintenanceStatus};
 pub(crate) use tombstone::Tombstones;
-pub(crate) use version::{LiveSegment, Version};
+pub(crate) use version::{LiveRollup, LiveSegment, Version};
 
 /// Distinguishes databases within a process, so that a [`SeriesHandle`] made by one is
 /// refused by another.
@@ -120,6 +120,12 @@ pub struct Stats {
     pub wal_bytes: u64,
     /// Bytes of the catalog file.
     pub catalog_bytes: u64,
+    /// Live rollup files (see [`Options::rollup`]).
+    pub rollup_files: u64,
+    /// Buckets in them.
+    pub rollup_buckets: u64,
+    /// Bytes of them.
+    pub rollup_bytes: u64,
     /// Per time partition with segments, oldest first.
     pub partitions: Vec<PartitionStats>,
 }
@@ -304,10 +310,7 @@ impl Db {
     pub fn apply_retention(&self) -> Result<RetentionReport> {
         self.inner.check_open()?;
         let inner = &self.inner;
-        let mut report = match inner.opts.retention {
-            Some(retention) => crate::compaction::apply_retention(inner, retention)?,
-            None => RetentionReport::default(),
-        };
+        let mut report = crate::compaction::apply_retention(inner, inner.opts.retention)?;
         for (selector, keep) in &inner.opts.retention_rules {
             let Some(now) = crate::compaction::newest_timestamp(inner) else {
                 break;
@@ -552,6 +555,9 @@ impl DbInner {
             segment_bytes: version.segments.iter().map(|s| s.entry.bytes).sum(),
             wal_bytes,
             catalog_bytes,
+            rollup_files: manifest.rollups.len() as u64,
+            rollup_buckets: manifest.rollups.iter().map(|r| r.buckets).sum(),
+            rollup_bytes: manifest.rollups.iter().map(|r| r.bytes).sum(),
             partitions: partition_stats(&manifest.segments, self.opts.partition_duration),
         }
     }

@@ -7,17 +7,22 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::layout::{self, parse_numbered, Layout};
-use super::{DbInner, FlushRequest, LiveSegment, RecoveryReport, Tombstones, Version, NEXT_DB_TAG};
+use super::{
+    DbInner, FlushRequest, LiveRollup, LiveSegment, RecoveryReport, Tombstones, Version,
+    NEXT_DB_TAG,
+};
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::index::Catalog;
 use crate::options::Options;
 use crate::partition::manifest::ManifestBody;
+use crate::segment::rollup::Rollup;
 use crate::segment::Segment;
 use crate::storage::{write_atomic, FileSystem};
 use crate::wal::{self, Wal, WalEntry, WalOptions};
 
 pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
+    opts.validate()?;
     let fs = opts.file_system.clone();
     let layout = Layout::new(path);
     if !fs.exists(path) {
@@ -91,6 +96,24 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         segments.push(Arc::new(LiveSegment::new(entry.clone(), segment)));
     }
 
+    let mut rollups = Vec::with_capacity(manifest.rollups.len());
+    for entry in &manifest.rollups {
+        let file = layout.segment_file(entry.id);
+        let rollup = Rollup::open(&*fs, &file, opts.read_mode)?;
+        if rollup.resolution() != entry.resolution {
+            return Err(Error::corruption(
+                &file,
+                0,
+                "rollup resolution disagrees with the manifest",
+            ));
+        }
+        rollups.push(Arc::new(LiveRollup::new(
+            entry.clone(),
+            rollup,
+            opts.partition_duration,
+        )));
+    }
+
     let mut report = RecoveryReport::default();
     remove_orphans(&*fs, &layout, &manifest, &mut report)?;
 
@@ -161,6 +184,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
             frozen: Vec::new(),
             segments,
             tombstones: Arc::new(Tombstones::from_entries(&manifest.tombstones)),
+            rollups,
         })),
         hidden: RwLock::new(hidden),
         manifest: Mutex::new(manifest),
@@ -227,8 +251,12 @@ fn remove_orphans(
     manifest: &ManifestBody,
     report: &mut RecoveryReport,
 ) -> Result<()> {
-    let live_segments: std::collections::HashSet<u64> =
-        manifest.segments.iter().map(|s| s.id).collect();
+    let live_segments: std::collections::HashSet<u64> = manifest
+        .segments
+        .iter()
+        .map(|s| s.id)
+        .chain(manifest.rollups.iter().map(|r| r.id))
+        .collect();
     let mut remove = |dir: &Path, name: &str| -> Result<()> {
         let path = dir.join(name);
         fs.remove(&path)
