@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 
 use fault_support::{batch, check_with_deletions, Deletion, METRIC};
 use sedimentdb::storage::fault::{CallRecord, Fault, FaultFs, FaultRule, Op};
-use sedimentdb::{Db, Durability, Error, Matcher, Options, Selector, TimeRange};
+use sedimentdb::{
+    Aggregate, Db, Durability, Error, Matcher, Options, Query, RollupPolicy, Selector, TimeRange,
+};
 
 const DB: &str = "/db";
 
@@ -46,6 +48,11 @@ fn options(fs: &FaultFs) -> Options {
         .cold_zstd_level(3)
         // No background flush: the call sequence must be the same on every run.
         .head_window(Duration::from_secs(365 * 86_400))
+        // Cold compactions also write rollup files, in the same manifest swap.
+        .rollup(
+            Selector::metric(METRIC),
+            RollupPolicy::new(Duration::from_secs(10)),
+        )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +105,8 @@ struct Outcome {
     deletions: Vec<Deletion>,
     /// Segments written by compactions that succeeded.
     compacted: u64,
+    /// Rollup files written by compactions that succeeded.
+    rollups: u64,
     violations: Vec<String>,
 }
 
@@ -113,7 +122,49 @@ impl Outcome {
         if let Err(e) = result {
             self.violations.push(format!("{when}: {e}"));
         }
+        if let Err(e) = rollups_agree(db) {
+            self.violations.push(format!("{when}: {e}"));
+        }
     }
+}
+
+/// Per-minute counts, which cold partitions answer from their rollups, equal the counts
+/// of the raw points.
+fn rollups_agree(db: &Db) -> Result<(), String> {
+    let q = Query::metric(METRIC).downsample(Duration::from_secs(60), Aggregate::Count);
+    let (rolled, _) = db
+        .query_explained(&q)
+        .map_err(|e| format!("query failed: {e}"))?;
+    for series in rolled.series {
+        let key = series.labels.series_key().cloned().ok_or("ungrouped")?;
+        let mut selector = Selector::metric(key.name());
+        for (k, v) in key.dimensions() {
+            selector = selector.with(Matcher::eq(k.as_str(), v.as_str()));
+        }
+        let raw: Vec<_> = db
+            .select(&selector, TimeRange::all())
+            .map_err(|e| format!("select failed: {e}"))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("select failed: {e}"))?;
+        let mut counts = std::collections::BTreeMap::<i64, f64>::new();
+        for s in &raw {
+            for (t, v) in s.timestamps.iter().zip(&s.values) {
+                if !v.is_nan() {
+                    *counts
+                        .entry(t.div_euclid(60_000_000_000) * 60_000_000_000)
+                        .or_default() += 1.0;
+                }
+            }
+        }
+        let expected: Vec<(i64, f64)> = counts.into_iter().collect();
+        let got: Vec<(i64, f64)> = series.timestamps.into_iter().zip(series.values).collect();
+        if expected != got {
+            return Err(format!(
+                "{key}: per-minute counts {got:?}, raw points say {expected:?}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// True when a WAL fsync failed since the database was last opened (`since` = faults
@@ -178,7 +229,10 @@ fn run_script(fs: &FaultFs, out: &mut Outcome) {
             Step::Compact => {
                 let Some(d) = &db else { continue };
                 match d.compact() {
-                    Ok(report) => out.compacted += report.output_segments,
+                    Ok(report) => {
+                        out.compacted += report.output_segments;
+                        out.rollups += report.rollup_files;
+                    }
                     Err(e) if !fs.is_down() => {
                         out.check_reads(d, &format!("reads after a failed compaction ({e})"));
                     }
@@ -231,6 +285,17 @@ fn verify_recovery(fs: &FaultFs, out: &mut Outcome) {
         }
     };
     out.check_reads(&db, "after reopening");
+    // No orphans: every file in segments/ is a live segment or rollup.
+    let stats = db.stats();
+    let files = sedimentdb::storage::FileSystem::list(fs, std::path::Path::new("/db/segments"))
+        .map(|names| names.len() as u64)
+        .unwrap_or(0);
+    if files != stats.segments + stats.rollup_files {
+        out.violations.push(format!(
+            "after reopening: {files} files in segments/, {} segments and {} rollups live",
+            stats.segments, stats.rollup_files
+        ));
+    }
     let extra = 1000;
     out.attempted.insert(extra);
     match db.write(&batch(extra)) {
@@ -271,6 +336,7 @@ fn clean_trace() -> Vec<CallRecord> {
         "the workload compacts: {}",
         out.compacted
     );
+    assert!(out.rollups >= 1, "the workload writes rollups");
     assert!(out.deletions.iter().all(|d| d.certain));
     fs.trace()
 }
@@ -380,6 +446,7 @@ fn recovery_sweep(call: &CallRecord, seed: u64, stride: u64) -> (usize, Vec<Stri
             attempted: first.attempted.clone(),
             deletions: first.deletions.clone(),
             compacted: 0,
+            rollups: 0,
             violations: Vec::new(),
         };
         let result = catch_unwind(AssertUnwindSafe(|| {
