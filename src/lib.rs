@@ -23,7 +23,7 @@ pub(crate) mod wal;
 #[doc(hidden)]
 /// Entry points for the fuzz targets under `fuzz/`; not part of the public API.
 pub mod __fuzz {
-    pub use crate::fuzz_entry::{catalog, manifest, segment, wal_replay};
+    pub use crate::fuzz_entry::{catalog, manifest, rollup, segment, wal_replay};
     pub use crate::segment::encoding::fuzz_entry::codecs;
 }
 mod fuzz_entry;

@@ -4,7 +4,8 @@
 //! (the newer segment wins on equal timestamps) and re-encoding for the partition's tier:
 //! warm partitions keep the flush encoding, cold ones get a higher zstd level and larger
 //! chunks. The result is swapped in through the manifest; readers keep their snapshot,
-//! and the input files are deleted once no snapshot uses them.
+//! and the input files are deleted once no snapshot uses them. A cold compaction also
+//! writes the partition's rollups (see `rollup`), in the same manifest swap.
 
 pub(crate) mod plan;
 mod rollup;
