@@ -423,3 +423,24 @@ fn bad_policies_are_refused_at_open() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+#[test]
+fn database_retention_drops_raw_points_and_the_rollups_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || with_rollups(None).retention(Duration::from_nanos(5000));
+    let db = Db::open(dir.path(), opts()).unwrap();
+    write(&db, &steady(1), 1000);
+    db.compact().unwrap();
+    let q = Query::metric("cpu").downsample(Duration::from_nanos(1000), Aggregate::Sum);
+    let before = db.query(&q).unwrap();
+    let report = db.apply_retention().unwrap();
+    assert_eq!(report.segments, 4);
+    assert_eq!(report.raw_rolled_up_segments, 0);
+    assert_eq!(report.rollup_files, 0);
+    // Partitions 0..=3 live on in their rollups (kept forever by the policy).
+    same(&before, &db.query(&q).unwrap(), Aggregate::Sum).unwrap();
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    same(&before, &db.query(&q).unwrap(), Aggregate::Sum).unwrap();
+    assert_eq!(db.stats().rollup_files, 7);
+}
