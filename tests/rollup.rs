@@ -313,9 +313,21 @@ fn raw_retention_drops_raw_segments_and_rollups_keep_answering() {
     assert_eq!(bucket_2000(&db), was + 1000.0);
     db.compact().unwrap();
     assert_eq!(bucket_2000(&db), was + 1000.0);
+    // A second late write: the partition's merged segment (summarised in the rollup)
+    // and the new one are compacted together; only the new point is added.
+    write(&db, &[(0, 2006, 10.0)], 10);
+    assert_eq!(bucket_2000(&db), was + 1010.0);
+    db.compact().unwrap();
+    assert_eq!(bucket_2000(&db), was + 1010.0);
+    // A warm compaction cannot carry the rollup: it leaves the partition alone.
+    assert_eq!(
+        db.compact_partition(2500, Tier::Warm).unwrap().partitions,
+        0
+    );
+    assert_eq!(bucket_2000(&db), was + 1010.0);
     db.close().unwrap();
     let db = Db::open(dir.path(), opts()).unwrap();
-    assert_eq!(bucket_2000(&db), was + 1000.0);
+    assert_eq!(bucket_2000(&db), was + 1010.0);
 }
 
 #[test]

@@ -186,6 +186,9 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
             .filter(|s| s.entry.partition == task.partition)
             .all(|s| task.inputs.contains(&s.entry.id));
         let plan = RollupPlan::new(db, &version, task, complete, &mut manifest.next_segment_id);
+        if plan.skip {
+            return Ok(());
+        }
         (inputs, id, plan)
     };
     let fs = &*db.opts.file_system;
@@ -272,6 +275,11 @@ struct RollupPlan {
     /// partition) those whose raw data is still there (the merged segment gets a newer
     /// id, so they would no longer count as complete anyway).
     replaced: Vec<u64>,
+    /// Leave the partition alone: it has a rollup holding the only copy of some data
+    /// and this task could not carry it (a warm task, or a cold one that does not see
+    /// every segment), while merging raw segments the rollup summarises into a newer
+    /// one would count their points twice.
+    skip: bool,
 }
 
 struct RollupOutput {
@@ -297,7 +305,12 @@ impl RollupPlan {
             .filter(|r| r.entry.partition == task.partition)
             .collect();
         if task.target.level < LEVEL_COLD || !complete {
+            let oldest_input = task.inputs.iter().copied().min().unwrap_or(u64::MAX);
+            let skip = old
+                .iter()
+                .any(|r| r.entry.raw_dropped && r.entry.id > oldest_input);
             return RollupPlan {
+                skip,
                 replaced: old
                     .iter()
                     .filter(|r| !r.entry.raw_dropped)
@@ -334,6 +347,7 @@ impl RollupPlan {
             coverage: Some(coverage),
             outputs,
             replaced: old.iter().map(|r| r.entry.id).collect(),
+            skip: false,
         }
     }
 
@@ -396,8 +410,10 @@ fn write_merged(
     let (mut ts, mut vals) = (Vec::new(), Vec::new());
     let (mut fresh, mut carried, mut merged) = (Vec::new(), Vec::new(), Vec::new());
     let tombstones = db.version.read().tombstones.clone();
+    let mut piece_ids: Vec<u64> = Vec::with_capacity(inputs.len());
     for id in series {
         pieces.clear();
+        piece_ids.clear();
         for input in inputs {
             let (mut t, mut v) = (Vec::new(), Vec::new());
             for chunk in input.segment.series_chunks(id) {
@@ -406,6 +422,7 @@ fn write_merged(
             tombstones.apply(id, input.entry.id, &mut t, &mut v);
             if !t.is_empty() {
                 pieces.push((t, v));
+                piece_ids.push(input.entry.id);
             }
         }
         ts.clear();
@@ -419,10 +436,29 @@ fn write_merged(
         };
         let out = &plan.outputs[o];
         fresh.clear();
-        summarise(&ts, &vals, out.resolution, &mut fresh);
+        let carried_block = out
+            .carried
+            .as_ref()
+            .and_then(|old| old.rollup.block(id).map(|b| (old, b)));
+        match carried_block {
+            None => summarise(&ts, &vals, out.resolution, &mut fresh),
+            Some((old, _)) => {
+                // The old rollup already summarises the inputs older than it: only the
+                // points written after it are added.
+                let newer: Vec<(Vec<i64>, Vec<f64>)> = pieces
+                    .iter()
+                    .zip(&piece_ids)
+                    .filter(|(_, &pid)| pid > old.entry.id)
+                    .map(|(p, _)| p.clone())
+                    .collect();
+                let (mut t, mut v) = (Vec::new(), Vec::new());
+                merge_pieces(&newer, &mut t, &mut v);
+                summarise(&t, &v, out.resolution, &mut fresh);
+            }
+        }
         let mut buckets: &[RollupBucket] = &fresh;
-        if let Some(old) = &out.carried {
-            if let Some(block) = old.rollup.block(id) {
+        if let Some((old, block)) = carried_block {
+            {
                 carried.clear();
                 old.rollup.decode_block(block, &mut carried)?;
                 // Deletions made since the old rollup was written hide whole buckets:
