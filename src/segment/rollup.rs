@@ -20,6 +20,13 @@ use crate::segment::reader::parse_framed;
 use crate::segment::writer::frame_footer;
 use crate::storage::{FileBytes, FileSystem, ReadMode};
 
+thread_local! {
+    /// Decompression context and buffer reused across blocks on one thread (creating a
+    /// zstd context per block costs more than decoding a day of 5-minute buckets).
+    static SCRATCH: std::cell::RefCell<Option<(zstd::bulk::Decompressor<'static>, Vec<u8>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// Magic of a rollup file; the last byte is the major format version.
 pub(crate) const ROLLUP_MAGIC: [u8; 8] = *b"SDROLUP\x01";
 /// Format version of rollup files.
@@ -414,15 +421,41 @@ impl Rollup {
         if crc32fast::hash(frame) != block.crc {
             return Err(corrupt("rollup block checksum mismatch".into()));
         }
-        let raw = zstd::bulk::decompress(frame, block.raw_len as usize)
-            .map_err(|e| corrupt(format!("rollup block does not decompress: {e}")))?;
-        if raw.len() != block.raw_len as usize {
-            return Err(corrupt(
-                "rollup block decompressed to the wrong length".into(),
-            ));
-        }
+        SCRATCH.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            if cell.is_none() {
+                let d = zstd::bulk::Decompressor::new()
+                    .map_err(|e| Error::io("zstd init", &self.path, e))?;
+                *cell = Some((d, Vec::new()));
+            }
+            let Some((decompressor, raw)) = cell.as_mut() else {
+                return Err(Error::Internal("scratch buffer missing".into()));
+            };
+            raw.clear();
+            raw.reserve(block.raw_len as usize);
+            let n = decompressor
+                .decompress_to_buffer(frame, raw)
+                .map_err(|e| corrupt(format!("rollup block does not decompress: {e}")))?;
+            if n != block.raw_len as usize || raw.len() != n {
+                return Err(corrupt(
+                    "rollup block decompressed to the wrong length".into(),
+                ));
+            }
+            self.decode_columns(block, raw, out)
+        })
+    }
+
+    /// Decodes the ten columns of a decompressed block into buckets.
+    fn decode_columns(
+        &self,
+        block: &BlockMeta,
+        raw: &[u8],
+        out: &mut Vec<RollupBucket>,
+    ) -> Result<()> {
+        let at = block.offset;
+        let corrupt = |what: String| Error::corruption(&self.path, at, what);
         let n = block.buckets as usize;
-        let mut rest = &raw[..];
+        let mut rest = raw;
         let mut ts_cols: [Vec<i64>; 3] = Default::default();
         let mut val_cols: [Vec<f64>; 7] = Default::default();
         for (i, col) in ts_cols.iter_mut().enumerate() {
