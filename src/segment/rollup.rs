@@ -100,20 +100,27 @@ impl RollupBucket {
 /// Summarises one series' points (sorted by time, no duplicate timestamps) into buckets
 /// of `resolution`, appending to `out`. NaN values are skipped, as aggregates do.
 pub(crate) fn summarise(ts: &[i64], values: &[f64], resolution: i64, out: &mut Vec<RollupBucket>) {
-    let mut current: Option<(RollupBucket, f64)> = None; // with the running mean
+    // With the running mean and the sum of absolute values.
+    let mut current: Option<(RollupBucket, f64, f64)> = None;
+    let finish = |(mut b, _, abs_sum): (RollupBucket, f64, f64)| {
+        b.sum = snap_sum(b.sum, abs_sum, b.count);
+        b
+    };
     for (&t, &v) in ts.iter().zip(values) {
         if v.is_nan() {
             continue;
         }
         let start = t - t.rem_euclid(resolution);
-        if current.as_ref().is_some_and(|(b, _)| b.start != start) {
-            if let Some((b, _)) = current.take() {
-                out.push(b);
+        if current.as_ref().is_some_and(|(b, ..)| b.start != start) {
+            if let Some(done) = current.take() {
+                out.push(finish(done));
             }
         }
-        let (b, mean) = current.get_or_insert_with(|| (RollupBucket::empty(start), 0.0));
+        let (b, mean, abs_sum) =
+            current.get_or_insert_with(|| (RollupBucket::empty(start), 0.0, 0.0));
         b.count += 1;
         b.sum += v;
+        *abs_sum += v.abs();
         b.min = b.min.min(v);
         b.max = b.max.max(v);
         if t < b.first_ts {
@@ -128,9 +135,38 @@ pub(crate) fn summarise(ts: &[i64], values: &[f64], resolution: i64, out: &mut V
         *mean += delta / b.count as f64;
         b.m2 += delta * (v - *mean);
     }
-    if let Some((b, _)) = current {
-        out.push(b);
+    if let Some(done) = current {
+        out.push(finish(done));
     }
+}
+
+/// Most decimal digits [`snap_sum`] tries.
+const SNAP_DIGITS: i32 = 4;
+
+/// The sum of decimals with few digits (most metrics) is itself such a decimal, but
+/// adding them in f64 leaves rounding noise in the last bits, which makes the column
+/// incompressible (the Decimal codec needs the exact double nearest a short decimal).
+/// When a short decimal lies within the worst-case rounding error of the summation
+/// (`n` x epsilon x the sum of absolute values), it is returned instead: for decimal
+/// inputs it is the exact sum (closer than the f64 summation); otherwise it differs from
+/// the f64 sum by less than any other summation order could.
+fn snap_sum(sum: f64, abs_sum: f64, count: u64) -> f64 {
+    if !sum.is_finite() {
+        return sum;
+    }
+    let tolerance = count as f64 * f64::EPSILON * abs_sum;
+    for digits in 0..=SNAP_DIGITS {
+        let scale = 10f64.powi(digits);
+        let m = (sum * scale).round();
+        if m.abs() >= 9.0e15 {
+            break;
+        }
+        let snapped = m / scale;
+        if (snapped - sum).abs() <= tolerance {
+            return snapped;
+        }
+    }
+    sum
 }
 
 /// Merges two bucket lists sorted by start into `out` (cleared first).
@@ -602,6 +638,30 @@ mod tests {
             assert_eq!((a.first_ts, a.last_ts), (b.first_ts, b.last_ts));
             assert_eq!(a.m2.to_bits(), b.m2.to_bits());
         }
+    }
+
+    #[test]
+    fn sums_of_short_decimals_are_exact_and_others_barely_move() {
+        let cents: Vec<f64> = (0..30)
+            .map(|i| f64::from(i * 37 % 1000) / 100.0 + 0.01)
+            .collect();
+        let ts: Vec<i64> = (0..30).collect();
+        let mut b = Vec::new();
+        summarise(&ts, &cents, 100, &mut b);
+        let exact: i64 = (0..30).map(|i| i64::from(i * 37 % 1000) + 1).sum();
+        assert_eq!(b[0].sum, exact as f64 / 100.0);
+        let mut enc = Vec::new();
+        assert_eq!(
+            encode_values(&[b[0].sum, b[0].sum + 1.25], &mut enc),
+            crate::segment::encoding::ValueCodec::Decimal
+        );
+        let odd: Vec<f64> = (0..30)
+            .map(|i| (f64::from(i) * 0.731).sin() / 3.0)
+            .collect();
+        let naive: f64 = odd.iter().sum();
+        b.clear();
+        summarise(&ts, &odd, 100, &mut b);
+        assert!((b[0].sum - naive).abs() <= 30.0 * f64::EPSILON * 10.0);
     }
 
     #[test]
