@@ -101,8 +101,9 @@
 //!    to the order of floating-point summation, as with chunk statistics). Where the
 //!    raw points were dropped by a policy's raw retention, the rollup is the only copy:
 //!    it answers coarse queries (later writes to its partition merged in, buckets cut
-//!    by the range's ends left out), while raw selects and fine queries see only the raw
-//!    points that are left. A deletion touching a series' rollup buckets makes that
+//!    by the range's ends left out; a later write of a timestamp whose raw point is gone
+//!    cannot replace it and counts besides it), while raw selects and fine queries see
+//!    only the raw points that are left. A deletion touching a series' rollup buckets makes that
 //!    series read the partition's raw points until compaction rebuilds the rollup; if
 //!    the raw points are gone, the touched buckets are left out (and compaction removes
 //!    them from disk). [`Explain`] counts the rollup partitions, blocks and buckets read.
