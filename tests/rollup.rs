@@ -449,6 +449,22 @@ fn deleting_where_only_rollups_are_left_hides_the_touched_buckets() {
     db.close().unwrap();
     let db = Db::open(dir.path(), opts()).unwrap();
     check(&db);
+    // In a partition with no raw segment at all, compaction rewrites the rollup alone.
+    let buckets = db.stats().rollup_buckets;
+    db.delete_series(&Selector::metric("cpu"), TimeRange::new(510, 520))
+        .unwrap();
+    assert!(!db.query(&q).unwrap().series[0].timestamps.contains(&500));
+    let report = db.compact().unwrap();
+    assert_eq!(report.rollup_files, 1);
+    assert_eq!(db.stats().rollup_buckets, buckets - 1);
+    assert!(!db.query(&q).unwrap().series[0].timestamps.contains(&500));
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(db.stats().rollup_buckets, buckets - 1);
+    assert_eq!(
+        db.query(&q).unwrap().series[0].timestamps.len(),
+        before.len() - 2
+    );
 }
 
 #[test]

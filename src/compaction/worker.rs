@@ -123,8 +123,110 @@ pub(crate) fn compact(db: &DbInner) -> Result<CompactionReport> {
     for task in tasks {
         run_task(db, &task, &mut report)?;
     }
+    purge_rollup_only(db, &mut report)?;
     report.secs = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Rewrites the rollups of partitions that have no raw segment left (raw retention
+/// dropped them, so no compaction task ever visits them) when a deletion touches them:
+/// the touched buckets are left out, so the deleted points' summaries leave the disk
+/// and the tombstone can go.
+fn purge_rollup_only(db: &DbInner, report: &mut CompactionReport) -> Result<()> {
+    let work: Vec<(Arc<LiveRollup>, u64)> = {
+        let _guard = db.flush_lock.lock();
+        db.check_open()?;
+        let version = db.version.read().clone();
+        if version.tombstones.is_empty() {
+            return Ok(());
+        }
+        let mut manifest = db.manifest.lock();
+        let mut work = Vec::new();
+        for r in &version.rollups {
+            let has_raw = version
+                .segments
+                .iter()
+                .any(|s| s.entry.partition == r.entry.partition);
+            let res = r.entry.resolution;
+            let touched = r.rollup.blocks().iter().any(|b| {
+                version.tombstones.overlaps(
+                    b.series,
+                    r.entry.id,
+                    b.min_ts,
+                    b.max_ts.saturating_add(res - 1),
+                )
+            });
+            if !has_raw && touched {
+                work.push((r.clone(), manifest.next_segment_id));
+                manifest.next_segment_id += 1;
+            }
+        }
+        work
+    };
+    let fs = &*db.opts.file_system;
+    for (old, id) in work {
+        let path = db.layout.segment_file(id);
+        let tombstones = db.version.read().tombstones.clone();
+        let res = old.entry.resolution;
+        let written = (|| {
+            let mut writer = RollupWriter::new(res, db.opts.cold_zstd_level)?;
+            let mut buckets = Vec::new();
+            for block in old.rollup.blocks() {
+                buckets.clear();
+                old.rollup.decode_block(block, &mut buckets)?;
+                buckets.retain(|b| {
+                    !tombstones.overlaps(block.series, old.entry.id, b.start, b.start + res - 1)
+                });
+                writer.add_series(block.series, &buckets)?;
+            }
+            writer.finish(fs, &path, old.entry.partition)
+        })();
+        let written = match written {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = fs.remove(&path);
+                return Err(e);
+            }
+        };
+        let _guard = db.flush_lock.lock();
+        let mut manifest = db.manifest.lock().clone();
+        let still_alone = manifest.rollups.iter().any(|r| r.id == old.entry.id)
+            && !manifest
+                .segments
+                .iter()
+                .any(|s| s.partition == old.entry.partition);
+        if !still_alone || db.check_open().is_err() {
+            let _ = fs.remove(&path);
+            continue;
+        }
+        let mut change = Change {
+            remove: vec![old.entry.id],
+            ..Change::default()
+        };
+        if let Some(w) = written {
+            fs.sync_dir(&db.layout.segments)
+                .map_err(|e| Error::io("fsync", &db.layout.segments, e))?;
+            let entry = RollupEntry {
+                id,
+                min_ts: w.min_ts,
+                max_ts: w.max_ts,
+                buckets: w.buckets,
+                series: w.series,
+                bytes: w.bytes,
+                ..old.entry.clone()
+            };
+            let rollup = Rollup::open(fs, &path, db.opts.read_mode)?;
+            report.rollup_files += 1;
+            report.rollup_bytes += w.bytes;
+            report.rollup_buckets += w.buckets;
+            change.add_rollups = vec![(
+                entry.clone(),
+                Arc::new(LiveRollup::new(entry, rollup, db.opts.partition_duration)),
+            )];
+        }
+        swap(db, &mut manifest, change)?;
+    }
+    Ok(())
 }
 
 /// Which tier [`crate::Db::compact_partition`] encodes a partition for.
