@@ -7,7 +7,11 @@
 //! pass that merges the raw segments, from the merged points with deletions applied.
 //! They are swapped in with the merged segment in one manifest write, and replace every
 //! earlier rollup of the partition. Warm partitions have none (their raw points are
-//! there and fast to read).
+//! there and fast to read). Where raw retention dropped a partition's raw points, its
+//! rollup is the only copy: a later cold compaction of the partition (after late
+//! writes) merges the new points into it, a warm one leaves the partition alone, and
+//! `compact()` rewrites a rollup-only partition touched by a deletion without the
+//! touched buckets.
 
 use std::collections::BTreeMap;
 
