@@ -62,6 +62,22 @@ pub fn segment(data: &[u8]) {
     }
 }
 
+/// Opens `data` as a rollup file and decodes every block it accepts.
+pub fn rollup(data: &[u8]) {
+    let path = Path::new("/db/segments/00000000000000000002.seg");
+    let fs = fs_with(path, data);
+    let Ok(rollup) = crate::segment::rollup::Rollup::open(&fs, path, ReadMode::Buffered) else {
+        return;
+    };
+    let mut buckets = Vec::new();
+    for block in rollup.blocks() {
+        buckets.clear();
+        if rollup.decode_block(block, &mut buckets).is_ok() {
+            assert_eq!(buckets.len(), block.buckets as usize);
+        }
+    }
+}
+
 /// Decodes `data` as a catalog file and, if it is accepted, uses it.
 pub fn catalog(data: &[u8]) {
     if let Ok(catalog) = crate::index::Catalog::decode(data, Path::new("catalog.cat")) {

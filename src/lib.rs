@@ -23,7 +23,7 @@ pub(crate) mod wal;
 #[doc(hidden)]
 /// Entry points for the fuzz targets under `fuzz/`; not part of the public API.
 pub mod __fuzz {
-    pub use crate::fuzz_entry::{catalog, manifest, query, segment, wal_replay};
+    pub use crate::fuzz_entry::{catalog, manifest, query, rollup, segment, wal_replay};
     pub use crate::segment::encoding::fuzz_entry::codecs;
 }
 mod fuzz_entry;
@@ -35,7 +35,9 @@ pub use db::{
     QuarantineReport, RecoveryReport, SegmentDamage, Stats, VerifyReport,
 };
 pub use error::{Error, Result};
-pub use options::{DamagedSegments, Durability, Options, RecoveryMode};
+pub use options::{
+    DamagedSegments, Durability, Options, RecoveryMode, RollupPolicy, MAX_ROLLUP_BUCKETS,
+};
 pub use query::select::{SelectIter, SeriesPoints};
 pub use query::{Aggregate, Query, QueryResult};
 pub use types::{

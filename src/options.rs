@@ -84,6 +84,7 @@ pub struct Options {
     pub(crate) cold_chunk_points: usize,
     pub(crate) retention: Option<i64>,
     pub(crate) retention_rules: Vec<(crate::types::Selector, i64)>,
+    pub(crate) rollups: Vec<(crate::types::Selector, RollupPolicy)>,
     pub(crate) maintenance: crate::db::Maintenance,
     pub(crate) compaction_io_limit: Option<u64>,
     pub(crate) wal_file_size: u64,
@@ -113,6 +114,7 @@ impl Default for Options {
             cold_chunk_points: 16384,
             retention: None,
             retention_rules: Vec::new(),
+            rollups: Vec::new(),
             maintenance: crate::db::Maintenance::default(),
             compaction_io_limit: None,
             wal_file_size: 64 << 20,
@@ -223,6 +225,48 @@ impl Options {
         self
     }
 
+    /// Keeps downsampled rollups of the series matching `selector` (see
+    /// [`RollupPolicy`]): when compaction makes a partition cold it also writes, per
+    /// series and per `resolution` bucket, the count, sum, min, max, first, last and the
+    /// sum of squared deviations of its points. Queries whose buckets are a multiple of
+    /// the resolution (or that aggregate a whole range) read those instead of the raw
+    /// points, with the same answer; the raw points may then be dropped earlier than the
+    /// rollups ([`RollupPolicy::raw_retention`]). Policies are tried in the order given;
+    /// a series takes the first whose selector matches it. [`crate::Db::open`] refuses
+    /// bad policies with [`crate::Error::InvalidArgument`]. Default: none.
+    ///
+    /// ```
+    /// use sedimentdb::{Options, RollupPolicy, Selector};
+    /// use std::time::Duration;
+    /// let day = Duration::from_secs(86_400);
+    /// let opts = Options::default().rollup(
+    ///     Selector::metric("cpu_usage"),
+    ///     RollupPolicy::new(Duration::from_secs(300))
+    ///         .raw_retention(30 * day)
+    ///         .retention(365 * day),
+    /// );
+    /// assert_eq!(opts.rollup_policies().len(), 1);
+    /// ```
+    pub fn rollup(mut self, selector: crate::types::Selector, policy: RollupPolicy) -> Self {
+        self.rollups.push((selector, policy));
+        self
+    }
+
+    /// The rollup policies, in the order given to [`Options::rollup`].
+    pub fn rollup_policies(&self) -> &[(crate::types::Selector, RollupPolicy)] {
+        &self.rollups
+    }
+
+    /// Checks the options that can be wrong whatever the directory holds.
+    pub(crate) fn validate(&self) -> crate::Result<()> {
+        for (i, (_, policy)) in self.rollups.iter().enumerate() {
+            policy
+                .validate(self.partition_duration)
+                .map_err(|why| crate::Error::invalid(format!("rollup policy {i}: {why}")))?;
+        }
+        Ok(())
+    }
+
     /// Starts a background thread (owned by the `Db`, stopped on close) that flushes,
     /// compacts and applies retention at these intervals. Writers are held only for the
     /// short manifest swaps. Default: off.
@@ -281,6 +325,100 @@ impl Options {
     pub fn file_system(mut self, fs: Arc<dyn FileSystem>) -> Self {
         self.file_system = fs;
         self
+    }
+}
+
+/// Most rollup buckets per series and partition: the partition length divided by the
+/// resolution may not exceed it (one rollup block per series and partition).
+pub const MAX_ROLLUP_BUCKETS: i64 = 1 << 16;
+
+/// How one group of series is downsampled for cold storage (see [`Options::rollup`]).
+///
+/// Built with [`RollupPolicy::new`] and chained setters:
+///
+/// - `resolution`: the rollup bucket width. It must be positive and divide
+///   [`Options::partition_duration`] (so that buckets never straddle partitions and
+///   nest in every query bucket that is a multiple of it), with at most
+///   [`MAX_ROLLUP_BUCKETS`] buckets per partition.
+/// - `raw_retention`: after this age (measured back from the newest point, as all
+///   retention is) [`crate::Db::apply_retention`] may drop the raw points of a partition
+///   whose segments hold only series whose rollups cover them. Default: `None`, the raw
+///   points follow [`Options::retention`].
+/// - `retention`: after this age the rollups themselves are dropped. Default: `None`,
+///   kept forever. Must not be shorter than `raw_retention`. Where several policies
+///   share a resolution (they share rollup files), the longest retention among them
+///   applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollupPolicy {
+    pub(crate) resolution: i64,
+    pub(crate) raw_retention: Option<i64>,
+    pub(crate) retention: Option<i64>,
+    /// A duration too long for i64 nanoseconds was given; refused at open.
+    overflow: bool,
+}
+
+impl RollupPolicy {
+    /// Rollups in buckets of `resolution`, raw points and rollups kept as long as the
+    /// database's retention allows.
+    pub fn new(resolution: Duration) -> Self {
+        let ns = i64::try_from(resolution.as_nanos());
+        RollupPolicy {
+            resolution: ns.unwrap_or(0),
+            raw_retention: None,
+            retention: None,
+            overflow: ns.is_err(),
+        }
+    }
+
+    /// Raw points of the covered series may be dropped after `age`. Default: none.
+    pub fn raw_retention(mut self, age: Duration) -> Self {
+        let ns = i64::try_from(age.as_nanos());
+        self.overflow |= ns.is_err();
+        self.raw_retention = ns.ok();
+        self
+    }
+
+    /// The rollups are dropped after `age`. Default: kept forever.
+    pub fn retention(mut self, age: Duration) -> Self {
+        let ns = i64::try_from(age.as_nanos());
+        self.overflow |= ns.is_err();
+        self.retention = ns.ok();
+        self
+    }
+
+    /// The bucket width in nanoseconds.
+    pub fn resolution_ns(&self) -> i64 {
+        self.resolution
+    }
+
+    fn validate(&self, partition_duration: i64) -> Result<(), String> {
+        if self.overflow {
+            return Err("a duration does not fit in i64 nanoseconds".into());
+        }
+        if self.resolution <= 0 {
+            return Err("the resolution must be positive".into());
+        }
+        if partition_duration % self.resolution != 0 {
+            return Err(format!(
+                "the resolution ({} ns) does not divide the partition duration ({} ns)",
+                self.resolution, partition_duration
+            ));
+        }
+        if partition_duration / self.resolution > MAX_ROLLUP_BUCKETS {
+            return Err(format!(
+                "the resolution ({} ns) makes more than {MAX_ROLLUP_BUCKETS} buckets per partition",
+                self.resolution
+            ));
+        }
+        if self.raw_retention.is_some_and(|r| r <= 0) || self.retention.is_some_and(|r| r <= 0) {
+            return Err("retention periods must be positive".into());
+        }
+        if let (Some(raw), Some(rollup)) = (self.raw_retention, self.retention) {
+            if rollup < raw {
+                return Err("the rollup retention is shorter than the raw retention".into());
+            }
+        }
+        Ok(())
     }
 }
 

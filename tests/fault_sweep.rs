@@ -35,7 +35,10 @@ use std::time::{Duration, Instant};
 
 use fault_support::{batch, check_with_deletions, newest_ts, Deletion, Rng, METRIC};
 use sedimentdb::storage::fault::{CallRecord, Fault, FaultFs, FaultRule, Op};
-use sedimentdb::{Db, Durability, Error, Maintenance, Matcher, Options, Selector, TimeRange};
+use sedimentdb::{
+    Aggregate, Db, Durability, Error, Maintenance, Matcher, Options, Query, RollupPolicy, Selector,
+    TimeRange,
+};
 
 const DB: &str = "/db";
 
@@ -58,6 +61,12 @@ fn options(fs: &FaultFs) -> Options {
         // points of one series with a tombstone.
         .retention(RETENTION)
         .retention_for(rule_selector(), RULE_KEEP)
+        // Cold compactions also write rollup files, in the same manifest swap; they
+        // leave with the raw points, so that counts from rollups and raw points agree.
+        .rollup(
+            Selector::metric(METRIC),
+            RollupPolicy::new(Duration::from_secs(10)).retention(RETENTION),
+        )
 }
 
 /// How long `apply_retention` keeps data, behind the newest point.
@@ -139,6 +148,8 @@ struct Outcome {
     compacted: u64,
     /// Segments dropped and series cut by retention runs that succeeded.
     retained: (u64, u64),
+    /// Rollup files written by compactions that succeeded.
+    rollups: u64,
     violations: Vec<String>,
 }
 
@@ -154,7 +165,49 @@ impl Outcome {
         if let Err(e) = result {
             self.violations.push(format!("{when}: {e}"));
         }
+        if let Err(e) = rollups_agree(db) {
+            self.violations.push(format!("{when}: {e}"));
+        }
     }
+}
+
+/// Per-minute counts, which cold partitions answer from their rollups, equal the counts
+/// of the raw points.
+fn rollups_agree(db: &Db) -> Result<(), String> {
+    let q = Query::metric(METRIC).downsample(Duration::from_secs(60), Aggregate::Count);
+    let (rolled, _) = db
+        .query_explained(&q)
+        .map_err(|e| format!("query failed: {e}"))?;
+    for series in rolled.series {
+        let key = series.labels.series_key().cloned().ok_or("ungrouped")?;
+        let mut selector = Selector::metric(key.name());
+        for (k, v) in key.dimensions() {
+            selector = selector.with(Matcher::eq(k.as_str(), v.as_str()));
+        }
+        let raw: Vec<_> = db
+            .select(&selector, TimeRange::all())
+            .map_err(|e| format!("select failed: {e}"))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("select failed: {e}"))?;
+        let mut counts = std::collections::BTreeMap::<i64, f64>::new();
+        for s in &raw {
+            for (t, v) in s.timestamps.iter().zip(&s.values) {
+                if !v.is_nan() {
+                    *counts
+                        .entry(t.div_euclid(60_000_000_000) * 60_000_000_000)
+                        .or_default() += 1.0;
+                }
+            }
+        }
+        let expected: Vec<(i64, f64)> = counts.into_iter().collect();
+        let got: Vec<(i64, f64)> = series.timestamps.into_iter().zip(series.values).collect();
+        if expected != got {
+            return Err(format!(
+                "{key}: per-minute counts {got:?}, raw points say {expected:?}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// True when a WAL fsync failed since the database was last opened (`since` = faults
@@ -219,7 +272,10 @@ fn run_script(fs: &FaultFs, out: &mut Outcome) {
             Step::Compact => {
                 let Some(d) = &db else { continue };
                 match d.compact() {
-                    Ok(report) => out.compacted += report.output_segments,
+                    Ok(report) => {
+                        out.compacted += report.output_segments;
+                        out.rollups += report.rollup_files;
+                    }
                     Err(e) if !fs.is_down() => {
                         out.check_reads(d, &format!("reads after a failed compaction ({e})"));
                     }
@@ -287,6 +343,17 @@ fn verify_recovery(fs: &FaultFs, out: &mut Outcome) {
         }
     };
     out.check_reads(&db, "after reopening");
+    // No orphans: every file in segments/ is a live segment or rollup.
+    let stats = db.stats();
+    let files = sedimentdb::storage::FileSystem::list(fs, std::path::Path::new("/db/segments"))
+        .map(|names| names.len() as u64)
+        .unwrap_or(0);
+    if files != stats.segments + stats.rollup_files {
+        out.violations.push(format!(
+            "after reopening: {files} files in segments/, {} segments and {} rollups live",
+            stats.segments, stats.rollup_files
+        ));
+    }
     let extra = 1000;
     out.attempted.insert(extra);
     match db.write(&batch(extra)) {
@@ -333,6 +400,7 @@ fn clean_trace() -> Vec<CallRecord> {
         "the workload's retention drops segments and applies the rule: {:?}",
         out.retained
     );
+    assert!(out.rollups >= 1, "the workload writes rollups");
     fs.trace()
 }
 
@@ -442,6 +510,7 @@ fn recovery_sweep(call: &CallRecord, seed: u64, stride: u64) -> (usize, Vec<Stri
             deletions: first.deletions.clone(),
             compacted: 0,
             retained: (0, 0),
+            rollups: 0,
             violations: Vec::new(),
         };
         let result = catch_unwind(AssertUnwindSafe(|| {

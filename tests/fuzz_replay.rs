@@ -9,13 +9,14 @@ use sedimentdb::{__fuzz, Db, Durability, Options, SeriesKey, WriteBatch};
 
 type Entry = fn(&[u8]);
 
-const TARGETS: [(&str, Entry); 6] = [
+const TARGETS: [(&str, Entry); 7] = [
     ("codecs", __fuzz::codecs),
     ("wal_replay", __fuzz::wal_replay),
     ("segment", __fuzz::segment),
     ("catalog", __fuzz::catalog),
     ("manifest", __fuzz::manifest),
     ("query", __fuzz::query),
+    ("rollup", __fuzz::rollup),
 ];
 
 fn stored_inputs(target: &str) -> Vec<PathBuf> {

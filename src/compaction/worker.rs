@@ -11,11 +11,13 @@ use super::plan::{
     plan_compaction, plan_partition, plan_retention, CompactionPolicy, CompactionTask, TierTarget,
     LEVEL_COLD, LEVEL_WARM,
 };
-use crate::db::{DbInner, LiveSegment, Tombstones, Version};
+use super::rollup::{plan_rollup_retention, raw_droppable, Coverage};
+use crate::db::{DbInner, LiveRollup, LiveSegment, Tombstones, Version};
 use crate::error::{Error, Result};
-use crate::partition::manifest::{ManifestBody, SegmentEntry};
+use crate::partition::manifest::{ManifestBody, RollupEntry, SegmentEntry};
 use crate::partition::partition_of;
 use crate::query::merge::merge_pieces;
+use crate::segment::rollup::{merge_buckets, summarise, Rollup, RollupBucket, RollupWriter};
 use crate::segment::writer::{encode_series, EncodedSeries};
 use crate::segment::{Segment, SegmentWriter};
 use crate::storage::write_atomic;
@@ -38,6 +40,12 @@ pub struct CompactionReport {
     /// Partitions left as they were because one of their segments turned out damaged
     /// while being merged; the other partitions were compacted all the same.
     pub skipped: Vec<SkippedPartition>,
+    /// Rollup files written (see [`crate::Options::rollup`]).
+    pub rollup_files: u64,
+    /// Bytes of those files.
+    pub rollup_bytes: u64,
+    /// Rollup buckets in them.
+    pub rollup_buckets: u64,
     /// Wall-clock seconds.
     pub secs: f64,
 }
@@ -90,6 +98,16 @@ pub struct RetentionReport {
     /// Series whose older points per-series rules ([`crate::Options::retention_for`])
     /// deleted in this run.
     pub rule_series: u64,
+    /// Of the segment files removed, those removed because a rollup policy's raw
+    /// retention had passed for every series in them
+    /// ([`crate::RollupPolicy::raw_retention`]).
+    pub raw_rolled_up_segments: u64,
+    /// Rollup files removed by their policy's retention.
+    pub rollup_files: u64,
+    /// Rollup buckets in them.
+    pub rollup_buckets: u64,
+    /// Bytes of them.
+    pub rollup_bytes: u64,
 }
 
 /// The newest timestamp the database holds: "now" for tiering and retention, as in
@@ -161,8 +179,110 @@ pub(crate) fn compact(db: &DbInner) -> Result<CompactionReport> {
             Err(e) => return Err(e),
         }
     }
+    purge_rollup_only(db, &mut report)?;
     report.secs = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Rewrites the rollups of partitions that have no raw segment left (raw retention
+/// dropped them, so no compaction task ever visits them) when a deletion touches them:
+/// the touched buckets are left out, so the deleted points' summaries leave the disk
+/// and the tombstone can go.
+fn purge_rollup_only(db: &DbInner, report: &mut CompactionReport) -> Result<()> {
+    let work: Vec<(Arc<LiveRollup>, u64)> = {
+        let _guard = db.flush_lock.lock();
+        db.check_open()?;
+        let version = db.version.read().clone();
+        if version.tombstones.is_empty() {
+            return Ok(());
+        }
+        let mut manifest = db.manifest.lock();
+        let mut work = Vec::new();
+        for r in &version.rollups {
+            let has_raw = version
+                .segments
+                .iter()
+                .any(|s| s.entry.partition == r.entry.partition);
+            let res = r.entry.resolution;
+            let touched = r.rollup.blocks().iter().any(|b| {
+                version.tombstones.overlaps(
+                    b.series,
+                    r.entry.id,
+                    b.min_ts,
+                    b.max_ts.saturating_add(res - 1),
+                )
+            });
+            if !has_raw && touched {
+                work.push((r.clone(), manifest.next_segment_id));
+                manifest.next_segment_id += 1;
+            }
+        }
+        work
+    };
+    let fs = &*db.opts.file_system;
+    for (old, id) in work {
+        let path = db.layout.segment_file(id);
+        let tombstones = db.version.read().tombstones.clone();
+        let res = old.entry.resolution;
+        let written = (|| {
+            let mut writer = RollupWriter::new(res, db.opts.cold_zstd_level)?;
+            let mut buckets = Vec::new();
+            for block in old.rollup.blocks() {
+                buckets.clear();
+                old.rollup.decode_block(block, &mut buckets)?;
+                buckets.retain(|b| {
+                    !tombstones.overlaps(block.series, old.entry.id, b.start, b.start + res - 1)
+                });
+                writer.add_series(block.series, &buckets)?;
+            }
+            writer.finish(fs, &path, old.entry.partition)
+        })();
+        let written = match written {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = fs.remove(&path);
+                return Err(e);
+            }
+        };
+        let _guard = db.flush_lock.lock();
+        let mut manifest = db.manifest.lock().clone();
+        let still_alone = manifest.rollups.iter().any(|r| r.id == old.entry.id)
+            && !manifest
+                .segments
+                .iter()
+                .any(|s| s.partition == old.entry.partition);
+        if !still_alone || db.check_open().is_err() {
+            let _ = fs.remove(&path);
+            continue;
+        }
+        let mut change = Change {
+            remove: vec![old.entry.id],
+            ..Change::default()
+        };
+        if let Some(w) = written {
+            fs.sync_dir(&db.layout.segments)
+                .map_err(|e| Error::io("fsync", &db.layout.segments, e))?;
+            let entry = RollupEntry {
+                id,
+                min_ts: w.min_ts,
+                max_ts: w.max_ts,
+                buckets: w.buckets,
+                series: w.series,
+                bytes: w.bytes,
+                ..old.entry.clone()
+            };
+            let rollup = Rollup::open(fs, &path, db.opts.read_mode)?;
+            report.rollup_files += 1;
+            report.rollup_bytes += w.bytes;
+            report.rollup_buckets += w.buckets;
+            change.add_rollups = vec![(
+                entry.clone(),
+                Arc::new(LiveRollup::new(entry, rollup, db.opts.partition_duration)),
+            )];
+        }
+        swap(db, &mut manifest, change)?;
+    }
+    Ok(())
 }
 
 /// Which tier [`crate::Db::compact_partition`] encodes a partition for.
@@ -217,9 +337,10 @@ fn holding_deleted_points(version: &Version) -> BTreeSet<u64> {
 }
 
 fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) -> Result<()> {
-    // Reserve the output id under the flush lock: any segment flushed later gets a larger
-    // id and so still wins over the merged data on equal timestamps.
-    let (inputs, output_id) = {
+    // Reserve the output ids under the flush lock: any segment flushed later gets a larger
+    // id and so still wins over the merged data on equal timestamps. Rollup ids come
+    // after the merged segment's: a rollup summarises the raw segments with smaller ids.
+    let (inputs, output_id, plan) = {
         let _guard = db.flush_lock.lock();
         db.check_open()?;
         let version = db.version.read().clone();
@@ -235,14 +356,31 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
         let mut manifest = db.manifest.lock();
         let id = manifest.next_segment_id;
         manifest.next_segment_id += 1;
-        (inputs, id)
+        // A segment flushed into the partition after the plan was made is not an input:
+        // a rollup written now would not summarise it, yet it would have a smaller id.
+        let complete = version
+            .segments
+            .iter()
+            .filter(|s| s.entry.partition == task.partition)
+            .all(|s| task.inputs.contains(&s.entry.id));
+        let plan = RollupPlan::new(db, &version, task, complete, &mut manifest.next_segment_id);
+        if plan.skip {
+            return Ok(());
+        }
+        (inputs, id, plan)
     };
     let fs = &*db.opts.file_system;
     let path = db.layout.segment_file(output_id);
-    let summary = match write_merged(db, &inputs, &path, task.target) {
-        Ok(summary) => summary,
+    let remove_outputs = |plan: &RollupPlan| {
+        let _ = fs.remove(&path);
+        for out in &plan.outputs {
+            let _ = fs.remove(&db.layout.segment_file(out.id));
+        }
+    };
+    let (summary, rollups) = match write_merged(db, &inputs, &path, task.target, &plan) {
+        Ok(written) => written,
         Err(e) => {
-            let _ = fs.remove(&path);
+            remove_outputs(&plan);
             return Err(e);
         }
     };
@@ -252,18 +390,34 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
     let still_live = task
         .inputs
         .iter()
-        .all(|id| manifest.segments.iter().any(|s| s.id == *id));
+        .all(|id| manifest.segments.iter().any(|s| s.id == *id))
+        && plan
+            .replaced
+            .iter()
+            .all(|id| manifest.rollups.iter().any(|r| r.id == *id));
     if !still_live || db.check_open().is_err() {
-        let _ = fs.remove(&path);
+        remove_outputs(&plan);
         return Ok(());
     }
+    let mut change = Change {
+        remove: task.inputs.iter().chain(&plan.replaced).copied().collect(),
+        ..Change::default()
+    };
+    if summary.is_some() || !rollups.is_empty() {
+        fs.sync_dir(&db.layout.segments)
+            .map_err(|e| Error::io("fsync", &db.layout.segments, e))?;
+    }
+    for (entry, _) in &rollups {
+        report.rollup_files += 1;
+        report.rollup_bytes += entry.bytes;
+        report.rollup_buckets += entry.buckets;
+    }
+    change.add_rollups = rollups;
     let Some(summary) = summary else {
         // Every input was empty: just drop them.
-        swap(db, &mut manifest, &task.inputs, None)?;
+        swap(db, &mut manifest, change)?;
         return Ok(());
     };
-    fs.sync_dir(&db.layout.segments)
-        .map_err(|e| Error::io("fsync", &db.layout.segments, e))?;
     let entry = SegmentEntry {
         id: output_id,
         partition: task.partition,
@@ -276,7 +430,8 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
     };
     let segment = Segment::open(fs, &path, db.opts.read_mode)?;
     let live = Arc::new(LiveSegment::new(entry.clone(), segment));
-    swap(db, &mut manifest, &task.inputs, Some((entry, live)))?;
+    change.add_segment = Some((entry, live));
+    swap(db, &mut manifest, change)?;
     report.partitions += 1;
     report.input_segments += inputs.len() as u64;
     report.input_bytes += inputs.iter().map(|s| s.entry.bytes).sum::<u64>();
@@ -290,24 +445,141 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
 /// memory held by encoded series waiting for their turn.
 const PARALLEL_SERIES: usize = 64;
 
-/// Writes the merge of `inputs` (ascending id: later wins) to `path`. `None` when the
-/// inputs hold no point. Series are decoded, merged and encoded on the rayon pool, a
-/// group at a time, and appended in id order.
+/// The rollups one compaction task writes and replaces.
+#[derive(Default)]
+struct RollupPlan {
+    /// Which series go to which output (`None` for warm tasks).
+    coverage: Option<Coverage>,
+    /// One per resolution written, with its reserved id.
+    outputs: Vec<RollupOutput>,
+    /// Live rollups of the partition that the task removes: all of them for a cold
+    /// task; for a warm one (or a cold one that cannot see every segment of the
+    /// partition) those whose raw data is still there (the merged segment gets a newer
+    /// id, so they would no longer count as complete anyway).
+    replaced: Vec<u64>,
+    /// Leave the partition alone: it has a rollup holding the only copy of some data
+    /// and this task could not carry it (a warm task, or a cold one that does not see
+    /// every segment), while merging raw segments the rollup summarises into a newer
+    /// one would count their points twice.
+    skip: bool,
+}
+
+struct RollupOutput {
+    id: u64,
+    resolution: i64,
+    /// The partition's rollup of this resolution whose raw data was dropped: its
+    /// buckets are carried into the new rollup, and its series' new raw points are
+    /// summarised at this resolution, whatever the policies say now.
+    carried: Option<Arc<LiveRollup>>,
+}
+
+impl RollupPlan {
+    fn new(
+        db: &DbInner,
+        version: &Version,
+        task: &CompactionTask,
+        complete: bool,
+        next_id: &mut u64,
+    ) -> Self {
+        let old: Vec<&Arc<LiveRollup>> = version
+            .rollups
+            .iter()
+            .filter(|r| r.entry.partition == task.partition)
+            .collect();
+        if task.target.level < LEVEL_COLD || !complete {
+            let oldest_input = task.inputs.iter().copied().min().unwrap_or(u64::MAX);
+            let skip = old
+                .iter()
+                .any(|r| r.entry.raw_dropped && r.entry.id > oldest_input);
+            return RollupPlan {
+                skip,
+                replaced: old
+                    .iter()
+                    .filter(|r| !r.entry.raw_dropped)
+                    .map(|r| r.entry.id)
+                    .collect(),
+                ..RollupPlan::default()
+            };
+        }
+        let coverage = Coverage::new(&db.catalog, &db.opts.rollups);
+        let mut resolutions = coverage.resolutions();
+        resolutions.extend(
+            old.iter()
+                .filter(|r| r.entry.raw_dropped)
+                .map(|r| r.entry.resolution),
+        );
+        resolutions.sort_unstable();
+        resolutions.dedup();
+        let outputs = resolutions
+            .into_iter()
+            .map(|resolution| {
+                let id = *next_id;
+                *next_id += 1;
+                RollupOutput {
+                    id,
+                    resolution,
+                    carried: old
+                        .iter()
+                        .find(|r| r.entry.raw_dropped && r.entry.resolution == resolution)
+                        .map(|r| (*r).clone()),
+                }
+            })
+            .collect();
+        RollupPlan {
+            coverage: Some(coverage),
+            outputs,
+            replaced: old.iter().map(|r| r.entry.id).collect(),
+            skip: false,
+        }
+    }
+
+    /// The output that `series` goes to.
+    fn output_of(&self, series: u32) -> Option<usize> {
+        let carried = self.outputs.iter().position(|o| {
+            o.carried
+                .as_ref()
+                .is_some_and(|r| r.rollup.block(series).is_some())
+        });
+        if carried.is_some() {
+            return carried;
+        }
+        let policy = self.coverage.as_ref()?.policy(series)?;
+        self.outputs
+            .iter()
+            .position(|o| o.resolution == policy.resolution)
+    }
+}
+
+/// Writes the merge of `inputs` (ascending id: later wins) to `path`, and the rollups
+/// `plan` asks for. The segment summary is `None` when the inputs hold no point. Series
+/// are decoded, merged and encoded on the rayon pool, a group at a time, then appended
+/// (and summarised into rollups) in id order.
+#[allow(clippy::type_complexity)]
 fn write_merged(
     db: &DbInner,
     inputs: &[Arc<LiveSegment>],
     path: &std::path::Path,
     target: TierTarget,
-) -> Result<Option<crate::segment::writer::SegmentSummary>> {
-    let series: Vec<u32> = inputs
+    plan: &RollupPlan,
+) -> Result<(
+    Option<crate::segment::writer::SegmentSummary>,
+    Vec<(RollupEntry, Arc<LiveRollup>)>,
+)> {
+    let mut series: BTreeSet<u32> = inputs
         .iter()
         .flat_map(|s| s.segment.chunks().iter().map(|c| c.series))
         .collect::<BTreeSet<u32>>()
         .into_iter()
         .collect();
-    if series.is_empty() {
-        return Ok(None);
+    for out in &plan.outputs {
+        if let Some(r) = &out.carried {
+            series.extend(r.rollup.blocks().iter().map(|b| b.series));
+        }
     }
+    if series.is_empty() {
+        return Ok((None, Vec::new()));
+    }
+    let partition = inputs.first().map_or(0, |s| s.entry.partition);
     let mut writer = SegmentWriter::create(
         &*db.opts.file_system,
         path,
@@ -315,24 +587,119 @@ fn write_merged(
         target.chunk_points,
     )?
     .with_io_limit(db.opts.compaction_io_limit);
-    let partition = inputs.first().map_or(0, |s| s.entry.partition);
+    let mut rollup_writers = plan
+        .outputs
+        .iter()
+        .map(|o| RollupWriter::new(o.resolution, target.zstd_level))
+        .collect::<Result<Vec<_>>>()?;
+    let (mut fresh, mut carried, mut merged) = (Vec::new(), Vec::new(), Vec::new());
     let tombstones = db.version.read().tombstones.clone();
-    for group in series.chunks(PARALLEL_SERIES) {
-        let encoded: Vec<Result<EncodedSeries>> = group
+    let series: Vec<u32> = series.into_iter().collect();
+    let merged_series = series.chunks(PARALLEL_SERIES).flat_map(|group| {
+        let done: Vec<Result<MergedSeries>> = group
             .par_iter()
             .map(|&id| merge_series(inputs, &tombstones, id, target))
             .collect();
-        for (&id, series) in group.iter().zip(encoded) {
-            writer.add_encoded_series(id, &series?)?;
+        group.iter().copied().zip(done)
+    });
+    for (id, m) in merged_series {
+        let MergedSeries {
+            pieces,
+            piece_ids,
+            ts,
+            vals,
+            encoded,
+        } = m?;
+        if let Some(encoded) = &encoded {
+            writer.add_encoded_series(id, encoded)?;
         }
+        let Some(o) = plan.output_of(id) else {
+            continue;
+        };
+        let out = &plan.outputs[o];
+        fresh.clear();
+        let carried_block = out
+            .carried
+            .as_ref()
+            .and_then(|old| old.rollup.block(id).map(|b| (old, b)));
+        match carried_block {
+            None => summarise(&ts, &vals, out.resolution, &mut fresh),
+            Some((old, _)) => {
+                // The old rollup already summarises the inputs older than it: only the
+                // points written after it are added.
+                let newer: Vec<(Vec<i64>, Vec<f64>)> = pieces
+                    .iter()
+                    .zip(&piece_ids)
+                    .filter(|(_, &pid)| pid > old.entry.id)
+                    .map(|(p, _)| p.clone())
+                    .collect();
+                let (mut t, mut v) = (Vec::new(), Vec::new());
+                merge_pieces(&newer, &mut t, &mut v);
+                summarise(&t, &v, out.resolution, &mut fresh);
+            }
+        }
+        let mut buckets: &[RollupBucket] = &fresh;
+        if let Some((old, block)) = carried_block {
+            {
+                carried.clear();
+                old.rollup.decode_block(block, &mut carried)?;
+                // Deletions made since the old rollup was written hide whole buckets:
+                // the points inside them are gone, so the bucket cannot be corrected.
+                carried.retain(|b| {
+                    !tombstones.overlaps(id, old.entry.id, b.start, b.start + out.resolution - 1)
+                });
+                merge_buckets(&carried, &fresh, &mut merged);
+                buckets = &merged;
+            }
+        }
+        rollup_writers[o].add_series(id, buckets)?;
     }
-    if writer.points() == 0 {
+    let summary = if writer.points() == 0 {
         // Tombstones removed everything: no segment at all.
         drop(writer);
         let _ = db.opts.file_system.remove(path);
-        return Ok(None);
+        None
+    } else {
+        Some(writer.finish(partition, target.level)?)
+    };
+    let fs = &*db.opts.file_system;
+    let mut rollups = Vec::new();
+    for (out, w) in plan.outputs.iter().zip(rollup_writers) {
+        let rpath = db.layout.segment_file(out.id);
+        let Some(written) = w.finish(fs, &rpath, partition)? else {
+            continue;
+        };
+        let entry = RollupEntry {
+            id: out.id,
+            partition,
+            resolution: out.resolution,
+            min_ts: written.min_ts,
+            max_ts: written.max_ts,
+            buckets: written.buckets,
+            series: written.series,
+            bytes: written.bytes,
+            raw_dropped: out.carried.is_some(),
+        };
+        let rollup = Rollup::open(fs, &rpath, db.opts.read_mode)?;
+        rollups.push((
+            entry.clone(),
+            Arc::new(LiveRollup::new(entry, rollup, db.opts.partition_duration)),
+        ));
     }
-    writer.finish(partition, target.level).map(Some)
+    Ok((summary, rollups))
+}
+
+/// One series of the inputs of a compaction, merged.
+struct MergedSeries {
+    /// What each input holding the series contributes, less deletions...
+    pieces: Vec<(Vec<i64>, Vec<f64>)>,
+    /// ...and the id of that input.
+    piece_ids: Vec<u64>,
+    /// The merge (later input wins).
+    ts: Vec<i64>,
+    vals: Vec<f64>,
+    /// The merge encoded for the target tier; `None` when nothing is left.
+    encoded: Option<EncodedSeries>,
 }
 
 /// One series of `inputs`, merged (later input wins), less what `tombstones` delete, and
@@ -342,8 +709,9 @@ fn merge_series(
     tombstones: &Tombstones,
     id: u32,
     target: TierTarget,
-) -> Result<EncodedSeries> {
+) -> Result<MergedSeries> {
     let mut pieces: Vec<(Vec<i64>, Vec<f64>)> = Vec::with_capacity(inputs.len());
+    let mut piece_ids = Vec::with_capacity(inputs.len());
     for input in inputs {
         let chunks = input.segment.series_chunks(id);
         if chunks.is_empty() {
@@ -357,31 +725,68 @@ fn merge_series(
         tombstones.apply(id, input.entry.id, &mut t, &mut v);
         if !t.is_empty() {
             pieces.push((t, v));
+            piece_ids.push(input.entry.id);
         }
-    }
-    if let [(t, v)] = &pieces[..] {
-        // One source: already sorted and free of duplicates.
-        return encode_series(t, v, target.zstd_level, target.chunk_points);
     }
     let (mut ts, mut vals) = (Vec::new(), Vec::new());
     merge_pieces(&pieces, &mut ts, &mut vals);
-    encode_series(&ts, &vals, target.zstd_level, target.chunk_points)
+    let encoded = if ts.is_empty() {
+        None
+    } else {
+        Some(encode_series(
+            &ts,
+            &vals,
+            target.zstd_level,
+            target.chunk_points,
+        )?)
+    };
+    Ok(MergedSeries {
+        pieces,
+        piece_ids,
+        ts,
+        vals,
+        encoded,
+    })
 }
 
-/// Replaces `remove` by `add` in the manifest (durably) and in the live version, and
-/// marks the removed segments for deletion. Caller holds the flush lock.
-pub(crate) fn swap(
-    db: &DbInner,
-    manifest: &mut ManifestBody,
-    remove: &[u64],
-    add: Option<(SegmentEntry, Arc<LiveSegment>)>,
-) -> Result<()> {
+/// One manifest change: segments and rollups out, at most one segment and some rollups
+/// in, rollups marked as the only copy of their data.
+#[derive(Default)]
+pub(crate) struct Change {
+    /// Segment or rollup ids.
+    pub(crate) remove: Vec<u64>,
+    pub(crate) add_segment: Option<(SegmentEntry, Arc<LiveSegment>)>,
+    pub(crate) add_rollups: Vec<(RollupEntry, Arc<LiveRollup>)>,
+    /// Rollups whose raw data this change drops, reopened with `raw_dropped` set.
+    pub(crate) raw_dropped: Vec<(RollupEntry, Arc<LiveRollup>)>,
+}
+
+/// Applies `change` to the manifest (durably) and to the live version, and marks the
+/// removed files for deletion. Caller holds the flush lock.
+pub(crate) fn swap(db: &DbInner, manifest: &mut ManifestBody, change: Change) -> Result<()> {
+    let Change {
+        remove,
+        add_segment,
+        add_rollups,
+        raw_dropped,
+    } = change;
     manifest.generation += 1;
     manifest.segments.retain(|s| !remove.contains(&s.id));
-    if let Some((entry, _)) = &add {
+    if let Some((entry, _)) = &add_segment {
         manifest.segments.push(entry.clone());
         manifest.segments.sort_by_key(|s| s.id);
     }
+    let replaced: Vec<u64> = raw_dropped.iter().map(|(e, _)| e.id).collect();
+    manifest
+        .rollups
+        .retain(|r| !remove.contains(&r.id) && !replaced.contains(&r.id));
+    manifest.rollups.extend(
+        add_rollups
+            .iter()
+            .chain(&raw_dropped)
+            .map(|(e, _)| e.clone()),
+    );
+    manifest.rollups.sort_by_key(|r| r.id);
     let old = db.version.read().clone();
     let mut segments: Vec<Arc<LiveSegment>> = old
         .segments
@@ -389,15 +794,31 @@ pub(crate) fn swap(
         .filter(|s| !remove.contains(&s.entry.id))
         .cloned()
         .collect();
-    if let Some((_, live)) = add {
+    if let Some((_, live)) = add_segment {
         segments.push(live);
         segments.sort_by_key(|s| s.entry.id);
     }
+    let mut rollups: Vec<Arc<LiveRollup>> = old
+        .rollups
+        .iter()
+        .filter(|r| !remove.contains(&r.entry.id) && !replaced.contains(&r.entry.id))
+        .cloned()
+        .collect();
+    rollups.extend(add_rollups.into_iter().chain(raw_dropped).map(|(_, r)| r));
+    rollups.sort_by_key(|r| r.entry.id);
     // Compaction applied the tombstones to what it merged and retention dropped whole
-    // segments: the tombstones that hide no point of a live segment any more go in the
-    // same manifest write.
+    // files: the tombstones that hide no point of a live segment (judged from its chunk
+    // index) and overlap no live rollup any more go in the same manifest write.
     let mut tombstones = Tombstones::from_entries(&manifest.tombstones);
-    tombstones.prune(segments.iter().map(|s| (s.entry.id, s.segment.chunks())));
+    let rollup_spans: Vec<(u64, i64, i64)> = manifest
+        .rollups
+        .iter()
+        .map(|r| (r.id, r.min_ts, r.max_ts.saturating_sub(1)))
+        .collect();
+    tombstones.prune(
+        segments.iter().map(|s| (s.entry.id, s.segment.chunks())),
+        &rollup_spans,
+    );
     manifest.tombstones = tombstones.to_entries();
     write_atomic(
         &*db.opts.file_system,
@@ -417,32 +838,67 @@ pub(crate) fn swap(
             );
         }
     }
+    for r in &old.rollups {
+        if remove.contains(&r.entry.id) {
+            r.mark_obsolete(
+                db.opts.file_system.clone(),
+                db.layout.segment_file(r.entry.id),
+            );
+        }
+    }
     *slot = Arc::new(Version {
         live: current.live.clone(),
         frozen: current.frozen.clone(),
         segments,
         tombstones: Arc::new(tombstones),
+        rollups,
     });
     Ok(())
 }
 
 /// Drops segments whose points are all older than the retention period, measured back
-/// from the newest point in the database.
-pub(crate) fn apply_retention(db: &DbInner, retention: i64) -> Result<RetentionReport> {
+/// from the newest point in the database (`None`: no database-wide retention), the raw
+/// segments that rollup policies' raw retention lets go, and the rollups past their own
+/// retention.
+pub(crate) fn apply_retention(db: &DbInner, retention: Option<i64>) -> Result<RetentionReport> {
     let _guard = db.flush_lock.lock();
     db.check_open()?;
     let version = db.version.read().clone();
     let Some(now) = data_now(&version) else {
         return Ok(RetentionReport::default());
     };
-    let cutoff = now.saturating_sub(retention);
+    let cutoff = retention.map_or(i64::MIN, |r| now.saturating_sub(r));
     let mut manifest = db.manifest.lock().clone();
-    let doomed = plan_retention(&manifest.segments, cutoff);
+    let mut doomed = plan_retention(&manifest.segments, cutoff);
     let mut report = RetentionReport {
         cutoff,
         ..RetentionReport::default()
     };
-    if doomed.is_empty() {
+    let mut doomed_rollups = Vec::new();
+    if !db.opts.rollups.is_empty() || !manifest.rollups.is_empty() {
+        let coverage = Coverage::new(&db.catalog, &db.opts.rollups);
+        for s in &version.segments {
+            if doomed.contains(&s.entry.id) {
+                continue;
+            }
+            let rollups: Vec<&RollupEntry> = manifest
+                .rollups
+                .iter()
+                .filter(|r| r.partition == s.entry.partition)
+                .collect();
+            if rollups.is_empty() {
+                continue;
+            }
+            let series: roaring::RoaringBitmap =
+                s.segment.chunks().iter().map(|c| c.series).collect();
+            if raw_droppable(&s.entry, &series, &coverage, &rollups, now) {
+                doomed.push(s.entry.id);
+                report.raw_rolled_up_segments += 1;
+            }
+        }
+        doomed_rollups = plan_rollup_retention(&manifest.rollups, &coverage, now);
+    }
+    if doomed.is_empty() && doomed_rollups.is_empty() {
         return Ok(report);
     }
     for s in manifest.segments.iter().filter(|s| doomed.contains(&s.id)) {
@@ -450,7 +906,51 @@ pub(crate) fn apply_retention(db: &DbInner, retention: i64) -> Result<RetentionR
         report.points += s.points;
         report.bytes += s.bytes;
     }
+    for r in manifest
+        .rollups
+        .iter()
+        .filter(|r| doomed_rollups.contains(&r.id))
+    {
+        report.rollup_files += 1;
+        report.rollup_buckets += r.buckets;
+        report.rollup_bytes += r.bytes;
+    }
+    // A rollup all of whose summarised raw segments are gone is now the only copy of
+    // their data: later compactions of its partition merge into it.
+    let mut raw_dropped = Vec::new();
+    for r in &version.rollups {
+        if r.entry.raw_dropped || doomed_rollups.contains(&r.entry.id) {
+            continue;
+        }
+        let summarised: Vec<u64> = manifest
+            .segments
+            .iter()
+            .filter(|s| s.partition == r.entry.partition && s.id < r.entry.id)
+            .map(|s| s.id)
+            .collect();
+        if !summarised.is_empty() && summarised.iter().all(|id| doomed.contains(id)) {
+            let path = db.layout.segment_file(r.entry.id);
+            let rollup = Rollup::open(&*db.opts.file_system, &path, db.opts.read_mode)?;
+            let entry = RollupEntry {
+                raw_dropped: true,
+                ..r.entry.clone()
+            };
+            raw_dropped.push((
+                entry.clone(),
+                Arc::new(LiveRollup::new(entry, rollup, db.opts.partition_duration)),
+            ));
+        }
+    }
     drop(version);
-    swap(db, &mut manifest, &doomed, None)?;
+    doomed.extend(doomed_rollups);
+    swap(
+        db,
+        &mut manifest,
+        Change {
+            remove: doomed,
+            raw_dropped,
+            ..Change::default()
+        },
+    )?;
     Ok(report)
 }

@@ -60,6 +60,7 @@ pub(crate) fn delete_series(
         frozen: old.frozen.clone(),
         segments: old.segments.clone(),
         tombstones: Arc::new(tombstones.clone()),
+        rollups: old.rollups.clone(),
     });
     let mut emptied = ids.clone();
     for series in SelectIter::new(

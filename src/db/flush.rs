@@ -60,6 +60,7 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
             frozen: frozen.clone(),
             segments: old.segments.clone(),
             tombstones: old.tombstones.clone(),
+            rollups: old.rollups.clone(),
         });
         frozen
     })?;
@@ -132,6 +133,7 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
                 .collect(),
             segments,
             tombstones: old.tombstones.clone(),
+            rollups: old.rollups.clone(),
         });
     }
 

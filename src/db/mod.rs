@@ -36,7 +36,7 @@ pub use maintenance::{Maintenance, MaintenanceStatus};
 pub use quarantine::QuarantineReport;
 pub(crate) use tombstone::Tombstones;
 pub use verify::{SegmentDamage, VerifyReport};
-pub(crate) use version::{LiveSegment, Version};
+pub(crate) use version::{LiveRollup, LiveSegment, Version};
 
 /// Distinguishes databases within a process, so that a [`SeriesHandle`] made by one is
 /// refused by another.
@@ -129,6 +129,12 @@ pub struct Stats {
     /// Deletions ([`Db::delete_series`]) whose points are still on disk (hidden from
     /// reads); compaction removes the points and then the deletion record.
     pub tombstones: u64,
+    /// Live rollup files (see [`Options::rollup`]).
+    pub rollup_files: u64,
+    /// Buckets in them.
+    pub rollup_buckets: u64,
+    /// Bytes of them.
+    pub rollup_bytes: u64,
     /// Per time partition with segments, oldest first.
     pub partitions: Vec<PartitionStats>,
 }
@@ -489,10 +495,9 @@ impl DbInner {
     /// so that both apply the per-selector rules as well as the global retention.
     pub(crate) fn apply_retention(&self) -> Result<RetentionReport> {
         let inner = self;
-        let mut report = match inner.opts.retention {
-            Some(retention) => crate::compaction::apply_retention(inner, retention)?,
-            None => RetentionReport::default(),
-        };
+        // The database-wide retention and the rollup policies' retentions in one pass;
+        // then the per-selector rules, as deletions.
+        let mut report = crate::compaction::apply_retention(inner, inner.opts.retention)?;
         for (selector, keep) in &inner.opts.retention_rules {
             let Some(now) = crate::compaction::newest_timestamp(inner) else {
                 break;
@@ -701,6 +706,9 @@ impl DbInner {
             wal_bytes,
             catalog_bytes,
             tombstones: manifest.tombstones.len() as u64,
+            rollup_files: manifest.rollups.len() as u64,
+            rollup_buckets: manifest.rollups.iter().map(|r| r.buckets).sum(),
+            rollup_bytes: manifest.rollups.iter().map(|r| r.bytes).sum(),
             partitions: partition_stats(&manifest.segments, self.opts.partition_duration),
         }
     }

@@ -8,17 +8,22 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::layout::{self, parse_numbered, Layout};
 use super::quarantine::{self, QuarantineReport};
-use super::{DbInner, FlushRequest, LiveSegment, RecoveryReport, Tombstones, Version, NEXT_DB_TAG};
+use super::{
+    DbInner, FlushRequest, LiveRollup, LiveSegment, RecoveryReport, Tombstones, Version,
+    NEXT_DB_TAG,
+};
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::index::Catalog;
 use crate::options::{DamagedSegments, Options};
 use crate::partition::manifest::ManifestBody;
+use crate::segment::rollup::Rollup;
 use crate::segment::Segment;
 use crate::storage::{check_length, read_whole, write_atomic, FileSystem};
 use crate::wal::{self, Wal, WalEntry, WalOptions};
 
 pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
+    opts.validate()?;
     let fs = opts.file_system.clone();
     let layout = Layout::new(path);
     if !fs.exists(path) {
@@ -109,6 +114,24 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         drop_quarantined(&*fs, &layout, &mut manifest, &report.quarantined)?;
     }
 
+    let mut rollups = Vec::with_capacity(manifest.rollups.len());
+    for entry in &manifest.rollups {
+        let file = layout.segment_file(entry.id);
+        let rollup = Rollup::open(&*fs, &file, opts.read_mode)?;
+        if rollup.resolution() != entry.resolution {
+            return Err(Error::corruption(
+                &file,
+                0,
+                "rollup resolution disagrees with the manifest",
+            ));
+        }
+        rollups.push(Arc::new(LiveRollup::new(
+            entry.clone(),
+            rollup,
+            opts.partition_duration,
+        )));
+    }
+
     remove_orphans(&*fs, &layout, &manifest, &mut report)?;
     report
         .orphans_removed
@@ -181,6 +204,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
             frozen: Vec::new(),
             segments,
             tombstones: Arc::new(Tombstones::from_entries(&manifest.tombstones)),
+            rollups,
         })),
         hidden: RwLock::new(hidden),
         manifest: Mutex::new(manifest),
@@ -292,8 +316,12 @@ fn remove_orphans(
     manifest: &ManifestBody,
     report: &mut RecoveryReport,
 ) -> Result<()> {
-    let live_segments: std::collections::HashSet<u64> =
-        manifest.segments.iter().map(|s| s.id).collect();
+    let live_segments: std::collections::HashSet<u64> = manifest
+        .segments
+        .iter()
+        .map(|s| s.id)
+        .chain(manifest.rollups.iter().map(|r| r.id))
+        .collect();
     let mut remove = |dir: &Path, name: &str| -> Result<()> {
         let path = dir.join(name);
         fs.remove(&path)

@@ -157,7 +157,14 @@ pub(crate) fn quarantine_segment(db: &DbInner, file: &Path) -> Result<Quarantine
     let target = copy_to_quarantine(fs, &db.layout, id, db.opts.read_mode)?;
     // The swap deletes the original once no snapshot uses it; a crash first leaves it an
     // orphan, which the next open removes: its copy is durable by now.
-    crate::compaction::swap(db, &mut manifest, &[id], None)?;
+    crate::compaction::swap(
+        db,
+        &mut manifest,
+        crate::compaction::Change {
+            remove: vec![id],
+            ..Default::default()
+        },
+    )?;
     Ok(QuarantineReport::new(
         &db.layout,
         &entry,

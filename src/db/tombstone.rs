@@ -124,14 +124,23 @@ impl Tombstones {
             .any(|t| t.hides_points_in(segment_id, chunks))
     }
 
-    /// Drops the tombstones that hide no point of any of `segments` (the live ones): what
-    /// they deleted has been rewritten away by compaction or dropped by retention.
-    pub(crate) fn prune<'a>(&mut self, segments: impl Iterator<Item = (u64, &'a [ChunkMeta])>) {
+    /// Drops the tombstones that hide no point of any of `segments` (the live ones) and
+    /// overlap none of `rollups` (`(id, first, last timestamp)` of the live rollup files,
+    /// judged by time alone): what they deleted has been rewritten away by compaction or
+    /// dropped by retention.
+    pub(crate) fn prune<'a>(
+        &mut self,
+        segments: impl Iterator<Item = (u64, &'a [ChunkMeta])>,
+        rollups: &[(u64, i64, i64)],
+    ) {
         let segments: Vec<(u64, &[ChunkMeta])> = segments.collect();
         self.list.retain(|t| {
             segments
                 .iter()
                 .any(|&(id, chunks)| t.hides_points_in(id, chunks))
+                || rollups
+                    .iter()
+                    .any(|&(id, lo, hi)| id <= t.max_segment_id && t.range.overlaps(lo, hi))
         });
     }
 }
@@ -230,7 +239,7 @@ mod tests {
         let holding = [chunk(7, 50, 60)];
         let other_series = [chunk(9, 50, 60)];
         let mut kept = t.clone();
-        kept.prune([(2, &holding[..]), (3, &other_series[..])].into_iter());
+        kept.prune([(2, &holding[..]), (3, &other_series[..])].into_iter(), &[]);
         assert_eq!(
             kept.to_entries().len(),
             1,
@@ -240,7 +249,7 @@ mod tests {
         // Rewritten (a newer id) or out of the range: nothing left to hide.
         let rewritten = [chunk(7, 50, 60)];
         let later = [chunk(7, 200, 300)];
-        t.prune([(4, &rewritten[..]), (1, &later[..])].into_iter());
+        t.prune([(4, &rewritten[..]), (1, &later[..])].into_iter(), &[]);
         assert!(t.is_empty());
     }
 }

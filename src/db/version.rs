@@ -20,8 +20,49 @@ pub(crate) struct Version {
     pub frozen: Vec<Arc<Head>>,
     /// Ascending segment id: on equal timestamps a later segment wins.
     pub segments: Vec<Arc<LiveSegment>>,
-    /// Deletions that hide points of the segments above.
+    /// Deletions that hide points of the segments above (and of the rollups).
     pub tombstones: Arc<Tombstones>,
+    /// Live rollup files, ascending id.
+    pub rollups: Vec<Arc<LiveRollup>>,
+}
+
+/// A rollup file with its manifest entry; deleted like a [`LiveSegment`] once obsolete
+/// and unused.
+pub(crate) struct LiveRollup {
+    pub entry: crate::partition::manifest::RollupEntry,
+    pub rollup: crate::segment::rollup::Rollup,
+    /// The time span `[start, end)` of its partition.
+    pub span: (i64, i64),
+    obsolete: Mutex<Option<(Arc<dyn FileSystem>, PathBuf)>>,
+}
+
+impl LiveRollup {
+    pub(crate) fn new(
+        entry: crate::partition::manifest::RollupEntry,
+        rollup: crate::segment::rollup::Rollup,
+        partition_duration: i64,
+    ) -> LiveRollup {
+        let start = entry.partition.saturating_mul(partition_duration);
+        LiveRollup {
+            span: (start, start.saturating_add(partition_duration)),
+            entry,
+            rollup,
+            obsolete: Mutex::new(None),
+        }
+    }
+
+    /// Deletes `path` once the last reference to this rollup is dropped.
+    pub(crate) fn mark_obsolete(&self, fs: Arc<dyn FileSystem>, path: PathBuf) {
+        *self.obsolete.lock() = Some((fs, path));
+    }
+}
+
+impl Drop for LiveRollup {
+    fn drop(&mut self) {
+        if let Some((fs, path)) = self.obsolete.get_mut().take() {
+            let _ = fs.remove(&path);
+        }
+    }
 }
 
 /// A segment with its manifest entry.

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! 0   magic      8  b"SDMANIF\x01"
-//! 8   version    4  u32 LE, currently 1
+//! 8   version    4  u32 LE, currently 2 (1 = before rollups; still read)
 //! 12  body_len   4  u32 LE
 //! 16  body_crc   4  u32 LE, CRC32 of body
 //! 20  body       body_len bytes, bincode of ManifestBody
@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub(crate) const MAGIC: [u8; 8] = *b"SDMANIF\x01";
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
+/// The first version, whose body ends after `hidden_series`.
+const VERSION_NO_ROLLUPS: u32 = 1;
 const HEADER_LEN: usize = 20;
 /// A manifest larger than this is damaged: even a million segments fit in far less.
 const MAX_BODY_LEN: usize = 256 << 20;
@@ -49,6 +51,41 @@ pub(crate) struct TombstoneEntry {
     pub max_segment_id: u64,
 }
 
+/// One live rollup file (`segments/{id:020}.seg`, see FORMAT.md "Rollup files"): the
+/// buckets of `resolution` of one partition, summarising the raw segments of that
+/// partition with smaller ids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RollupEntry {
+    /// From the segment id sequence: larger than the raw segment written with it.
+    pub id: u64,
+    pub partition: i64,
+    /// Bucket width in nanoseconds.
+    pub resolution: i64,
+    /// Start of the first bucket, end (exclusive) of the last.
+    pub min_ts: i64,
+    pub max_ts: i64,
+    pub buckets: u64,
+    pub series: u64,
+    pub bytes: u64,
+    /// The raw segments this rollup summarised were dropped by retention: the rollup is
+    /// the only copy of that data, and a later compaction of the partition merges new
+    /// raw points into it instead of rebuilding it.
+    pub raw_dropped: bool,
+}
+
+/// Version 1 of the body (no rollups).
+#[derive(Deserialize)]
+struct ManifestBodyV1 {
+    generation: u64,
+    next_segment_id: u64,
+    wal_checkpoint: u64,
+    catalog_seq: u64,
+    catalog_series: u64,
+    segments: Vec<SegmentEntry>,
+    tombstones: Vec<TombstoneEntry>,
+    hidden_series: Vec<u32>,
+}
+
 /// Everything the manifest records.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ManifestBody {
@@ -69,6 +106,8 @@ pub(crate) struct ManifestBody {
     /// Series whose points were all deleted: left out of listings and selections until
     /// they are written again.
     pub hidden_series: Vec<u32>,
+    /// Live rollup files (version 2).
+    pub rollups: Vec<RollupEntry>,
 }
 
 impl ManifestBody {
@@ -124,13 +163,27 @@ impl ManifestBody {
                 "manifest checksum mismatch",
             ));
         }
-        let manifest: ManifestBody = bincode::DefaultOptions::new()
+        let options = bincode::DefaultOptions::new()
             .with_fixint_encoding()
-            .with_limit(MAX_BODY_LEN as u64)
-            .deserialize(body)
-            .map_err(|e| {
-                Error::corruption(path, HEADER_LEN as u64, format!("manifest body: {e}"))
-            })?;
+            .with_limit(MAX_BODY_LEN as u64);
+        let bad_body = |e: bincode::Error| {
+            Error::corruption(path, HEADER_LEN as u64, format!("manifest body: {e}"))
+        };
+        if version == VERSION_NO_ROLLUPS {
+            let v1: ManifestBodyV1 = options.deserialize(body).map_err(bad_body)?;
+            return Ok(ManifestBody {
+                generation: v1.generation,
+                next_segment_id: v1.next_segment_id,
+                wal_checkpoint: v1.wal_checkpoint,
+                catalog_seq: v1.catalog_seq,
+                catalog_series: v1.catalog_series,
+                segments: v1.segments,
+                tombstones: v1.tombstones,
+                hidden_series: v1.hidden_series,
+                rollups: Vec::new(),
+            });
+        }
+        let manifest: ManifestBody = options.deserialize(body).map_err(bad_body)?;
         Ok(manifest)
     }
 }
@@ -165,6 +218,17 @@ mod tests {
                 max_segment_id: 1,
             }],
             hidden_series: vec![5],
+            rollups: vec![RollupEntry {
+                id: 2,
+                partition: 16801,
+                resolution: 300_000_000_000,
+                min_ts: 0,
+                max_ts: 300_000_000_000,
+                buckets: 1,
+                series: 1,
+                bytes: 99,
+                raw_dropped: true,
+            }],
         }
     }
 
@@ -196,10 +260,26 @@ mod tests {
     #[test]
     fn newer_version_is_refused() {
         let mut bytes = sample().encode();
-        bytes[8] = 2;
+        bytes[8] = 3;
         assert!(matches!(
             ManifestBody::decode(&bytes, Path::new("M")),
-            Err(Error::UnsupportedVersion { found: 2, .. })
+            Err(Error::UnsupportedVersion { found: 3, .. })
         ));
+    }
+
+    #[test]
+    fn version_1_manifests_are_still_read() {
+        // A version 1 body is a version 2 body without the trailing rollup list.
+        let mut m = sample();
+        m.rollups.clear();
+        let body = bincode::serialize(&m).unwrap();
+        let v1_body = &body[..body.len() - 8];
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&MAGIC);
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(v1_body.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(v1_body).to_le_bytes());
+        bytes.extend_from_slice(v1_body);
+        assert_eq!(ManifestBody::decode(&bytes, Path::new("M")).unwrap(), m);
     }
 }

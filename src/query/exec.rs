@@ -21,11 +21,12 @@ use super::spec::{
     Aggregate, Fill, Grouping, Parallelism, Query, QueryLimits, RankOrder, Resolved, Transform,
     ValueFilter,
 };
-use crate::db::{LiveSegment, Tombstones, Version};
+use crate::db::{LiveRollup, LiveSegment, Tombstones, Version};
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::index::Catalog;
 use crate::segment::format::{ChunkMeta, ChunkStats};
+use crate::segment::rollup::RollupBucket;
 use crate::segment::Segment;
 use crate::types::{SeriesId, TimeRange, Timestamp};
 
@@ -225,6 +226,10 @@ struct Ctx<'v> {
     heads: Vec<&'v Head>,
     /// Deletions hiding points of older segments; `None` when there are none.
     tombstones: Option<&'v Tombstones>,
+    /// Partitions whose rollups can answer the query, by ascending span.
+    rollup_parts: Vec<RollupPart<'v>>,
+    /// Per segment (indexed like `segments`): the rollup part of its partition, if any.
+    segment_part: Vec<Option<usize>>,
     range: TimeRange,
     /// `None` for raw queries.
     bucketing: Option<Bucketing>,
@@ -261,6 +266,8 @@ struct Counters {
     points_decoded: u64,
     head_points: u64,
     bytes_read: u64,
+    rollup_blocks: u32,
+    rollup_buckets: u64,
 }
 
 impl Counters {
@@ -272,6 +279,8 @@ impl Counters {
         e.points_decoded += self.points_decoded;
         e.head_points += self.head_points;
         e.bytes_read += self.bytes_read;
+        e.rollup_blocks += u64::from(self.rollup_blocks);
+        e.rollup_buckets += self.rollup_buckets;
     }
 }
 
@@ -320,7 +329,10 @@ impl<'v> Ctx<'v> {
             None => Bucketing::Whole(resolved.requested.start),
         });
         let series_aggregate = query.aggregate;
+        let (rollup_parts, segment_part) = rollup_parts(version, query, bucketing, range, &heads);
+        explain.rollup_partitions = rollup_parts.len() as u64;
         let narrow = match (query.aggregate, query.bucket, query.transform) {
+            _ if !rollup_parts.is_empty() => Narrow::None,
             (Some(Aggregate::Last), None, None) => Narrow::Last,
             (Some(Aggregate::First), None, None) => Narrow::First,
             _ => Narrow::None,
@@ -334,6 +346,8 @@ impl<'v> Ctx<'v> {
         Ctx {
             segments,
             tombstones: (!version.tombstones.is_empty()).then_some(&*version.tombstones),
+            rollup_parts,
+            segment_part,
             scanned,
             by_end_desc,
             by_start_asc,
@@ -445,9 +459,23 @@ impl<'v> Ctx<'v> {
 
         let mut range = self.range;
         chunks.clear();
+        // The rollup parts this series reads, each with the head points inside its
+        // partition (taken out of the head run: the part merges them).
+        let mut parts: Vec<(usize, Vec<Timestamp>, Vec<f64>)> = Vec::new();
+        for (pi, part) in self.rollup_parts.iter().enumerate() {
+            if self.uses_rollup(id, part) {
+                let (lo, hi) = clip(head_ts, TimeRange::new(part.start, part.end));
+                let t: Vec<Timestamp> = head_ts.drain(lo..hi).collect();
+                let v: Vec<f64> = head_vals.drain(lo..hi).collect();
+                parts.push((pi, t, v));
+            }
+        }
         match narrow {
             Narrow::None => {
                 for &si in &self.scanned {
+                    if self.segment_part[si].is_some_and(|p| parts.iter().any(|(q, ..)| *q == p)) {
+                        continue;
+                    }
                     self.collect_chunks(si, id, range, &mut cursors[si], chunks);
                 }
             }
@@ -491,7 +519,7 @@ impl<'v> Ctx<'v> {
             head_ts.drain(..lo);
             head_vals.drain(..lo);
         }
-        if chunks.is_empty() && head_ts.is_empty() {
+        if chunks.is_empty() && head_ts.is_empty() && parts.is_empty() {
             return Ok(None);
         }
         if chunks.len() > 1 {
@@ -512,7 +540,19 @@ impl<'v> Ctx<'v> {
             filters: &self.filters,
         };
         let mut feeder = Feeder::new(self);
+        let mut parts = parts.into_iter().peekable();
         for step in steps.drain(..) {
+            // Parts and steps are disjoint in time: feed the parts that come first.
+            let step_start = match &step {
+                Step::Head(r) => head_ts[r.start],
+                Step::Isolated(i) => chunks[*i].meta.stats.min_ts,
+                Step::Overlapping { chunks: cr, .. } => chunks[cr.start].meta.stats.min_ts,
+            };
+            while let Some((pi, t, v)) =
+                parts.next_if(|(pi, ..)| self.rollup_parts[*pi].start < step_start)
+            {
+                self.feed_part(id, &self.rollup_parts[pi], &t, &v, &mut feeder, explain)?;
+            }
             match step {
                 Step::Head(r) => feeder.feed(&head_ts[r.clone()], &head_vals[r])?,
                 Step::Isolated(i) => {
@@ -569,7 +609,103 @@ impl<'v> Ctx<'v> {
                 }
             }
         }
+        for (pi, t, v) in parts {
+            self.feed_part(id, &self.rollup_parts[pi], &t, &v, &mut feeder, explain)?;
+        }
         feeder.finish()
+    }
+
+    /// True when series `id` reads partition `part` from its rollup: the rollup holds
+    /// the series, and no deletion touches its buckets unless the raw points are gone
+    /// (then the touched buckets are left out instead, see [`Ctx::feed_part`]).
+    fn uses_rollup(&self, id: u32, part: &RollupPart<'_>) -> bool {
+        let Some(block) = part.rollup.rollup.block(id) else {
+            return false;
+        };
+        part.rollup.entry.raw_dropped
+            || !self.tombstones.is_some_and(|t| {
+                t.overlaps(
+                    id,
+                    part.rollup.entry.id,
+                    block.min_ts,
+                    block.max_ts.saturating_add(part.resolution - 1),
+                )
+            })
+    }
+
+    /// Feeds one series' buckets of a rollup part: the rollup's buckets inside the range
+    /// (less those a deletion touches), merged with the raw points written to the
+    /// partition after the rollup (newer segments, then `head` points), in bucket order.
+    fn feed_part(
+        &self,
+        id: u32,
+        part: &RollupPart<'v>,
+        head_ts: &[Timestamp],
+        head_vals: &[f64],
+        feeder: &mut Feeder<'_, 'v>,
+        explain: &mut Counters,
+    ) -> Result<()> {
+        let Some(bucketing) = self.bucketing else {
+            return Ok(());
+        };
+        let needs = self.needs;
+        let mut partials: BTreeMap<i64, Partial> = BTreeMap::new();
+        let rollup = part.rollup;
+        if let Some(block) = rollup.rollup.block(id) {
+            let mut buckets: Vec<RollupBucket> = Vec::with_capacity(block.buckets as usize);
+            self.charge_read(u64::from(block.buckets))?;
+            rollup.rollup.decode_block(block, &mut buckets)?;
+            explain.rollup_blocks += 1;
+            for b in &buckets {
+                let end = b.start.saturating_add(part.resolution);
+                if b.start < self.range.start || end > self.range.end {
+                    continue; // Only where the raw points are gone; see `rollup_parts`.
+                }
+                if self
+                    .tombstones
+                    .is_some_and(|t| t.overlaps(id, rollup.entry.id, b.start, end - 1))
+                {
+                    continue;
+                }
+                explain.rollup_buckets += 1;
+                partials
+                    .entry(bucketing.index(b.start))
+                    .or_default()
+                    .merge(&partial_of(b), needs);
+            }
+        }
+        if !part.newer.is_empty() || !head_ts.is_empty() {
+            let mut pieces: Vec<(Vec<i64>, Vec<f64>)> = Vec::new();
+            for &si in &part.newer {
+                let segment = &self.segments[si];
+                let (mut t, mut v) = (Vec::new(), Vec::new());
+                for meta in segment.segment.series_chunks(id) {
+                    let chunk = ChunkRef {
+                        rank: si as u32,
+                        segment_id: segment.entry.id,
+                        segment: &segment.segment,
+                        meta,
+                    };
+                    self.decode(&chunk, &mut t, &mut v, explain)?;
+                }
+                self.apply_deletions(id, segment.entry.id, &mut t, &mut v);
+                pieces.push((t, v));
+            }
+            pieces.push((head_ts.to_vec(), head_vals.to_vec()));
+            let (mut t, mut v) = (Vec::new(), Vec::new());
+            merge_pieces(&pieces, &mut t, &mut v);
+            let (lo, hi) = clip(&t, self.range);
+            for (&ts, &value) in t[lo..hi].iter().zip(&v[lo..hi]) {
+                partials
+                    .entry(bucketing.index(ts))
+                    .or_default()
+                    .push(ts, value, needs);
+            }
+        }
+        for (index, partial) in partials {
+            feeder.feed_partial(index, &partial);
+        }
+        Ok(())
     }
 
     /// Appends the chunks of series `id` in segment `si` that overlap `range`. `cursor`
@@ -677,6 +813,136 @@ struct ChunkRef<'v> {
     segment_id: u64,
     segment: &'v Segment,
     meta: &'v ChunkMeta,
+}
+
+/// A partition whose rollup answers the query for the series it holds.
+struct RollupPart<'v> {
+    rollup: &'v LiveRollup,
+    resolution: i64,
+    /// The partition's span `[start, end)`.
+    start: Timestamp,
+    end: Timestamp,
+    /// Indices into `Ctx::segments` of the partition's raw segments newer than the
+    /// rollup (only when the raw data it summarised is gone): merged into its buckets.
+    newer: Vec<usize>,
+}
+
+/// The aggregates whose value follows from bucket summaries.
+fn rollup_answers(aggregate: Aggregate) -> bool {
+    matches!(
+        aggregate,
+        Aggregate::Count
+            | Aggregate::Sum
+            | Aggregate::Min
+            | Aggregate::Max
+            | Aggregate::Avg
+            | Aggregate::First
+            | Aggregate::Last
+            | Aggregate::Stddev
+    )
+}
+
+/// Chooses, per partition, the rollup that answers the query instead of the raw
+/// points, if any. A query qualifies when it aggregates (with one of
+/// [`rollup_answers`]) over the whole range or over buckets that are a multiple of a
+/// rollup's resolution, with no transform and no value filter. A partition's rollup
+/// (the coarsest that qualifies) is used when:
+///
+/// - its raw segments are still there, no raw segment or head point was written to the
+///   partition after it (a later write may overwrite a summarised point), and all its
+///   buckets lie inside the range (partitions cut by the range's ends read raw points,
+///   which answer exactly); or
+/// - its raw data is gone (`raw_dropped`): then it is the only copy, later writes to
+///   the partition are merged into its buckets, and of its buckets those inside the
+///   range are used (a bucket cut by the range's ends is left out: its points cannot
+///   be split).
+///
+/// Returns the parts by ascending span, and per segment the part of its partition.
+fn rollup_parts<'v>(
+    version: &'v Version,
+    query: &Query,
+    bucketing: Option<Bucketing>,
+    range: TimeRange,
+    heads: &[&Head],
+) -> (Vec<RollupPart<'v>>, Vec<Option<usize>>) {
+    let mut segment_part = vec![None; version.segments.len()];
+    let eligible = query.transform.is_none()
+        && query.where_values.is_empty()
+        && query.aggregate.is_some_and(rollup_answers);
+    let Some(bucketing) = bucketing.filter(|_| eligible && !version.rollups.is_empty()) else {
+        return (Vec::new(), segment_part);
+    };
+    let fits = |resolution: i64| match bucketing {
+        Bucketing::Whole(_) => true,
+        Bucketing::Every(w) => w % resolution == 0,
+    };
+    let mut by_partition: BTreeMap<i64, &'v Arc<LiveRollup>> = BTreeMap::new();
+    for r in &version.rollups {
+        if !fits(r.entry.resolution) || !range.overlaps(r.entry.min_ts, r.entry.max_ts - 1) {
+            continue;
+        }
+        let slot = by_partition.entry(r.entry.partition).or_insert(r);
+        // The coarsest resolution reads the fewest buckets; the only copy of dropped raw
+        // data wins over everything.
+        let better = (r.entry.raw_dropped, r.entry.resolution, r.entry.id)
+            > (slot.entry.raw_dropped, slot.entry.resolution, slot.entry.id);
+        if better {
+            *slot = r;
+        }
+    }
+    let mut parts = Vec::new();
+    for (partition, rollup) in by_partition {
+        let (start, end) = rollup.span;
+        let newer: Vec<usize> = version
+            .segments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.entry.partition == partition && s.entry.id > rollup.entry.id)
+            .map(|(i, _)| i)
+            .collect();
+        let head_inside = heads.iter().any(|h| {
+            h.time_bounds()
+                .is_some_and(|(lo, hi)| lo < end && hi >= start)
+        });
+        let usable = rollup.entry.raw_dropped
+            || (newer.is_empty()
+                && !head_inside
+                && range.start <= rollup.entry.min_ts
+                && rollup.entry.max_ts <= range.end);
+        if !usable {
+            continue;
+        }
+        for (i, s) in version.segments.iter().enumerate() {
+            if s.entry.partition == partition {
+                segment_part[i] = Some(parts.len());
+            }
+        }
+        parts.push(RollupPart {
+            rollup,
+            resolution: rollup.entry.resolution,
+            start,
+            end,
+            newer,
+        });
+    }
+    (parts, segment_part)
+}
+
+/// A rollup bucket as a query partial.
+fn partial_of(b: &RollupBucket) -> Partial {
+    Partial {
+        count: b.count,
+        sum: b.sum,
+        min: b.min,
+        max: b.max,
+        first_ts: b.first_ts,
+        first: b.first,
+        last_ts: b.last_ts,
+        last: b.last,
+        mean: b.sum / b.count as f64,
+        m2: b.m2,
+        values: Vec::new(),
+    }
 }
 
 /// Index range of the timestamps of sorted `ts` inside `range`.
@@ -806,6 +1072,11 @@ impl<'c, 'v> Feeder<'c, 'v> {
             i = j;
         }
         Ok(())
+    }
+
+    fn feed_partial(&mut self, index: i64, partial: &Partial) {
+        let needs = self.ctx.needs;
+        self.sink.bucket(index).merge(partial, needs);
     }
 
     fn feed_stats(&mut self, stats: &ChunkStats) -> Result<()> {

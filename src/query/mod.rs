@@ -91,6 +91,22 @@
 //!    Points stream through rate/derivative, value filters and the bucket aggregates;
 //!    a series never holds more than its own points, and ungrouped queries finish each
 //!    bucket as soon as the stream passes it.
+//!    **Rollups** ([`crate::Options::rollup`]): an aggregating query with no transform
+//!    and no value filter, whose aggregate is count, sum, min, max, avg, first, last or
+//!    stddev and whose buckets are a multiple of a rollup's resolution (or one bucket
+//!    over the whole range), reads a cold partition's rollup instead of its raw chunks
+//!    when the rollup is complete (nothing written to the partition since) and lies
+//!    inside the range; partitions cut by the range's ends read raw points. Answers
+//!    equal the raw ones (count, min, max, first, last exactly; sum, avg and stddev up
+//!    to the order of floating-point summation, as with chunk statistics). Where the
+//!    raw points were dropped by a policy's raw retention, the rollup is the only copy:
+//!    it answers coarse queries (later writes to its partition merged in, buckets cut
+//!    by the range's ends left out; a later write of a timestamp whose raw point is gone
+//!    cannot replace it and counts besides it), while raw selects and fine queries see
+//!    only the raw points that are left. A deletion touching a series' rollup buckets makes that
+//!    series read the partition's raw points until compaction rebuilds the rollup; if
+//!    the raw points are gone, the touched buckets are left out (and compaction removes
+//!    them from disk). [`Explain`] counts the rollup partitions, blocks and buckets read.
 //! 4. **Groups** are formed with bitmap group-bys on the catalog
 //!    (`dimension_values_within`), and merged in series id order, so the result is the
 //!    same on one thread or many.

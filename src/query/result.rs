@@ -180,6 +180,13 @@ pub struct Explain {
     pub head_points: u64,
     /// Compressed chunk bytes read (checksummed and decompressed).
     pub bytes_read: u64,
+    /// Partitions answered from rollups instead of raw points (for the series their
+    /// rollups hold; see [`crate::Options::rollup`]).
+    pub rollup_partitions: u64,
+    /// Rollup blocks (one series in one partition) decoded.
+    pub rollup_blocks: u64,
+    /// Rollup buckets merged into the result.
+    pub rollup_buckets: u64,
     /// Result series.
     pub result_series: u64,
     /// Result points.
@@ -212,6 +219,13 @@ impl fmt::Display for Explain {
             "points: {} decoded, {} from the head; {} compressed bytes read",
             self.points_decoded, self.head_points, self.bytes_read
         )?;
+        if self.rollup_partitions > 0 {
+            writeln!(
+                f,
+                "rollups: {} partitions, {} blocks decoded, {} buckets read",
+                self.rollup_partitions, self.rollup_blocks, self.rollup_buckets
+            )?;
+        }
         write!(
             f,
             "result: {} series, {} points; {} thread(s), {} us",

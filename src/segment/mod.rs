@@ -8,3 +8,4 @@ pub(crate) mod writer;
 
 pub(crate) use reader::Segment;
 pub(crate) use writer::SegmentWriter;
+pub(crate) mod rollup;

@@ -59,87 +59,8 @@ impl Segment {
     }
 
     fn parse(b: &[u8], path: &Path) -> Result<Footer> {
-        let corrupt = |offset: usize, what: String| Error::corruption(path, offset as u64, what);
-        if b.len() < HEADER_LEN + TRAILER_LEN {
-            return Err(corrupt(
-                0,
-                format!("file of {} bytes is too short for a segment", b.len()),
-            ));
-        }
-        if b[HEADER_MAGIC..HEADER_MAGIC + 7] != MAGIC[..7] {
-            return Err(corrupt(0, "bad segment magic".into()));
-        }
-        let version = le_u32(b, HEADER_VERSION);
-        if version > VERSION || b[HEADER_MAGIC + 7] != MAGIC[7] {
-            return Err(Error::UnsupportedVersion {
-                file: path.into(),
-                found: version,
-                supported: VERSION,
-            });
-        }
-        if version == 0 {
-            return Err(corrupt(HEADER_VERSION, "segment version 0".into()));
-        }
-        // No flag is defined yet. The header is outside every checksum, so this check
-        // is what catches damage here, and a file from a writer that sets a flag this
-        // build does not know is refused rather than misread (as the catalog does).
-        let flags = le_u32(b, HEADER_FLAGS);
-        if flags != 0 {
-            return Err(corrupt(HEADER_FLAGS, format!("unknown flags {flags:#x}")));
-        }
-        let t_at = b.len() - TRAILER_LEN;
-        let t = &b[t_at..];
-        if t[TRAILER_MAGIC..] != MAGIC {
-            return Err(corrupt(
-                t_at + TRAILER_MAGIC,
-                "bad trailer magic (truncated file?)".into(),
-            ));
-        }
-        if crc32fast::hash(&t[..TRAILER_CRC]) != le_u32(t, TRAILER_CRC) {
-            return Err(corrupt(t_at, "trailer checksum mismatch".into()));
-        }
-        if le_u32(t, TRAILER_VERSION) != version {
-            return Err(corrupt(
-                t_at + TRAILER_VERSION,
-                "trailer and header versions differ".into(),
-            ));
-        }
-        let footer_offset = le_u64(t, TRAILER_FOOTER_OFFSET);
-        let footer_len = u64::from(le_u32(t, TRAILER_FOOTER_LEN));
-        let footer_raw_len = u64::from(le_u32(t, TRAILER_FOOTER_RAW_LEN));
-        if footer_offset < HEADER_LEN as u64
-            || footer_offset.saturating_add(footer_len) != t_at as u64
-        {
-            return Err(corrupt(
-                t_at,
-                format!("footer at {footer_offset}+{footer_len} does not end at the trailer"),
-            ));
-        }
-        let footer_offset = footer_offset as usize;
-        let compressed = &b[footer_offset..t_at];
-        if crc32fast::hash(compressed) != le_u32(t, TRAILER_FOOTER_CRC) {
-            return Err(corrupt(footer_offset, "footer checksum mismatch".into()));
-        }
-        if footer_raw_len > MAX_FOOTER_RAW_LEN || footer_raw_len > footer_len.saturating_mul(1024) {
-            return Err(corrupt(
-                t_at,
-                format!("implausible footer size {footer_raw_len}"),
-            ));
-        }
-        let raw = zstd::bulk::decompress(compressed, footer_raw_len as usize)
-            .map_err(|e| corrupt(footer_offset, format!("footer does not decompress: {e}")))?;
-        if raw.len() as u64 != footer_raw_len {
-            return Err(corrupt(
-                footer_offset,
-                "footer decompressed to the wrong length".into(),
-            ));
-        }
-        let footer: Footer = bincode::DefaultOptions::new()
-            .with_fixint_encoding()
-            .with_limit(footer_raw_len)
-            .deserialize(&raw)
-            .map_err(|e| corrupt(footer_offset, format!("footer does not decode: {e}")))?;
-        Self::validate_chunks(&footer, footer_offset as u64, path)?;
+        let (footer, footer_offset) = parse_framed::<Footer>(b, path, &MAGIC, VERSION)?;
+        Self::validate_chunks(&footer, footer_offset, path)?;
         Ok(footer)
     }
 
@@ -255,4 +176,94 @@ impl Segment {
             Ok(())
         })
     }
+}
+
+/// Checks the framing shared by segment and rollup files (header, trailer, footer
+/// checksum and size) and decodes the footer. Returns it with its offset.
+pub(crate) fn parse_framed<F: serde::de::DeserializeOwned>(
+    b: &[u8],
+    path: &Path,
+    magic: &[u8; 8],
+    supported: u32,
+) -> Result<(F, u64)> {
+    let corrupt = |offset: usize, what: String| Error::corruption(path, offset as u64, what);
+    if b.len() < HEADER_LEN + TRAILER_LEN {
+        return Err(corrupt(
+            0,
+            format!("file of {} bytes is too short for a segment", b.len()),
+        ));
+    }
+    if b[HEADER_MAGIC..HEADER_MAGIC + 7] != magic[..7] {
+        return Err(corrupt(0, "bad segment magic".into()));
+    }
+    let version = le_u32(b, HEADER_VERSION);
+    if version > supported || b[HEADER_MAGIC + 7] != magic[7] {
+        return Err(Error::UnsupportedVersion {
+            file: path.into(),
+            found: version,
+            supported,
+        });
+    }
+    if version == 0 {
+        return Err(corrupt(HEADER_VERSION, "segment version 0".into()));
+    }
+    // No flag is defined yet. The header is outside every checksum, so this check
+    // is what catches damage here, and a file from a writer that sets a flag this
+    // build does not know is refused rather than misread (as the catalog does).
+    let flags = le_u32(b, HEADER_FLAGS);
+    if flags != 0 {
+        return Err(corrupt(HEADER_FLAGS, format!("unknown flags {flags:#x}")));
+    }
+    let t_at = b.len() - TRAILER_LEN;
+    let t = &b[t_at..];
+    if t[TRAILER_MAGIC..] != *magic {
+        return Err(corrupt(
+            t_at + TRAILER_MAGIC,
+            "bad trailer magic (truncated file?)".into(),
+        ));
+    }
+    if crc32fast::hash(&t[..TRAILER_CRC]) != le_u32(t, TRAILER_CRC) {
+        return Err(corrupt(t_at, "trailer checksum mismatch".into()));
+    }
+    if le_u32(t, TRAILER_VERSION) != version {
+        return Err(corrupt(
+            t_at + TRAILER_VERSION,
+            "trailer and header versions differ".into(),
+        ));
+    }
+    let footer_offset = le_u64(t, TRAILER_FOOTER_OFFSET);
+    let footer_len = u64::from(le_u32(t, TRAILER_FOOTER_LEN));
+    let footer_raw_len = u64::from(le_u32(t, TRAILER_FOOTER_RAW_LEN));
+    if footer_offset < HEADER_LEN as u64 || footer_offset.saturating_add(footer_len) != t_at as u64
+    {
+        return Err(corrupt(
+            t_at,
+            format!("footer at {footer_offset}+{footer_len} does not end at the trailer"),
+        ));
+    }
+    let footer_offset = footer_offset as usize;
+    let compressed = &b[footer_offset..t_at];
+    if crc32fast::hash(compressed) != le_u32(t, TRAILER_FOOTER_CRC) {
+        return Err(corrupt(footer_offset, "footer checksum mismatch".into()));
+    }
+    if footer_raw_len > MAX_FOOTER_RAW_LEN || footer_raw_len > footer_len.saturating_mul(1024) {
+        return Err(corrupt(
+            t_at,
+            format!("implausible footer size {footer_raw_len}"),
+        ));
+    }
+    let raw = zstd::bulk::decompress(compressed, footer_raw_len as usize)
+        .map_err(|e| corrupt(footer_offset, format!("footer does not decompress: {e}")))?;
+    if raw.len() as u64 != footer_raw_len {
+        return Err(corrupt(
+            footer_offset,
+            "footer decompressed to the wrong length".into(),
+        ));
+    }
+    let footer: F = bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_limit(footer_raw_len)
+        .deserialize(&raw)
+        .map_err(|e| corrupt(footer_offset, format!("footer does not decode: {e}")))?;
+    Ok((footer, footer_offset as u64))
 }

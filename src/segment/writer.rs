@@ -343,26 +343,16 @@ impl SegmentWriter {
         };
         let raw = bincode::serialize(&footer)
             .map_err(|e| Error::Internal(format!("footer serialisation: {e}")))?;
-        let compressed = self
-            .compressor
-            .compress(&raw)
-            .map_err(|e| Error::io("zstd compress", &self.path, e))?;
         let footer_offset = self.written + self.buf.len() as u64;
-        self.buf.extend_from_slice(&compressed);
-        let mut trailer = [0u8; TRAILER_LEN];
-        trailer[TRAILER_FOOTER_OFFSET..TRAILER_FOOTER_LEN]
-            .copy_from_slice(&footer_offset.to_le_bytes());
-        trailer[TRAILER_FOOTER_LEN..TRAILER_FOOTER_RAW_LEN]
-            .copy_from_slice(&(compressed.len() as u32).to_le_bytes());
-        trailer[TRAILER_FOOTER_RAW_LEN..TRAILER_FOOTER_CRC]
-            .copy_from_slice(&(raw.len() as u32).to_le_bytes());
-        trailer[TRAILER_FOOTER_CRC..TRAILER_VERSION]
-            .copy_from_slice(&crc32fast::hash(&compressed).to_le_bytes());
-        trailer[TRAILER_VERSION..TRAILER_CRC].copy_from_slice(&VERSION.to_le_bytes());
-        let trailer_crc = crc32fast::hash(&trailer[..TRAILER_CRC]);
-        trailer[TRAILER_CRC..TRAILER_MAGIC].copy_from_slice(&trailer_crc.to_le_bytes());
-        trailer[TRAILER_MAGIC..].copy_from_slice(&MAGIC);
-        self.buf.extend_from_slice(&trailer);
+        let tail = frame_footer(
+            &mut self.compressor,
+            &raw,
+            footer_offset,
+            &MAGIC,
+            VERSION,
+            &self.path,
+        )?;
+        self.buf.extend_from_slice(&tail);
         self.flush_buffer()?;
         self.file
             .sync()
@@ -375,4 +365,36 @@ impl SegmentWriter {
             bytes: self.written,
         })
     }
+}
+
+/// The footer frame and trailer that end a segment or rollup file whose footer (bincode
+/// bytes `raw`) starts at `footer_offset` (see FORMAT.md, "Segment files").
+pub(crate) fn frame_footer(
+    compressor: &mut zstd::bulk::Compressor<'static>,
+    raw: &[u8],
+    footer_offset: u64,
+    magic: &[u8; 8],
+    version: u32,
+    path: &Path,
+) -> Result<Vec<u8>> {
+    let compressed = compressor
+        .compress(raw)
+        .map_err(|e| Error::io("zstd compress", path, e))?;
+    let mut out = compressed;
+    let footer_len = out.len();
+    let mut trailer = [0u8; TRAILER_LEN];
+    trailer[TRAILER_FOOTER_OFFSET..TRAILER_FOOTER_LEN]
+        .copy_from_slice(&footer_offset.to_le_bytes());
+    trailer[TRAILER_FOOTER_LEN..TRAILER_FOOTER_RAW_LEN]
+        .copy_from_slice(&(footer_len as u32).to_le_bytes());
+    trailer[TRAILER_FOOTER_RAW_LEN..TRAILER_FOOTER_CRC]
+        .copy_from_slice(&(raw.len() as u32).to_le_bytes());
+    trailer[TRAILER_FOOTER_CRC..TRAILER_VERSION]
+        .copy_from_slice(&crc32fast::hash(&out).to_le_bytes());
+    trailer[TRAILER_VERSION..TRAILER_CRC].copy_from_slice(&version.to_le_bytes());
+    let trailer_crc = crc32fast::hash(&trailer[..TRAILER_CRC]);
+    trailer[TRAILER_CRC..TRAILER_MAGIC].copy_from_slice(&trailer_crc.to_le_bytes());
+    trailer[TRAILER_MAGIC..].copy_from_slice(magic);
+    out.extend_from_slice(&trailer);
+    Ok(out)
 }
