@@ -199,8 +199,19 @@ fn rollups_agree(db: &Db) -> Result<(), String> {
                 }
             }
         }
-        let expected: Vec<(i64, f64)> = counts.into_iter().collect();
-        let got: Vec<(i64, f64)> = series.timestamps.into_iter().zip(series.values).collect();
+        // Retention drops raw segments by their newest point and rollups by their newest
+        // bucket, so rollups may still answer (by design) for the minutes before and at
+        // the oldest raw point left: compare the minutes after it.
+        let Some(&oldest) = counts.keys().next() else {
+            continue;
+        };
+        let expected: Vec<(i64, f64)> = counts.into_iter().filter(|&(t, _)| t > oldest).collect();
+        let got: Vec<(i64, f64)> = series
+            .timestamps
+            .into_iter()
+            .zip(series.values)
+            .filter(|&(t, _)| t > oldest)
+            .collect();
         if expected != got {
             return Err(format!(
                 "{key}: per-minute counts {got:?}, raw points say {expected:?}"
