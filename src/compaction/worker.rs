@@ -142,7 +142,10 @@ pub(crate) fn compact_partition(db: &DbInner, ts: i64, tier: Tier) -> Result<Com
 
 fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) -> Result<()> {
     // Reserve the output id under the flush lock: any segment flushed later gets a larger
-    // id and so still wins over the merged data on equal timestamps.
+    // id and so still wins over the merged data on equal timestamps. Every segment of the
+    // partition live now is an input, not only those the plan saw: one flushed since the
+    // plan holds newer writes than the inputs, and the output, with its larger id, would
+    // win over it on equal timestamps and bring overwritten values back.
     let (inputs, output_id) = {
         let _guard = db.flush_lock.lock();
         db.check_open()?;
@@ -150,10 +153,14 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
         let inputs: Vec<Arc<LiveSegment>> = version
             .segments
             .iter()
-            .filter(|s| task.inputs.contains(&s.entry.id))
+            .filter(|s| s.entry.partition == task.partition)
             .cloned()
             .collect();
-        if inputs.len() != task.inputs.len() {
+        let planned_live = task
+            .inputs
+            .iter()
+            .all(|id| inputs.iter().any(|s| s.entry.id == *id));
+        if !planned_live {
             return Ok(()); // Retention or another compaction got there first.
         }
         let mut manifest = db.manifest.lock();
@@ -161,6 +168,7 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
         manifest.next_segment_id += 1;
         (inputs, id)
     };
+    let input_ids: Vec<u64> = inputs.iter().map(|s| s.entry.id).collect();
     let fs = &*db.opts.file_system;
     let path = db.layout.segment_file(output_id);
     let summary = match write_merged(db, &inputs, &path, task.target) {
@@ -173,8 +181,7 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
 
     let _guard = db.flush_lock.lock();
     let mut manifest = db.manifest.lock().clone();
-    let still_live = task
-        .inputs
+    let still_live = input_ids
         .iter()
         .all(|id| manifest.segments.iter().any(|s| s.id == *id));
     if !still_live || db.check_open().is_err() {
@@ -183,7 +190,7 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
     }
     let Some(summary) = summary else {
         // Every input was empty: just drop them.
-        swap(db, &mut manifest, &task.inputs, None)?;
+        swap(db, &mut manifest, &input_ids, None)?;
         return Ok(());
     };
     fs.sync_dir(&db.layout.segments)
@@ -200,7 +207,7 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
     };
     let segment = Segment::open(fs, &path, db.opts.read_mode)?;
     let live = Arc::new(LiveSegment::new(entry.clone(), segment));
-    swap(db, &mut manifest, &task.inputs, Some((entry, live)))?;
+    swap(db, &mut manifest, &input_ids, Some((entry, live)))?;
     report.partitions += 1;
     report.input_segments += inputs.len() as u64;
     report.input_bytes += inputs.iter().map(|s| s.entry.bytes).sum::<u64>();
@@ -342,4 +349,52 @@ pub(crate) fn apply_retention(db: &DbInner, retention: i64) -> Result<RetentionR
     drop(version);
     swap(db, &mut manifest, &doomed, None)?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Db, Options, Selector, SeriesKey, TimeRange, WriteBatch};
+
+    /// Found by tests/stress.rs: a segment flushed between the plan and the run of a task
+    /// was left out of the merge, and the merged segment's larger id made the older
+    /// values it holds win over that segment's rewrites of the same timestamps.
+    #[test]
+    fn a_segment_flushed_after_the_plan_keeps_its_newer_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let key = SeriesKey::new("m");
+        let write_and_flush = |ts: i64, v: f64| {
+            let mut batch = WriteBatch::new();
+            batch.push_key(&key, ts, v);
+            db.write(&batch).unwrap();
+            db.flush().unwrap();
+        };
+        write_and_flush(1_000, 1.0);
+        write_and_flush(2_000, 2.0);
+        let tasks = {
+            let version = db.inner.version.read().clone();
+            let now = data_now(&version).unwrap();
+            plan_compaction(&db.inner.manifest.lock().segments, &policy(&db.inner, now))
+        };
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].inputs.len(), 2);
+
+        // Rewritten after the plan, flushed into a third segment of the partition.
+        write_and_flush(1_000, 10.0);
+        let mut report = CompactionReport::default();
+        run_task(&db.inner, &tasks[0], &mut report).unwrap();
+
+        let series: Vec<_> = db
+            .select(&Selector::metric("m"), TimeRange::all())
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(series[0].timestamps, vec![1_000, 2_000]);
+        assert_eq!(series[0].values, vec![10.0, 2.0]);
+        // The late segment was merged too: the partition is one segment.
+        assert_eq!(report.input_segments, 3);
+        assert_eq!(db.stats().segments, 1);
+        db.close().unwrap();
+    }
 }
