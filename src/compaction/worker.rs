@@ -397,4 +397,48 @@ mod tests {
         assert_eq!(db.stats().segments, 1);
         db.close().unwrap();
     }
+
+    /// A late rewrite flushed into a segment of old points must not be dropped by
+    /// retention while the partition's older segment, which holds the value it replaced,
+    /// stays for its newer points.
+    #[test]
+    fn retention_never_brings_back_an_overwritten_value() {
+        const S: i64 = 1_000_000_000;
+        let dir = tempfile::tempdir().unwrap();
+        let opts = Options::default()
+            .partition_duration(std::time::Duration::from_secs(1000))
+            .retention(std::time::Duration::from_secs(1000));
+        let db = Db::open(dir.path(), opts).unwrap();
+        let key = SeriesKey::new("m");
+        let write_and_flush = |points: &[(i64, f64)]| {
+            let mut batch = WriteBatch::new();
+            for &(ts, v) in points {
+                batch.push_key(&key, ts, v);
+            }
+            db.write(&batch).unwrap();
+            db.flush().unwrap();
+        };
+        // Partition 0: a segment ending at 990 s, then a rewrite of 100 s alone.
+        write_and_flush(&[(100 * S, 1.0), (990 * S, 2.0)]);
+        write_and_flush(&[(100 * S, 10.0)]);
+        // The newest point puts the cutoff at 950 s, between the two segments' ends.
+        write_and_flush(&[(1950 * S, 3.0)]);
+        db.apply_retention().unwrap();
+        let series: Vec<_> = db
+            .select(&Selector::metric("m"), TimeRange::new(0, 1000 * S))
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
+        let at_100: Vec<f64> = series
+            .iter()
+            .flat_map(|s| s.iter())
+            .filter(|&(t, _)| t == 100 * S)
+            .map(|(_, v)| v)
+            .collect();
+        assert!(
+            at_100.is_empty() || at_100 == [10.0],
+            "overwritten value back: {at_100:?}"
+        );
+        db.close().unwrap();
+    }
 }
