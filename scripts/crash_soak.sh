@@ -7,6 +7,9 @@
 #   SEED         seed of the kill timings (default: the time; printed, so a run repeats)
 #   FAULT_SEEDS  power-cut seeds per fault point in the long sweep (default 8)
 # Extra cargo arguments go in CARGO_ARGS, e.g. CARGO_ARGS=--release.
+# SEDIMENT_CRASH_MODES=periodic (or sync) runs one durability mode only;
+# SEDIMENT_CRASH_KEEP=DIR keeps the database and the state the last kill left in DIR.
+# Long runs: tee the output to a file, so a failure's message and seed are kept.
 set -eu
 TRIALS=${1:-1000}
 SEED=${2:-$(date +%s)}

@@ -232,7 +232,13 @@ fn verify(dir: &Path, mode: Mode, ledger: &mut Ledger, in_flight: u64) {
     let present = check(&db, &ledger.acked, |id| {
         id == in_flight || previous.contains(&id) || ledger.acked.contains(&id)
     })
-    .unwrap_or_else(|e| panic!("trial {}: {e}", ledger.trials));
+    .unwrap_or_else(|e| {
+        panic!(
+            "trial {}: {e} (batch in flight {in_flight}, last acknowledged {:?})",
+            ledger.trials,
+            ledger.acked.last()
+        )
+    });
     let vanished: Vec<_> = previous.difference(&present).collect();
     assert!(
         vanished.is_empty(),
@@ -242,6 +248,22 @@ fn verify(dir: &Path, mode: Mode, ledger: &mut Ledger, in_flight: u64) {
     db.close().expect("close");
     ledger.present = present;
     ledger.next = in_flight + 1;
+}
+
+/// Copies directory `from` to `to` (replaced), for a post-mortem of a failing trial.
+fn copy_dir(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).expect("create the copy");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            // A file the child was writing may be gone already; that is what it is.
+            let _ = std::fs::copy(entry.path(), &target);
+        }
+    }
 }
 
 /// Harnesses run one at a time. The directory lock is an flock, which every process
@@ -256,13 +278,28 @@ fn harness(mode: Mode, trials: u64, seed: u64) -> Ledger {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("db");
+    // With `SEDIMENT_CRASH_KEEP=<dir>`, the database lives in `<dir>/<mode>/db` and is
+    // kept, and before each check the state the kill left is copied to
+    // `<dir>/<mode>/killed`: the evidence of a failing trial survives the test.
+    let keep = std::env::var_os("SEDIMENT_CRASH_KEEP").map(|k| Path::new(&k).join(mode.name()));
+    let dir = match &keep {
+        Some(keep) => {
+            let _ = std::fs::remove_dir_all(keep);
+            keep.join("db")
+        }
+        None => tmp.path().join("db"),
+    };
     let mut ledger = Ledger::default();
     let mut rng = Rng(seed);
     let started = Instant::now();
     for _ in 0..trials {
         let in_flight = run_child(&dir, mode, &mut ledger, &mut rng);
         ledger.trials += 1;
+        if let Some(keep) = &keep {
+            if dir.exists() {
+                copy_dir(&dir, &keep.join("killed"));
+            }
+        }
         verify(&dir, mode, &mut ledger, in_flight);
     }
     // A last write and a clean reopen cycle on the survivor.
@@ -308,12 +345,19 @@ fn kill9_periodic_loses_nothing_acknowledged() {
 }
 
 /// Thousands of trials: `SEDIMENT_CRASH_TRIALS` per mode (default 1000), seed from
-/// `SEDIMENT_CRASH_SEED`. See `scripts/crash_soak.sh`.
+/// `SEDIMENT_CRASH_SEED`, modes from `SEDIMENT_CRASH_MODES` (`sync,periodic` by
+/// default). See `scripts/crash_soak.sh`.
 #[test]
 #[ignore = "soak: SEDIMENT_CRASH_TRIALS trials per mode (default 1000)"]
 fn crash_soak() {
     let trials = env_u64("SEDIMENT_CRASH_TRIALS").unwrap_or(1000);
     let seed = env_u64("SEDIMENT_CRASH_SEED").unwrap_or(7);
-    harness(Mode::Sync, trials, seed);
-    harness(Mode::Periodic, trials, seed + 1);
+    let modes = std::env::var("SEDIMENT_CRASH_MODES").unwrap_or_else(|_| "sync,periodic".into());
+    for name in modes.split(',').map(str::trim) {
+        match name {
+            "sync" => harness(Mode::Sync, trials, seed),
+            "periodic" => harness(Mode::Periodic, trials, seed + 1),
+            other => panic!("SEDIMENT_CRASH_MODES: unknown mode {other:?}"),
+        };
+    }
 }

@@ -107,12 +107,23 @@ pub(crate) fn plan_partition(
     })
 }
 
-/// Partitions wholly older than `cutoff` (a timestamp): every segment whose newest point
-/// is before it. Retention drops them by deleting files, without rewriting anything.
+/// The segments of the partitions wholly older than `cutoff` (a timestamp): partitions
+/// every segment of which has its newest point before it. Retention drops them by
+/// deleting files, without rewriting anything.
+///
+/// A partition goes whole or not at all. Dropping only its expired segments could drop
+/// a late rewrite of a timestamp (flushed into a small segment of old points) while an
+/// older segment of the same partition, kept for its newer points, still holds the value
+/// that rewrite replaced: reads would return the overwritten value.
 pub(crate) fn plan_retention(segments: &[SegmentEntry], cutoff: i64) -> Vec<u64> {
+    let unexpired: std::collections::BTreeSet<i64> = segments
+        .iter()
+        .filter(|s| s.max_ts >= cutoff)
+        .map(|s| s.partition)
+        .collect();
     segments
         .iter()
-        .filter(|s| s.max_ts < cutoff)
+        .filter(|s| s.max_ts < cutoff && !unexpired.contains(&s.partition))
         .map(|s| s.id)
         .collect()
 }
@@ -236,5 +247,16 @@ mod tests {
         assert_eq!(plan_retention(&segs, 300), vec![1, 2]);
         assert_eq!(plan_retention(&segs, 299), vec![1]);
         assert!(plan_retention(&segs, i64::MIN).is_empty());
+    }
+
+    #[test]
+    fn retention_keeps_an_expired_segment_of_a_partition_not_wholly_expired() {
+        // Partition 1: segment 1 ends at 199, segment 4 (late writes) at 120.
+        let mut late = seg(4, 1, 0);
+        late.max_ts = 120;
+        let segs = vec![seg(1, 1, 2), seg(2, 2, 2), seg(3, 3, 0), late];
+        assert_eq!(plan_retention(&segs, 150), Vec::<u64>::new());
+        assert_eq!(plan_retention(&segs, 200), vec![1, 4]);
+        assert_eq!(plan_retention(&segs, 300), vec![1, 2, 4]);
     }
 }
