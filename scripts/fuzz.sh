@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-600}"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
-for target in ${FUZZ_TARGETS:-codecs wal_replay segment catalog manifest query}; do
+for target in ${FUZZ_TARGETS:-codecs wal_replay segment catalog manifest query rollup}; do
     mkdir -p "fuzz/corpus/$target" "fuzz/regressions/$target"
     echo "== $target for ${secs}s"
     if ! cargo fuzz run "$target" "fuzz/corpus/$target" -- -max_total_time="$secs" -rss_limit_mb=2048; then
