@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use sedimentdb::{__fuzz, Db, Durability, Options, SeriesKey, WriteBatch};
+use sedimentdb::{
+    __fuzz, Db, Durability, Options, RollupPolicy, Selector, SeriesKey, Tier, WriteBatch,
+};
 
 type Entry = fn(&[u8]);
 
@@ -52,19 +54,30 @@ fn real_files() -> Vec<(&'static str, Vec<u8>)> {
         dir.path(),
         Options::default()
             .durability(Durability::None)
-            .chunk_points(16),
+            .chunk_points(16)
+            .rollup(
+                Selector::metric("m"),
+                RollupPolicy::new(std::time::Duration::from_secs(2)),
+            ),
     )
     .unwrap();
     let mut batch = WriteBatch::new();
     for i in 0..100i64 {
         batch.push_key(
             &SeriesKey::new("m").with("h", (i % 3).to_string()),
-            i * 1000,
+            i * 100_000_000,
             (i as f64) / 4.0,
         );
     }
     db.write(&batch).unwrap();
     db.flush().unwrap();
+    // A cold compaction writes the partition's rollup file beside the merged segment.
+    db.compact_partition(0, Tier::Cold).unwrap();
+    assert_eq!(
+        db.stats().rollup_files,
+        1,
+        "the mutated files include a rollup"
+    );
     db.write(&batch).unwrap(); // stays in the WAL
     let mut files = Vec::new();
     for (sub, target) in [
@@ -75,6 +88,11 @@ fn real_files() -> Vec<(&'static str, Vec<u8>)> {
         for e in std::fs::read_dir(dir.path().join(sub)).unwrap().flatten() {
             let bytes = std::fs::read(e.path()).unwrap();
             if bytes.len() > 24 {
+                // Rollup files share segments/ with the segments: each decoder gets both
+                // kinds (and must reject the other one cleanly).
+                if target == "segment" {
+                    files.push(("rollup", bytes.clone()));
+                }
                 files.push((target, bytes));
             }
         }
