@@ -17,6 +17,57 @@ thread_local! {
     static SCRATCH: RefCell<Option<(zstd::bulk::Decompressor<'static>, Vec<u8>)>> = const { RefCell::new(None) };
 }
 
+/// Where one checksummed zstd frame (a segment chunk or a rollup block) lies in a file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameRef {
+    pub offset: u64,
+    pub len: u32,
+    pub raw_len: u32,
+    pub crc: u32,
+}
+
+/// Checks `frame`'s bounds and CRC in `bytes`, decompresses it into this thread's
+/// scratch buffer (one decompression context per thread, not one per frame) and hands
+/// the decompressed bytes to `decode`. Every failure is a corruption error naming `path`
+/// and the frame's offset; `what` names the frame kind in the message.
+pub(crate) fn with_frame<R>(
+    bytes: &[u8],
+    path: &Path,
+    frame: FrameRef,
+    what: &str,
+    decode: impl FnOnce(&[u8]) -> Result<R>,
+) -> Result<R> {
+    let at = frame.offset;
+    let corrupt = |msg: String| Error::corruption(path, at, msg);
+    let data = usize::try_from(at)
+        .ok()
+        .and_then(|start| Some(start..start.checked_add(frame.len as usize)?))
+        .and_then(|range| bytes.get(range))
+        .ok_or_else(|| corrupt(format!("{what} outside the file")))?;
+    if crc32fast::hash(data) != frame.crc {
+        return Err(corrupt(format!("{what} checksum mismatch")));
+    }
+    SCRATCH.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.is_none() {
+            let d = zstd::bulk::Decompressor::new().map_err(|e| Error::io("zstd init", path, e))?;
+            *cell = Some((d, Vec::new()));
+        }
+        let Some((decompressor, raw)) = cell.as_mut() else {
+            return Err(Error::Internal("scratch buffer missing".into()));
+        };
+        raw.clear();
+        raw.reserve(frame.raw_len as usize);
+        let n = decompressor
+            .decompress_to_buffer(data, raw)
+            .map_err(|e| corrupt(format!("{what} does not decompress: {e}")))?;
+        if n != frame.raw_len as usize || raw.len() != n {
+            return Err(corrupt(format!("{what} decompressed to the wrong length")));
+        }
+        decode(raw)
+    })
+}
+
 /// An open, validated segment file.
 pub(crate) struct Segment {
     path: PathBuf,
@@ -127,36 +178,14 @@ impl Segment {
         val_out: &mut Vec<f64>,
     ) -> Result<()> {
         let at = chunk.offset;
-        let frame = self
-            .bytes
-            .get(at as usize..at as usize + chunk.len as usize)
-            .ok_or_else(|| Error::corruption(&self.path, at, "chunk outside the file"))?;
-        if crc32fast::hash(frame) != chunk.crc {
-            return Err(Error::corruption(&self.path, at, "chunk checksum mismatch"));
-        }
         let count = chunk.stats.count as usize;
-        SCRATCH.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            if cell.is_none() {
-                let d = zstd::bulk::Decompressor::new()
-                    .map_err(|e| Error::io("zstd init", &self.path, e))?;
-                *cell = Some((d, Vec::new()));
-            }
-            let Some((decompressor, raw)) = cell.as_mut() else {
-                return Err(Error::Internal("scratch buffer missing".into()));
-            };
-            raw.clear();
-            raw.reserve(chunk.raw_len as usize);
-            let n = decompressor.decompress_to_buffer(frame, raw).map_err(|e| {
-                Error::corruption(&self.path, at, format!("chunk does not decompress: {e}"))
-            })?;
-            if n != chunk.raw_len as usize || raw.len() != n {
-                return Err(Error::corruption(
-                    &self.path,
-                    at,
-                    "chunk decompressed to the wrong length",
-                ));
-            }
+        let frame = FrameRef {
+            offset: chunk.offset,
+            len: chunk.len,
+            raw_len: chunk.raw_len,
+            crc: chunk.crc,
+        };
+        with_frame(&self.bytes, &self.path, frame, "chunk", |raw| {
             let (ts_bytes, value_bytes) = raw.split_at(chunk.ts_len as usize);
             let ts_start = ts_out.len();
             decode_timestamps(chunk.ts_codec, ts_bytes, count, ts_out)

@@ -16,16 +16,9 @@ use crate::segment::encoding::{
     decode_timestamps, decode_values, encode_timestamps, encode_values,
 };
 use crate::segment::format::{HEADER_LEN, MAX_CHUNK_POINTS};
-use crate::segment::reader::parse_framed;
+use crate::segment::reader::{parse_framed, with_frame, FrameRef};
 use crate::segment::writer::frame_footer;
 use crate::storage::{FileBytes, FileSystem, ReadMode};
-
-thread_local! {
-    /// Decompression context and buffer reused across blocks on one thread (creating a
-    /// zstd context per block costs more than decoding a day of 5-minute buckets).
-    static SCRATCH: std::cell::RefCell<Option<(zstd::bulk::Decompressor<'static>, Vec<u8>)>> =
-        const { std::cell::RefCell::new(None) };
-}
 
 /// Magic of a rollup file; the last byte is the major format version.
 pub(crate) const ROLLUP_MAGIC: [u8; 8] = *b"SDROLUP\x01";
@@ -448,35 +441,13 @@ impl Rollup {
         block: &BlockMeta,
         out: &mut Vec<RollupBucket>,
     ) -> Result<()> {
-        let at = block.offset;
-        let corrupt = |what: String| Error::corruption(&self.path, at, what);
-        let frame = self
-            .bytes
-            .get(at as usize..at as usize + block.len as usize)
-            .ok_or_else(|| corrupt("rollup block outside the file".into()))?;
-        if crc32fast::hash(frame) != block.crc {
-            return Err(corrupt("rollup block checksum mismatch".into()));
-        }
-        SCRATCH.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            if cell.is_none() {
-                let d = zstd::bulk::Decompressor::new()
-                    .map_err(|e| Error::io("zstd init", &self.path, e))?;
-                *cell = Some((d, Vec::new()));
-            }
-            let Some((decompressor, raw)) = cell.as_mut() else {
-                return Err(Error::Internal("scratch buffer missing".into()));
-            };
-            raw.clear();
-            raw.reserve(block.raw_len as usize);
-            let n = decompressor
-                .decompress_to_buffer(frame, raw)
-                .map_err(|e| corrupt(format!("rollup block does not decompress: {e}")))?;
-            if n != block.raw_len as usize || raw.len() != n {
-                return Err(corrupt(
-                    "rollup block decompressed to the wrong length".into(),
-                ));
-            }
+        let frame = FrameRef {
+            offset: block.offset,
+            len: block.len,
+            raw_len: block.raw_len,
+            crc: block.crc,
+        };
+        with_frame(&self.bytes, &self.path, frame, "rollup block", |raw| {
             self.decode_columns(block, raw, out)
         })
     }
