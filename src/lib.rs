@@ -9,6 +9,7 @@ pub mod collector;
 mod compaction;
 mod db;
 mod error;
+pub(crate) mod format;
 pub(crate) mod head;
 mod options;
 pub(crate) mod partition;

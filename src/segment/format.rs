@@ -1,35 +1,11 @@
-//! Byte layout of a segment file (see FORMAT.md, "Segment files").
-//!
-//! ```text
-//! header   16 bytes  magic b"SDSEGMT\x01" | version u32 | flags u32
-//! chunks   one zstd frame per chunk, back to back
-//! footer   one zstd frame: bincode of `Footer`
-//! trailer  36 bytes  footer_offset u64 | footer_len u32 | footer_raw_len u32 |
-//!                    footer_crc u32 | version u32 | trailer_crc u32 | magic [8]
-//! ```
-//! All integers little-endian. Offsets are chained constants so that a field added in one
-//! place moves the others.
+//! What a segment file holds: its magic and version, the footer and its chunk table
+//! (FORMAT.md, "Segment files", is the byte layout). The framing around them (header,
+//! zstd frames, trailer) is `crate::format::frame`.
 
 use serde::{Deserialize, Serialize};
 
 pub(crate) const MAGIC: [u8; 8] = *b"SDSEGMT\x01";
 pub(crate) const VERSION: u32 = 1;
-
-pub(crate) const HEADER_MAGIC: usize = 0;
-pub(crate) const HEADER_VERSION: usize = HEADER_MAGIC + 8;
-pub(crate) const HEADER_FLAGS: usize = HEADER_VERSION + 4;
-pub(crate) const HEADER_LEN: usize = HEADER_FLAGS + 4;
-const _: () = assert!(HEADER_LEN == 16);
-
-pub(crate) const TRAILER_FOOTER_OFFSET: usize = 0;
-pub(crate) const TRAILER_FOOTER_LEN: usize = TRAILER_FOOTER_OFFSET + 8;
-pub(crate) const TRAILER_FOOTER_RAW_LEN: usize = TRAILER_FOOTER_LEN + 4;
-pub(crate) const TRAILER_FOOTER_CRC: usize = TRAILER_FOOTER_RAW_LEN + 4;
-pub(crate) const TRAILER_VERSION: usize = TRAILER_FOOTER_CRC + 4;
-pub(crate) const TRAILER_CRC: usize = TRAILER_VERSION + 4;
-pub(crate) const TRAILER_MAGIC: usize = TRAILER_CRC + 4;
-pub(crate) const TRAILER_LEN: usize = TRAILER_MAGIC + 8;
-const _: () = assert!(TRAILER_LEN == 36);
 
 /// Most points in one chunk; bounds every allocation made while decoding a chunk.
 pub(crate) const MAX_CHUNK_POINTS: u32 = 1 << 16;
@@ -38,8 +14,6 @@ pub(crate) const MAX_CHUNK_POINTS: u32 = 1 << 16;
 pub(crate) fn max_chunk_raw_len(count: u32) -> u64 {
     64 + 20 * u64::from(count)
 }
-/// A footer decompressing to more than this is damaged (about 10 M chunks).
-pub(crate) const MAX_FOOTER_RAW_LEN: u64 = 1 << 30;
 
 /// Statistics of one chunk, kept uncompressed in memory so that aggregations over
 /// whole chunks need no decompression. `min`, `max` and `sum` skip NaN values.
