@@ -3,8 +3,6 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
-use super::varint::{self, VarintError};
-
 /// The `N` bytes at `at`, if `bytes` has them.
 #[inline]
 pub(crate) fn array_at<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
@@ -28,8 +26,6 @@ pub(crate) fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
 pub(crate) enum ReadError {
     /// Fewer bytes remain than the read needs.
     Short,
-    /// A varint is malformed.
-    Varint(VarintError),
 }
 
 impl ReadError {
@@ -37,7 +33,6 @@ impl ReadError {
     pub(crate) fn what(self) -> &'static str {
         match self {
             ReadError::Short => "runs past the end",
-            ReadError::Varint(e) => e.what(),
         }
     }
 }
@@ -59,11 +54,6 @@ pub(crate) struct Reader<'a> {
 impl<'a> Reader<'a> {
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
         Reader { bytes, pos: 0 }
-    }
-
-    /// Offset of the next byte to read.
-    pub(crate) fn pos(&self) -> usize {
-        self.pos
     }
 
     /// Bytes left.
@@ -111,12 +101,6 @@ impl<'a> Reader<'a> {
     pub(crate) fn f64(&mut self) -> Result<f64, ReadError> {
         self.u64().map(f64::from_bits)
     }
-
-    /// A strict varint (see [`varint`]).
-    #[inline]
-    pub(crate) fn varint(&mut self) -> Result<u64, ReadError> {
-        varint::read_u64_at(self.bytes, &mut self.pos).map_err(ReadError::Varint)
-    }
 }
 
 #[cfg(test)]
@@ -135,20 +119,12 @@ mod tests {
         assert_eq!(r.u32(), Ok(1));
         assert_eq!(r.i64(), Ok(i64::MIN + 2));
         assert_eq!(r.u8(), Err(ReadError::Short));
-        assert_eq!((r.pos(), r.remaining()), (12, 0));
+        assert_eq!(r.remaining(), 0);
         let mut r = Reader::new(&b[..3]);
         assert_eq!(r.u32(), Err(ReadError::Short));
-        assert_eq!(r.pos(), 0, "a failed read does not move");
+        assert_eq!(r.remaining(), 3, "a failed read does not move");
         assert_eq!(r.take(usize::MAX), Err(ReadError::Short));
         assert_eq!(r.take(2).unwrap(), &[1, 0]);
         assert_eq!(r.rest(), &[0]);
-    }
-
-    #[test]
-    fn varints_go_through_the_strict_decoder() {
-        let mut r = Reader::new(&[0xac, 0x02, 0x80, 0x00]);
-        assert_eq!(r.varint(), Ok(300));
-        assert_eq!(r.varint(), Err(ReadError::Varint(VarintError::NonMinimal)));
-        assert_eq!(r.pos(), 2);
     }
 }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::format::frame::{from_bincode, parse_framed, with_frame, FrameRef, HEADER_LEN};
+use crate::format::frame::{parse_framed, with_frame, FrameRef, HEADER_LEN};
 use crate::segment::encoding::{decode_timestamps, decode_values};
 use crate::segment::format::*;
 use crate::storage::{FileBytes, FileSystem, ReadMode};
@@ -43,7 +43,7 @@ impl Segment {
 
     fn parse(b: &[u8], path: &Path) -> Result<Footer> {
         let framed = parse_framed(b, path, &MAGIC, VERSION)?;
-        let footer: Footer = from_bincode(&framed.footer).map_err(|e| {
+        let footer = Footer::decode(&framed.footer).map_err(|e| {
             Error::corruption(
                 path,
                 framed.footer_offset,

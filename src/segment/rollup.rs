@@ -4,21 +4,18 @@
 //! whose buckets are a multiple of the resolution. See FORMAT.md, "Rollup files".
 //!
 //! The file reuses the segment framing (16-byte header, one zstd frame per block, a
-//! bincode footer in a zstd frame, the 36-byte trailer) with its own magic. A block holds
+//! footer in a zstd frame, the 36-byte trailer) with its own magic. A block holds
 //! all buckets of one series, as ten columns encoded with the segment codecs.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
-use crate::format::bytes::Reader;
+use crate::format::bytes::{ReadError, Reader};
 use crate::format::compress::Compressor;
 use crate::format::frame::{
-    footer_and_trailer, from_bincode, header, parse_framed, to_bincode, with_frame, FrameRef,
-    HEADER_LEN,
+    footer_and_trailer, header, parse_framed, with_frame, FrameRef, HEADER_LEN,
 };
 use crate::segment::encoding::{
     decode_timestamps, decode_values, encode_timestamps, encode_values,
@@ -199,7 +196,7 @@ pub(crate) fn merge_buckets(a: &[RollupBucket], b: &[RollupBucket], out: &mut Ve
 }
 
 /// Where one series' block lives.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct BlockMeta {
     pub series: u32,
     /// File offset of the block's zstd frame.
@@ -216,7 +213,7 @@ pub(crate) struct BlockMeta {
 }
 
 /// The footer of a rollup file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RollupFooter {
     pub partition: i64,
     pub resolution: i64,
@@ -227,6 +224,83 @@ pub(crate) struct RollupFooter {
     pub series: u64,
     /// Sorted by series, one per series.
     pub blocks: Vec<BlockMeta>,
+}
+
+/// Bytes of the rollup footer before its block table (FORMAT.md, "Rollup files").
+pub(crate) const ROLLUP_FOOTER_FIXED_LEN: usize = 7 * 8;
+/// Bytes of one block table entry.
+pub(crate) const BLOCK_META_LEN: usize = 4 + 8 + 4 + 4 + 4 + 4 + 8 + 8;
+const _: () = assert!(ROLLUP_FOOTER_FIXED_LEN == 56 && BLOCK_META_LEN == 44);
+
+// Written and read field by field, as the segment footer is (see `Footer::encode`).
+impl RollupFooter {
+    /// The footer's bytes (before compression).
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(ROLLUP_FOOTER_FIXED_LEN + BLOCK_META_LEN * self.blocks.len());
+        for field in [self.partition, self.resolution, self.min_ts, self.max_ts] {
+            out.extend_from_slice(&field.to_le_bytes());
+        }
+        for field in [self.buckets, self.series, self.blocks.len() as u64] {
+            out.extend_from_slice(&field.to_le_bytes());
+        }
+        for b in &self.blocks {
+            out.extend_from_slice(&b.series.to_le_bytes());
+            out.extend_from_slice(&b.offset.to_le_bytes());
+            for field in [b.len, b.raw_len, b.crc, b.buckets] {
+                out.extend_from_slice(&field.to_le_bytes());
+            }
+            out.extend_from_slice(&b.min_ts.to_le_bytes());
+            out.extend_from_slice(&b.max_ts.to_le_bytes());
+        }
+        out
+    }
+
+    /// Decodes footer bytes: exactly [`ROLLUP_FOOTER_FIXED_LEN`] plus
+    /// [`BLOCK_META_LEN`] per block, nothing after.
+    pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<RollupFooter, String> {
+        let short = |e: ReadError| format!("footer {e}");
+        let mut r = Reader::new(bytes);
+        let partition = r.i64().map_err(short)?;
+        let resolution = r.i64().map_err(short)?;
+        let min_ts = r.i64().map_err(short)?;
+        let max_ts = r.i64().map_err(short)?;
+        let buckets = r.u64().map_err(short)?;
+        let series = r.u64().map_err(short)?;
+        let count = r.u64().map_err(short)?;
+        if count.checked_mul(BLOCK_META_LEN as u64) != Some(r.remaining() as u64) {
+            return Err(format!(
+                "footer lists {count} blocks but has {} bytes for them",
+                r.remaining()
+            ));
+        }
+        let mut blocks = Vec::with_capacity(r.remaining() / BLOCK_META_LEN);
+        while r.remaining() > 0 {
+            let block = (|| {
+                Ok::<_, ReadError>(BlockMeta {
+                    series: r.u32()?,
+                    offset: r.u64()?,
+                    len: r.u32()?,
+                    raw_len: r.u32()?,
+                    crc: r.u32()?,
+                    buckets: r.u32()?,
+                    min_ts: r.i64()?,
+                    max_ts: r.i64()?,
+                })
+            })()
+            .map_err(short)?;
+            blocks.push(block);
+        }
+        Ok(RollupFooter {
+            partition,
+            resolution,
+            min_ts,
+            max_ts,
+            buckets,
+            series,
+            blocks,
+        })
+    }
 }
 
 /// What a finished rollup file holds.
@@ -348,7 +422,7 @@ impl RollupWriter {
             series: self.blocks.len() as u64,
             blocks: std::mem::take(&mut self.blocks),
         };
-        let raw = to_bincode(&footer)?;
+        let raw = footer.encode();
         let footer_offset = self.buf.len() as u64;
         let tail = footer_and_trailer(
             &mut self.compressor,
@@ -417,7 +491,7 @@ impl Rollup {
             .map_err(|e| Error::io("open", path, e))?;
         let framed = parse_framed(&bytes, path, &ROLLUP_MAGIC, ROLLUP_VERSION)?;
         let footer_offset = framed.footer_offset;
-        let footer: RollupFooter = from_bincode(&framed.footer).map_err(|e| {
+        let footer = RollupFooter::decode(&framed.footer).map_err(|e| {
             Error::corruption(path, footer_offset, format!("footer does not decode: {e}"))
         })?;
         validate_footer(&footer, footer_offset, path)?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::format::compress::Compressor;
-use crate::format::frame::{footer_and_trailer, header, to_bincode};
+use crate::format::frame::{footer_and_trailer, header};
 use crate::segment::encoding::{encode_timestamps, encode_values};
 use crate::segment::format::*;
 use crate::storage::{FileSystem, WritableFile};
@@ -339,7 +339,7 @@ impl SegmentWriter {
             series: self.series,
             chunks: std::mem::take(&mut self.chunks),
         };
-        let raw = to_bincode(&footer)?;
+        let raw = footer.encode();
         let footer_offset = self.written + self.buf.len() as u64;
         let tail = footer_and_trailer(
             &mut self.compressor,
