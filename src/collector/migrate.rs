@@ -31,7 +31,8 @@ use serde_json::Value;
 
 use super::error::CollectorError;
 use super::event::{parse_rfc3339, MetricEvent, Source};
-use super::unified::{Outcome, UnifiedMetricsCollector};
+use super::report::Outcome;
+use super::unified::UnifiedMetricsCollector;
 
 /// The files, in import order.
 pub const FILES: [&str; 6] = [

@@ -127,9 +127,11 @@ mod id;
 mod insights;
 pub mod instrument;
 pub mod migrate;
+mod pipeline;
 mod privacy;
 mod query;
 mod queue;
+mod report;
 mod router;
 mod sample;
 mod sampler;
@@ -155,10 +157,11 @@ pub use instrument::TimingGuard;
 pub use privacy::{is_hashed, Privacy, PrivacyConfig, SanitizeRule, HASH_PREFIX};
 pub use query::{Aggregation, MetricQuery, QueryResult, ResultSeries};
 pub use queue::{AsyncConfig, BreakerState, QueueHealth};
+pub use report::{BatchReport, CollectorStats, ForgetReport, Outcome};
 pub use router::{PointSink, RealtimeAggregator, Router, SeriesWindow, StoredPoint, WindowStats};
 pub use sample::{BadRate, Sampler};
 pub use sampler::SystemSampler;
-pub use unified::{BatchReport, CollectorConfig, CollectorStats, Outcome, UnifiedMetricsCollector};
+pub use unified::{CollectorConfig, UnifiedMetricsCollector};
 pub use validate::{Rejection, Validator, ValidatorConfig};
 
 /// Dimension keys the collector sets itself; events may not use them.

@@ -28,7 +28,7 @@ use parking_lot::{Mutex, RwLock};
 
 use super::error::CollectorError;
 use super::event::{MetricEvent, Source};
-use super::unified::Shared;
+use super::pipeline::Shared;
 use super::validate::duration_ns;
 
 /// Settings of the asynchronous mode. Every field documents its default.

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use super::error::CollectorError;
 use super::event::{MetricEvent, Source};
-use super::unified::{Shared, UnifiedMetricsCollector};
+use super::pipeline::Shared;
+use super::unified::UnifiedMetricsCollector;
 
 /// Counters kept between samples to turn totals into rates.
 #[derive(Debug, Default)]

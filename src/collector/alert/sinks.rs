@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use super::{Alert, AlertState};
 use crate::collector::error::CollectorError;
 use crate::collector::event::{MetricEvent, Source};
-use crate::collector::unified::Shared;
+use crate::collector::pipeline::Shared;
 use crate::collector::RESERVED_DIMENSIONS;
 
 /// Receives alert notifications (firing and resolved), once per transition.
