@@ -29,10 +29,10 @@ use std::error::Error;
 use std::sync::Arc;
 use std::time::Instant;
 
+use sedimentdb::{Db, Durability, Options, Tier};
 use sedimentdb_collector::{
     AsyncConfig, CollectorConfig, ManualClock, MetricEvent, Source, UnifiedMetricsCollector,
 };
-use sedimentdb::{Db, Durability, Options, Tier};
 
 const T0: i64 = 1_714_564_800_000_000_000;
 const STEP: i64 = 10_000_000_000;

@@ -10,14 +10,13 @@
 //! cold. Then each query runs `--runs` times on each database (median reported), and
 //! the answers are compared (counts, min and max exactly, sums and averages to 1e-9).
 
-
 use std::time::{Duration, Instant};
 
-use sedimentdb_bench::tsbs_data::{make_hosts, metric_name, Shape, FIELDS, INTERVAL_NS, START_NS};
 use sedimentdb::{
     Aggregate, Db, Durability, Options, Query, QueryResult, RollupPolicy, Selector, SeriesKey,
     Tier, WriteBatch,
 };
+use sedimentdb_bench::tsbs_data::{make_hosts, metric_name, Shape, FIELDS, INTERVAL_NS, START_NS};
 
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 

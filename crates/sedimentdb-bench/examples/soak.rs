@@ -17,8 +17,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sedimentdb_bench::sys;
 use sedimentdb::{Db, Durability, Maintenance, Options, SeriesKey, WriteBatch};
+use sedimentdb_bench::sys;
 
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 

@@ -34,7 +34,6 @@
 //!
 //! Figures go to stdout, one `key=value` per line; progress and commentary go to stderr.
 
-
 use std::collections::HashSet;
 use std::error::Error;
 use std::fmt::Display;
@@ -42,11 +41,11 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use sedimentdb::{Db, Options, Selector, SeriesHandle, SeriesKey, Tier, TimeRange, WriteBatch};
 use sedimentdb_bench::sqlite_baseline::{self, Layout, SqliteRun};
 use sedimentdb_bench::sys;
 use sedimentdb_bench::tsbs_data::{self, metric_name, Checksum, GenPoint, Host, Shape, FIELDS};
 use sedimentdb_bench::tsbs_queries::{self, Digest};
-use sedimentdb::{Db, Options, Selector, SeriesHandle, SeriesKey, Tier, TimeRange, WriteBatch};
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 

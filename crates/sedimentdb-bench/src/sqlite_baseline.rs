@@ -226,8 +226,8 @@ fn file_len(path: &Path) -> Result<u64, Box<dyn Error>> {
 
 #[cfg(test)]
 mod tests {
-    use crate::tsbs_data::make_hosts;
     use super::*;
+    use crate::tsbs_data::make_hosts;
 
     #[test]
     fn both_layouts_load_everything() {

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use sedimentdb::{Db, Durability, Options};
 use sedimentdb_collector::{
     AsyncConfig, CollectorConfig, ManualClock, MetricEvent, Source, UnifiedMetricsCollector,
 };
-use sedimentdb::{Db, Durability, Options};
 
 const T0: i64 = 1_714_564_800_000_000_000;
 

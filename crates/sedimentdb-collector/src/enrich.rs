@@ -2,8 +2,8 @@
 //! to every event that does not set them itself.
 
 use super::event::MetricEvent;
-use super::validate::{is_dimension_key, Rejection};
 use super::event::RESERVED_DIMENSIONS;
+use super::validate::{is_dimension_key, Rejection};
 
 /// The enrichment stage: default dimensions, applied where an event has no value of its
 /// own for the key.

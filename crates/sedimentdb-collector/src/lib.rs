@@ -148,9 +148,8 @@ pub use dedup::{DedupConfig, Deduplicator};
 pub use enrich::Enricher;
 pub use error::CollectorError;
 pub use event::{
-    RESERVED_DIMENSIONS,
     format_rfc3339, parse_rfc3339, rfc3339, BusinessMetric, LearningMetric, MetricEvent,
-    PerformanceMetric, SecurityMetric, Source, SystemMetric, UserMetric,
+    PerformanceMetric, SecurityMetric, Source, SystemMetric, UserMetric, RESERVED_DIMENSIONS,
 };
 pub use id::EventId;
 pub use insights::{InsightArea, InsightConfig, Recommendation};
@@ -164,4 +163,3 @@ pub use sample::{BadRate, Sampler};
 pub use sampler::SystemSampler;
 pub use unified::{CollectorConfig, UnifiedMetricsCollector};
 pub use validate::{Rejection, Validator, ValidatorConfig};
-

@@ -22,8 +22,8 @@ use super::report::{BatchReport, CollectorStats, Outcome};
 use super::router::{RealtimeAggregator, Router, StoredPoint};
 use super::sample::{rate_label, Sampler};
 use super::validate::{Rejection, Validator};
-use sedimentdb::{Db, Matcher, SeriesHandle, SeriesKey, WriteBatch};
 use parking_lot::Mutex;
+use sedimentdb::{Db, Matcher, SeriesHandle, SeriesKey, WriteBatch};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 

@@ -133,8 +133,8 @@ impl PrivacyConfig {
     /// ```
     pub fn engine_retention(&self, mut options: sedimentdb::Options) -> sedimentdb::Options {
         for (source, keep) in &self.retention {
-            let selector =
-                sedimentdb::Selector::any().with(sedimentdb::Matcher::eq("source", source.as_str()));
+            let selector = sedimentdb::Selector::any()
+                .with(sedimentdb::Matcher::eq("source", source.as_str()));
             options = options.retention_for(selector, *keep);
         }
         options

@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
+use sedimentdb::{Db, Durability, Options};
 use sedimentdb_collector::{
     Aggregation, AuditDecision, AuditFilter, AuditLog, BusinessMetric, CollectorConfig,
     CollectorError, LearningMetric, ManualClock, MetricEvent, MetricQuery, PerformanceMetric,
     Principal, PrivacyConfig, Role, SecurityMetric, Source, SystemMetric, UnifiedMetricsCollector,
     UserMetric,
 };
-use sedimentdb::{Db, Durability, Options};
 
 const T0: i64 = 1_714_564_800_000_000_000;
 

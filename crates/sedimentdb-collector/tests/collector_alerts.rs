@@ -4,13 +4,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sedimentdb::{Db, Durability, Options};
 use sedimentdb_collector::alert::{Op, TrendDirection, WindowAggregate};
 use sedimentdb_collector::{
     Aggregation, Alert, AlertRule, AlertState, CallbackSink, CollectorConfig, JsonlSink,
     ManualClock, MetricEvent, MetricQuery, PerformanceMetric, Principal, Role, Severity,
     SystemMetric, UnifiedMetricsCollector,
 };
-use sedimentdb::{Db, Durability, Options};
 
 const T0: i64 = 1_714_564_800_000_000_000;
 const SEC: i64 = 1_000_000_000;

@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sedimentdb::storage::{DirLock, FileBytes, FileSystem, OsFileSystem, ReadMode, WritableFile};
+use sedimentdb::{Db, Durability, Options};
 use sedimentdb_collector::{
     Aggregation, AsyncConfig, BreakerState, CollectorConfig, CollectorError, MetricQuery,
     SystemMetric, UnifiedMetricsCollector,
 };
-use sedimentdb::storage::{DirLock, FileBytes, FileSystem, OsFileSystem, ReadMode, WritableFile};
-use sedimentdb::{Db, Durability, Options};
 
 const PASS: u8 = 0;
 const BLOCK: u8 = 1;

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
+use sedimentdb::{Db, Durability, Options};
 use sedimentdb_collector::{
     CollectorConfig, InsightArea, InsightConfig, LearningMetric, ManualClock, MetricEvent,
     PerformanceMetric, Principal, PrivacyConfig, Role, SystemMetric, UnifiedMetricsCollector,
     UserMetric,
 };
-use sedimentdb::{Db, Durability, Options};
 
 const T0: i64 = 1_714_564_800_000_000_000;
 const MIN: i64 = 60_000_000_000;

@@ -3,12 +3,12 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use sedimentdb::{Db, Durability, Options};
+use sedimentdb_collector::track_performance;
 use sedimentdb_collector::{
     Aggregation, CollectorConfig, MetricQuery, Principal, Role, SystemSampler,
     UnifiedMetricsCollector,
 };
-use sedimentdb::{Db, Durability, Options};
-use sedimentdb_collector::track_performance;
 
 fn admin() -> Principal {
     Principal::new("test", Role::Admin)

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use sedimentdb::{Db, Durability, Options, Selector};
 use sedimentdb_collector::migrate::{import_ai_onboard, FILES};
 use sedimentdb_collector::{
     is_hashed, Aggregation, CollectorConfig, ManualClock, MetricQuery, Principal, PrivacyConfig,
     Role, UnifiedMetricsCollector,
 };
-use sedimentdb::{Db, Durability, Options, Selector};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ai_onboard");
 

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sedimentdb::{Db, Durability, Options, Selector, TimeRange};
 use sedimentdb_collector::{
     Aggregation, CollectorConfig, DedupConfig, Enricher, ManualClock, MetricEvent, MetricQuery,
     Outcome, PerformanceMetric, Rejection, Sampler, Source, SystemMetric, UnifiedMetricsCollector,
     UserMetric,
 };
-use sedimentdb::{Db, Durability, Options, Selector, TimeRange};
 
 fn admin() -> sedimentdb_collector::Principal {
     sedimentdb_collector::Principal::new("test", sedimentdb_collector::Role::Admin)

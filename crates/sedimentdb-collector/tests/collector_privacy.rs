@@ -5,11 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sedimentdb::{Db, Durability, Options, Selector};
 use sedimentdb_collector::{
     is_hashed, Aggregation, AsyncConfig, CollectorConfig, ManualClock, MetricQuery, PrivacyConfig,
     Source, SystemMetric, UnifiedMetricsCollector, UserMetric,
 };
-use sedimentdb::{Db, Durability, Options, Selector};
 
 fn admin() -> sedimentdb_collector::Principal {
     sedimentdb_collector::Principal::new("test", sedimentdb_collector::Role::Admin)

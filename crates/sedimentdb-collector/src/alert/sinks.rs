@@ -9,9 +9,9 @@ use parking_lot::Mutex;
 
 use super::{Alert, AlertState};
 use crate::error::CollectorError;
+use crate::event::RESERVED_DIMENSIONS;
 use crate::event::{MetricEvent, Source};
 use crate::pipeline::Shared;
-use crate::event::RESERVED_DIMENSIONS;
 
 /// Receives alert notifications (firing and resolved), once per transition.
 pub trait AlertSink: Send + Sync {
