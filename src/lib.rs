@@ -43,6 +43,7 @@ mod error;
 pub(crate) mod head;
 mod options;
 pub(crate) mod partition;
+mod points;
 pub mod storage;
 mod types;
 
@@ -65,12 +66,13 @@ mod fuzz_entry;
 pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
 pub use compaction::{CompactionReport, RetentionReport, SkippedPartition, Tier};
 pub use db::{
-    Db, DeleteReport, FlushReport, Maintenance, MaintenanceStatus, PartitionStats,
-    QuarantineReport, RecoveryReport, SegmentDamage, Stats, VerifyReport,
+    Db, DeleteReport, FlushReport, MaintenanceStatus, PartitionStats, QuarantineReport,
+    RecoveryReport, SegmentDamage, Stats, VerifyReport,
 };
 pub use error::{Error, Result};
 pub use options::{
-    DamagedSegments, Durability, Options, RecoveryMode, RollupPolicy, MAX_ROLLUP_BUCKETS,
+    DamagedSegments, Durability, Maintenance, Options, RecoveryMode, RollupPolicy,
+    MAX_ROLLUP_BUCKETS,
 };
 pub use query::select::{SelectIter, SeriesPoints};
 pub use query::{Aggregate, Query, QueryResult};

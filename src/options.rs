@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::storage::{FileSystem, OsFileSystem, ReadMode};
-use crate::types::KeyLimits;
+use crate::types::{duration_ns_saturating, KeyLimits};
 
 /// When a write is acknowledged relative to the WAL reaching stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -85,7 +85,7 @@ pub struct Options {
     pub(crate) retention: Option<i64>,
     pub(crate) retention_rules: Vec<(crate::types::Selector, i64)>,
     pub(crate) rollups: Vec<(crate::types::Selector, RollupPolicy)>,
-    pub(crate) maintenance: crate::db::Maintenance,
+    pub(crate) maintenance: Maintenance,
     pub(crate) compaction_io_limit: Option<u64>,
     pub(crate) wal_file_size: u64,
     pub(crate) max_series: u64,
@@ -94,6 +94,24 @@ pub struct Options {
     pub(crate) read_mode: ReadMode,
     pub(crate) create_if_missing: bool,
     pub(crate) file_system: Arc<dyn FileSystem>,
+}
+
+/// Intervals of the background maintenance thread (see [`crate::Options::maintenance`]).
+/// `None` leaves that task to explicit API calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Maintenance {
+    /// Flush the head at least this often. Default: `None`.
+    pub flush_every: Option<Duration>,
+    /// Run [`crate::Db::compact`] this often. Default: `None`.
+    pub compact_every: Option<Duration>,
+    /// Run [`crate::Db::apply_retention`] this often. Default: `None`.
+    pub retention_every: Option<Duration>,
+}
+
+impl Maintenance {
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.flush_every.is_some() || self.compact_every.is_some() || self.retention_every.is_some()
+    }
 }
 
 const HOUR_NS: i64 = 3_600_000_000_000;
@@ -115,7 +133,7 @@ impl Default for Options {
             retention: None,
             retention_rules: Vec::new(),
             rollups: Vec::new(),
-            maintenance: crate::db::Maintenance::default(),
+            maintenance: Maintenance::default(),
             compaction_io_limit: None,
             wal_file_size: 64 << 20,
             max_series: 10_000_000,
@@ -150,7 +168,7 @@ impl Options {
     /// Span of time the hot head holds before it is flushed to a segment, measured from
     /// its oldest to its newest timestamp. Default: 2 hours.
     pub fn head_window(mut self, window: Duration) -> Self {
-        self.head_window = duration_ns(window);
+        self.head_window = duration_ns_saturating(window);
         self
     }
 
@@ -169,7 +187,7 @@ impl Options {
     /// Length of a time partition; every segment holds points of one partition.
     /// Default: 1 day.
     pub fn partition_duration(mut self, duration: Duration) -> Self {
-        self.partition_duration = duration_ns(duration).max(1);
+        self.partition_duration = duration_ns_saturating(duration).max(1);
         self
     }
 
@@ -189,7 +207,7 @@ impl Options {
     /// Age (behind the newest point in the database) after which a partition is cold:
     /// compaction rewrites it into one dense segment. Default: 30 days.
     pub fn warm_duration(mut self, duration: Duration) -> Self {
-        self.warm_duration = duration_ns(duration);
+        self.warm_duration = duration_ns_saturating(duration);
         self
     }
 
@@ -211,7 +229,7 @@ impl Options {
     /// [`crate::Db::apply_retention`] drops segments wholly older than that. Default:
     /// forever.
     pub fn retention(mut self, duration: Duration) -> Self {
-        self.retention = Some(duration_ns(duration));
+        self.retention = Some(duration_ns_saturating(duration));
         self
     }
 
@@ -221,7 +239,8 @@ impl Options {
     /// (invisible at once, removed from disk by the next compaction). Rules add to
     /// [`Options::retention`]; the shortest applicable period wins. Default: none.
     pub fn retention_for(mut self, selector: crate::types::Selector, duration: Duration) -> Self {
-        self.retention_rules.push((selector, duration_ns(duration)));
+        self.retention_rules
+            .push((selector, duration_ns_saturating(duration)));
         self
     }
 
@@ -270,7 +289,7 @@ impl Options {
     /// Starts a background thread (owned by the `Db`, stopped on close) that flushes,
     /// compacts and applies retention at these intervals. Writers are held only for the
     /// short manifest swaps. Default: off.
-    pub fn maintenance(mut self, plan: crate::db::Maintenance) -> Self {
+    pub fn maintenance(mut self, plan: Maintenance) -> Self {
         self.maintenance = plan;
         self
     }
@@ -420,8 +439,4 @@ impl RollupPolicy {
         }
         Ok(())
     }
-}
-
-fn duration_ns(d: Duration) -> i64 {
-    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }

@@ -257,6 +257,18 @@ pub(crate) fn validate_timestamp(ts: Timestamp) -> Result<()> {
     Ok(())
 }
 
+/// `d` in nanoseconds, the unit of every [`Timestamp`]; `None` when it does not fit an
+/// `i64` (about 292 years).
+pub(crate) fn duration_ns(d: std::time::Duration) -> Option<i64> {
+    i64::try_from(d.as_nanos()).ok()
+}
+
+/// [`duration_ns`], saturating at `i64::MAX`: for options where "longer than 292 years"
+/// means "forever".
+pub(crate) fn duration_ns_saturating(d: std::time::Duration) -> i64 {
+    duration_ns(d).unwrap_or(i64::MAX)
+}
+
 /// One condition on a dimension. Used inside a [`Selector`].
 #[derive(Debug, Clone)]
 pub enum Matcher {

@@ -9,14 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use super::plan::{
     plan_compaction, plan_partition, plan_retention, CompactionPolicy, CompactionTask, TierTarget,
-    LEVEL_COLD, LEVEL_WARM,
 };
 use super::rollup::{plan_rollup_retention, raw_droppable, Coverage};
 use crate::db::{DbInner, LiveRollup, LiveSegment, Tombstones, Version};
 use crate::error::{Error, Result};
 use crate::partition::manifest::{ManifestBody, RollupEntry, SegmentEntry};
-use crate::partition::partition_of;
-use crate::query::merge::merge_pieces;
+use crate::partition::{partition_of, LEVEL_COLD, LEVEL_WARM};
+use crate::points::merge_pieces;
 use crate::segment::rollup::{merge_buckets, summarise, Rollup, RollupBucket, RollupWriter};
 use crate::segment::writer::{encode_series, EncodedSeries};
 use crate::segment::{Segment, SegmentWriter};

@@ -13,11 +13,11 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::{DbInner, LiveSegment, Version};
-use crate::compaction::plan::LEVEL_FLUSH;
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::partition::manifest::SegmentEntry;
 use crate::partition::partition_of;
+use crate::partition::LEVEL_FLUSH;
 use crate::segment::{Segment, SegmentWriter};
 use crate::storage::write_atomic;
 
@@ -208,7 +208,7 @@ fn write_heads(db: &DbInner, heads: &[Arc<Head>], next_id: &mut u64) -> Result<V
                 h.read_series(id, crate::types::TimeRange::all(), &mut t, &mut v);
                 pieces.push((t, v));
             }
-            crate::query::merge::merge_pieces(&pieces, &mut merged_ts, &mut merged_vals);
+            crate::points::merge_pieces(&pieces, &mut merged_ts, &mut merged_vals);
             if let Err(e) = visit(id, &merged_ts, &merged_vals) {
                 error = Some(e);
                 break;

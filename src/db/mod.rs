@@ -32,7 +32,7 @@ use crate::wal::{self, Wal};
 pub use delete::DeleteReport;
 pub use flush::FlushReport;
 pub(crate) use layout::Layout;
-pub use maintenance::{Maintenance, MaintenanceStatus};
+pub use maintenance::MaintenanceStatus;
 pub use quarantine::QuarantineReport;
 pub(crate) use tombstone::Tombstones;
 pub use verify::{SegmentDamage, VerifyReport};
@@ -727,7 +727,7 @@ fn partition_stats(
                 cold: true,
                 ..PartitionStats::default()
             });
-        p.cold &= s.level >= crate::compaction::plan::LEVEL_COLD;
+        p.cold &= s.level >= crate::partition::LEVEL_COLD;
         p.segments += 1;
         p.points += s.points;
         p.bytes += s.bytes;

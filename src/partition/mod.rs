@@ -4,6 +4,13 @@ pub(crate) mod manifest;
 
 use crate::types::Timestamp;
 
+/// Level of segments written by a flush (recorded in the manifest's segment entries).
+pub(crate) const LEVEL_FLUSH: u8 = 0;
+/// Level of a warm partition's merged segment.
+pub(crate) const LEVEL_WARM: u8 = 1;
+/// Level of a cold partition's dense segment.
+pub(crate) const LEVEL_COLD: u8 = 2;
+
 /// The partition a timestamp belongs to: `floor(ts / duration)`.
 pub(crate) fn partition_of(ts: Timestamp, duration: i64) -> i64 {
     ts.div_euclid(duration)

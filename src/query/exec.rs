@@ -14,7 +14,6 @@ use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use super::agg::{Bucketing, Needs, Partial};
-use super::merge::merge_pieces;
 use super::plan::{chunk_action, plan_series_into, ChunkAction, Interval, Needed, Step};
 use super::result::{Explain, Labels, QueryResult, ResultSeries};
 use super::spec::{
@@ -25,6 +24,7 @@ use crate::db::{LiveRollup, LiveSegment, Tombstones, Version};
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::index::Catalog;
+use crate::points::merge_pieces;
 use crate::segment::format::{ChunkMeta, ChunkStats};
 use crate::segment::rollup::RollupBucket;
 use crate::segment::Segment;

@@ -115,7 +115,6 @@
 //! A whole-range `Last` (or `First`) reads only from the newest (oldest) chunk of each
 //! series and widens back to the full range only if that finds no value.
 
-pub(crate) mod merge;
 pub(crate) mod select;
 
 mod agg;

@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::types::{Matcher, Selector, TimeRange, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
+use crate::types::{
+    duration_ns, Matcher, Selector, TimeRange, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP,
+};
 
 /// Widest bucket a query may ask for: 2^62 ns (about 146 years). With timestamps kept
 /// inside [`MIN_TIMESTAMP`, `MAX_TIMESTAMP`], the start of every bucket that can hold a
@@ -364,10 +366,6 @@ pub struct Query {
     pub(crate) parallelism: Parallelism,
     /// A bucket width given as a `Duration` too long for an `i64` of nanoseconds.
     bad_duration: Option<&'static str>,
-}
-
-fn duration_ns(d: Duration) -> Option<i64> {
-    i64::try_from(d.as_nanos()).ok()
 }
 
 impl Query {

@@ -1,4 +1,6 @@
-//! Merging sorted runs of one series from several sources.
+//! Merging sorted runs of one series from several sources: the storage primitive that
+//! flush, deletion, compaction and queries share (a later source wins on equal
+//! timestamps).
 
 /// Merges `pieces` (each sorted by time without duplicates; later pieces are newer)
 /// into one sorted run in which, for equal timestamps, the newest piece's value wins.
