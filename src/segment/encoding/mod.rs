@@ -22,6 +22,7 @@
 
 mod bits;
 mod decimal;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz_entry;
 mod planes;
 mod timestamps;
