@@ -3,7 +3,7 @@
 use super::id::EventId;
 use super::validate::Rejection;
 
-/// What [`UnifiedMetricsCollector::forget_user`] deleted.
+/// What [`UnifiedMetricsCollector::forget_user`](crate::UnifiedMetricsCollector::forget_user) deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ForgetReport {
     /// Series keyed by the user.
@@ -35,7 +35,7 @@ impl Outcome {
     }
 }
 
-/// What [`UnifiedMetricsCollector::batch_collect`] did, event by event.
+/// What [`UnifiedMetricsCollector::batch_collect`](crate::UnifiedMetricsCollector::batch_collect) did, event by event.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchReport {
     /// One outcome per event, in input order.
