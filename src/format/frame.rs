@@ -175,10 +175,18 @@ pub(crate) fn parse_framed(
         return Err(corrupt(0, "bad segment magic".into()));
     }
     let version = u32_at(b, HEADER_VERSION).ok_or_else(short)?;
-    if version > supported || found_magic.get(7) != magic.get(7) {
+    // The magic's last byte is the major version: when it differs, it is the version to
+    // report (the field after it may well still say 1).
+    let major = found_magic.get(7).copied().unwrap_or(0);
+    let expected_major = magic.get(7).copied().unwrap_or(0);
+    if version > supported || major != expected_major {
         return Err(Error::UnsupportedVersion {
             file: path.into(),
-            found: version,
+            found: if major != expected_major {
+                u32::from(major)
+            } else {
+                version
+            },
             supported,
         });
     }

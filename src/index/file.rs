@@ -1226,7 +1226,7 @@ mod tests {
 // The TSBS host generator of the examples and benches (std only), so that the figures
 // below are for the same tags as theirs.
 #[cfg(test)]
-#[path = "../../examples/common/tsbs_data.rs"]
+#[path = "../../crates/sedimentdb-bench/src/tsbs_data.rs"]
 #[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tsbs_data;
 
