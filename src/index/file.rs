@@ -1238,7 +1238,7 @@ mod tests {
 // The TSBS host generator of the examples and benches (std only), so that the figures
 // below are for the same tags as theirs.
 #[cfg(test)]
-#[path = "../../examples/common/tsbs_data.rs"]
+#[path = "../../crates/sedimentdb-bench/src/tsbs_data.rs"]
 mod tsbs_data;
 
 /// Figures for the catalog of a TSBS-like "devops" data set. Run with

@@ -22,6 +22,7 @@
 
 mod bits;
 mod decimal;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz_entry;
 mod planes;
 mod timestamps;
@@ -29,7 +30,6 @@ mod varint;
 mod xor;
 
 use std::fmt;
-use std::ops::Range;
 
 /// A decoder was given bytes that are not a valid encoding. The caller (the segment
 /// reader) turns it into a corruption error naming the file and offset.
@@ -211,6 +211,7 @@ fn decode_constant_values(
     Ok(())
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// Query fast path: the positions of the timestamps inside `[start, end)` of a
 /// `Constant` column, computed from its 16 bytes without decoding.
 ///
@@ -223,7 +224,7 @@ pub(crate) fn constant_timestamp_positions(
     count: usize,
     start: i64,
     end: i64,
-) -> Option<Range<usize>> {
+) -> Option<std::ops::Range<usize>> {
     if TimestampCodec::try_from(codec).ok()? != TimestampCodec::Constant || count == 0 {
         return None;
     }
@@ -250,6 +251,7 @@ pub(crate) fn constant_timestamp_positions(
     Some(lo..lower_bound(end).max(lo))
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// Query fast path: the value of a `Constant` value column (aggregates over it need no
 /// decoding). `None` for other codecs or bytes that do not decode.
 pub(crate) fn constant_value(codec: u8, bytes: &[u8]) -> Option<f64> {
@@ -260,6 +262,7 @@ pub(crate) fn constant_value(codec: u8, bytes: &[u8]) -> Option<f64> {
     Some(f64::from_bits(u64::from_le_bytes(bits)))
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// Appends `values` in exactly `codec`, or returns false (writing nothing) when `codec`
 /// cannot represent them. For tests and the fuzz entry, which check every codec, not
 /// just the chooser's pick.
@@ -274,6 +277,7 @@ pub(crate) fn encode_values_as(values: &[f64], codec: ValueCodec, out: &mut Vec<
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// Timestamp counterpart of [`encode_values_as`].
 pub(crate) fn encode_timestamps_as(ts: &[i64], codec: TimestampCodec, out: &mut Vec<u8>) -> bool {
     timestamps::encode_as(ts, codec, out)

@@ -50,6 +50,7 @@ pub(crate) fn encode(ts: &[i64], out: &mut Vec<u8>) -> TimestampCodec {
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// Appends `ts` in exactly `codec`, or returns false (writing nothing) when `codec`
 /// cannot represent it: `Constant` needs equal nonzero steps (or one point), the delta
 /// codecs need two points.

@@ -1,0 +1,16 @@
+//! One module per subcommand; `run` dispatches.
+
+pub mod completions;
+pub mod stats;
+
+use crate::cli::{Cli, Command};
+use crate::exit::{CliResult, Status};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> CliResult<Status> {
+    let global = crate::output::Global::new(&cli);
+    match cli.command {
+        Command::Stats(args) => stats::run(&global, args),
+        Command::Completions(args) => completions::run(args),
+    }
+}
