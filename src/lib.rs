@@ -43,10 +43,10 @@ mod error;
 pub(crate) mod format;
 pub(crate) mod head;
 mod options;
-pub(crate) mod partition;
 mod points;
 pub mod storage;
 mod types;
+pub(crate) mod version;
 
 pub(crate) mod index;
 pub mod query;
