@@ -319,7 +319,7 @@ fn create(fs: &dyn FileSystem, layout: &Layout, opts: &Options) -> Result<Manife
         fs.create_dir_all(dir)
             .map_err(|e| Error::io("mkdir", dir, e))?;
     }
-    write_atomic(fs, &layout.manifest, &manifest.encode())?;
+    write_atomic(fs, &layout.manifest, &manifest.encode()?)?;
     Ok(manifest)
 }
 

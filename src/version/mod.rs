@@ -225,7 +225,7 @@ impl VersionSet {
             }
         };
 
-        write_atomic(&*self.fs, &self.layout.manifest, &manifest.encode())?;
+        write_atomic(&*self.fs, &self.layout.manifest, &manifest.encode()?)?;
         *self.manifest.lock() = manifest;
 
         let mut slot = self.current.write();
