@@ -124,8 +124,10 @@ use std::sync::Arc;
 
 use roaring::{MultiOps, RoaringBitmap};
 
-use super::catalog::{Catalog, MAX_SERIES};
+#[cfg(test)]
+use super::catalog::Catalog;
 use super::postings::{DimPostings, Postings};
+use super::MAX_SERIES;
 use crate::error::{Error, Result};
 use crate::format::bytes::{u32_at, u64_at};
 use crate::format::compress;
@@ -320,8 +322,18 @@ fn put_frame(out: &mut Vec<u8>, kind: u8, codec: u8, raw_len: u64, data: &[u8]) 
 // Decoding
 // ---------------------------------------------------------------------------------------
 
+/// What a catalog file holds, checked against itself; the catalog builds itself from
+/// it (and checks that no key repeats).
+pub(super) struct Decoded {
+    /// Series `i` is `keys[i]`.
+    pub keys: Vec<Arc<SeriesKey>>,
+    pub postings: Postings,
+    /// File offset of the key table block, for errors about keys.
+    pub keys_at: u64,
+}
+
 /// Decodes a catalog file; `path` only names the file in errors.
-pub(super) fn decode(bytes: &[u8], path: &Path) -> Result<Catalog> {
+pub(super) fn decode(bytes: &[u8], path: &Path) -> Result<Decoded> {
     let corrupt = |offset: usize, what: String| Error::corruption(path, offset as u64, what);
 
     let too_short = || {
@@ -395,15 +407,10 @@ pub(super) fn decode(bytes: &[u8], path: &Path) -> Result<Catalog> {
         .map_err(|damage| corrupt(keys_at, format!("key table: {damage}")))?;
     let postings = parse_postings(&postings_body, &table)
         .map_err(|damage| corrupt(postings_at, format!("postings: {damage}")))?;
-    let keys = table.keys();
-    Catalog::from_parts(keys, postings).map_err(|id| {
-        corrupt(
-            keys_at,
-            format!(
-                "key table: series {} repeats the key of an earlier series",
-                id.0
-            ),
-        )
+    Ok(Decoded {
+        keys: table.keys(),
+        postings,
+        keys_at: keys_at as u64,
     })
 }
 
@@ -1185,8 +1192,8 @@ mod tests {
                 bytes[..MAGIC.len()].copy_from_slice(&MAGIC);
                 bytes[VERSION_AT..FLAGS_AT].copy_from_slice(&VERSION.to_le_bytes());
             }
-            let _ = decode(&bytes, &path());
-            let _ = decode(&finish(bytes), &path());
+            let _ = Catalog::decode(&bytes, &path());
+            let _ = Catalog::decode(&finish(bytes), &path());
         }
 
         /// Damage behind valid checksums (a writer bug, or forgery): the decoder must
@@ -1211,7 +1218,7 @@ mod tests {
                 let at = at.index(target.len() + 1);
                 target.truncate(at);
             }
-            if let Ok(decoded) = decode(&assemble(&table, &body), &path()) {
+            if let Ok(decoded) = Catalog::decode(&assemble(&table, &body), &path()) {
                 decoded.assert_consistent();
                 for selector in &selectors {
                     prop_assert_eq!(decoded.select(selector), reference(&decoded, selector));
