@@ -115,6 +115,14 @@ impl Maintenance {
 }
 
 const HOUR_NS: i64 = 3_600_000_000_000;
+/// Smallest [`Options::head_memory_budget`].
+const MIN_HEAD_MEMORY_BUDGET: usize = 1 << 16;
+/// Bounds of [`Options::chunk_points`] and [`Options::cold_chunk_points`] (the upper one
+/// is the segment format's bound on a chunk).
+const MIN_CHUNK_POINTS: usize = 16;
+const MAX_CHUNK_POINTS: usize = 1 << 16;
+/// Smallest [`Options::wal_file_size`] and [`Options::compaction_io_limit`].
+const MIN_IO_BYTES: u64 = 4096;
 
 impl Default for Options {
     fn default() -> Self {
@@ -173,9 +181,10 @@ impl Options {
     }
 
     /// Bytes of memory the head may use; at the budget it is flushed and writers wait for
-    /// the flush (backpressure). Default: 256 MiB.
+    /// the flush (backpressure). At least 64 KiB ([`crate::Db::open`] refuses less).
+    /// Default: 256 MiB.
     pub fn head_memory_budget(mut self, bytes: usize) -> Self {
-        self.head_memory_budget = bytes.max(1 << 16);
+        self.head_memory_budget = bytes;
         self
     }
 
@@ -184,23 +193,23 @@ impl Options {
         self.head_memory_budget
     }
 
-    /// Length of a time partition; every segment holds points of one partition.
-    /// Default: 1 day.
+    /// Length of a time partition; every segment holds points of one partition. At
+    /// least 1 ns. Default: 1 day.
     pub fn partition_duration(mut self, duration: Duration) -> Self {
-        self.partition_duration = duration_ns_saturating(duration).max(1);
+        self.partition_duration = duration_ns_saturating(duration);
         self
     }
 
-    /// zstd level for segments written by a flush (1..=22). Default: 3.
+    /// zstd level for segments written by a flush, 1..=22. Default: 3.
     pub fn warm_zstd_level(mut self, level: i32) -> Self {
-        self.warm_zstd_level = level.clamp(1, 22);
+        self.warm_zstd_level = level;
         self
     }
 
     /// Most points in one segment chunk (a chunk is the unit of decompression and of
-    /// statistics). Default: 2048.
+    /// statistics), 16..=65536. Default: 2048.
     pub fn chunk_points(mut self, points: usize) -> Self {
-        self.chunk_points = points.clamp(16, 1 << 16);
+        self.chunk_points = points;
         self
     }
 
@@ -211,17 +220,18 @@ impl Options {
         self
     }
 
-    /// zstd level for cold segments (1..=22). Default: 15 (cold data is written once and
+    /// zstd level for cold segments, 1..=22. Default: 15 (cold data is written once and
     /// read rarely; on the TSBS data 15 is 2% smaller than 9 at half the speed).
     pub fn cold_zstd_level(mut self, level: i32) -> Self {
-        self.cold_zstd_level = level.clamp(1, 22);
+        self.cold_zstd_level = level;
         self
     }
 
-    /// Most points in one chunk of a cold segment. Default: 16384 (a day of 10 s samples
-    /// in about one chunk; fewer chunks mean fewer per-chunk headers and statistics).
+    /// Most points in one chunk of a cold segment, 16..=65536. Default: 16384 (a day of
+    /// 10 s samples in about one chunk; fewer chunks mean fewer per-chunk headers and
+    /// statistics).
     pub fn cold_chunk_points(mut self, points: usize) -> Self {
-        self.cold_chunk_points = points.clamp(16, 1 << 16);
+        self.cold_chunk_points = points;
         self
     }
 
@@ -276,8 +286,54 @@ impl Options {
         &self.rollups
     }
 
-    /// Checks the options that can be wrong whatever the directory holds.
+    /// Checks the options that can be wrong whatever the directory holds: a value out of
+    /// its documented range is [`crate::Error::InvalidArgument`] naming the option, never
+    /// silently replaced by the nearest allowed one.
     pub(crate) fn validate(&self) -> crate::Result<()> {
+        fn check<T: PartialOrd + std::fmt::Display>(
+            option: &str,
+            value: T,
+            min: T,
+            max: T,
+        ) -> crate::Result<()> {
+            if value < min || value > max {
+                return Err(crate::Error::invalid(format!(
+                    "Options::{option} is {value}, outside {min}..={max}"
+                )));
+            }
+            Ok(())
+        }
+        check(
+            "head_memory_budget",
+            self.head_memory_budget,
+            MIN_HEAD_MEMORY_BUDGET,
+            usize::MAX,
+        )?;
+        check(
+            "partition_duration (ns)",
+            self.partition_duration,
+            1,
+            i64::MAX,
+        )?;
+        check("warm_zstd_level", self.warm_zstd_level, 1, 22)?;
+        check("cold_zstd_level", self.cold_zstd_level, 1, 22)?;
+        check(
+            "chunk_points",
+            self.chunk_points,
+            MIN_CHUNK_POINTS,
+            MAX_CHUNK_POINTS,
+        )?;
+        check(
+            "cold_chunk_points",
+            self.cold_chunk_points,
+            MIN_CHUNK_POINTS,
+            MAX_CHUNK_POINTS,
+        )?;
+        if let Some(limit) = self.compaction_io_limit {
+            check("compaction_io_limit", limit, MIN_IO_BYTES, u64::MAX)?;
+        }
+        check("wal_file_size", self.wal_file_size, MIN_IO_BYTES, u64::MAX)?;
+        check("max_batch_points", self.max_batch_points, 1, usize::MAX)?;
         for (i, (_, policy)) in self.rollups.iter().enumerate() {
             policy
                 .validate(self.partition_duration)
@@ -295,15 +351,16 @@ impl Options {
     }
 
     /// Caps the bytes per second compaction writes, so that background compaction does
-    /// not starve the service's own disk I/O. Default: no cap.
+    /// not starve the service's own disk I/O. At least 4096. Default: no cap.
     pub fn compaction_io_limit(mut self, bytes_per_sec: u64) -> Self {
-        self.compaction_io_limit = Some(bytes_per_sec.max(4096));
+        self.compaction_io_limit = Some(bytes_per_sec);
         self
     }
 
-    /// Size at which a WAL file is closed and a new one started. Default: 64 MiB.
+    /// Size at which a WAL file is closed and a new one started. At least 4096.
+    /// Default: 64 MiB.
     pub fn wal_file_size(mut self, bytes: u64) -> Self {
-        self.wal_file_size = bytes.max(4096);
+        self.wal_file_size = bytes;
         self
     }
 
@@ -314,9 +371,9 @@ impl Options {
         self
     }
 
-    /// Most points in one write batch. Default: 1 million.
+    /// Most points in one write batch, at least 1. Default: 1 million.
     pub fn max_batch_points(mut self, points: usize) -> Self {
-        self.max_batch_points = points.max(1);
+        self.max_batch_points = points;
         self
     }
 
