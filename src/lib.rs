@@ -77,6 +77,7 @@ pub use options::{
 };
 pub use query::select::{SelectIter, SeriesPoints};
 pub use query::{Aggregate, Query, QueryResult};
+pub use types::timestamp;
 pub use types::{
     KeyLimits, Matcher, Point, Selector, SeriesId, SeriesKey, TimeRange, Timestamp, MAX_TIMESTAMP,
     MIN_TIMESTAMP,

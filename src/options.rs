@@ -8,6 +8,7 @@ use crate::types::{duration_ns_saturating, KeyLimits};
 
 /// When a write is acknowledged relative to the WAL reaching stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Durability {
     /// fsync the WAL before acknowledging; concurrent writers share one fsync (group
     /// commit). An acknowledged point survives a power cut. The default.
@@ -23,6 +24,7 @@ pub enum Durability {
 
 /// What replay does with a damaged WAL record that is not the torn tail of the last file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum RecoveryMode {
     /// Fail `open` with a corruption error naming file and offset. The default.
     #[default]
@@ -47,6 +49,7 @@ pub enum RecoveryMode {
 /// }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum DamagedSegments {
     /// Fail `open` with [`crate::Error::Corruption`] naming the file and offset, so that
     /// nothing disappears from the database without someone deciding it. The default.
@@ -97,8 +100,20 @@ pub struct Options {
 }
 
 /// Intervals of the background maintenance thread (see [`crate::Options::maintenance`]).
-/// `None` leaves that task to explicit API calls.
+/// `None` leaves that task to explicit API calls. Built with chained setters (the type
+/// may gain tasks, so it cannot be written as a struct literal outside this crate):
+///
+/// ```
+/// use sedimentdb::Maintenance;
+/// use std::time::Duration;
+/// let plan = Maintenance::new()
+///     .flush_every(Duration::from_secs(60))
+///     .compact_every(Duration::from_secs(3600));
+/// assert_eq!(plan.flush_every, Some(Duration::from_secs(60)));
+/// assert_eq!(plan.retention_every, None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Maintenance {
     /// Flush the head at least this often. Default: `None`.
     pub flush_every: Option<Duration>,
@@ -109,6 +124,29 @@ pub struct Maintenance {
 }
 
 impl Maintenance {
+    /// No background task (the default).
+    pub fn new() -> Self {
+        Maintenance::default()
+    }
+
+    /// Flush the head at least every `interval`.
+    pub fn flush_every(mut self, interval: Duration) -> Self {
+        self.flush_every = Some(interval);
+        self
+    }
+
+    /// Run [`crate::Db::compact`] every `interval`.
+    pub fn compact_every(mut self, interval: Duration) -> Self {
+        self.compact_every = Some(interval);
+        self
+    }
+
+    /// Run [`crate::Db::apply_retention`] every `interval`.
+    pub fn retention_every(mut self, interval: Duration) -> Self {
+        self.retention_every = Some(interval);
+        self
+    }
+
     pub(crate) fn is_enabled(&self) -> bool {
         self.flush_every.is_some() || self.compact_every.is_some() || self.retention_every.is_some()
     }

@@ -5,7 +5,8 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
-/// Nanoseconds since the Unix epoch.
+/// Nanoseconds since the Unix epoch (negative before it). Every timestamp and every
+/// time range in the API is in this unit; [`timestamp`] converts from others.
 pub type Timestamp = i64;
 
 /// Smallest timestamp a point may carry (about the year 1823).
@@ -15,6 +16,82 @@ pub type Timestamp = i64;
 pub const MIN_TIMESTAMP: Timestamp = -(1 << 62);
 /// Largest timestamp a point may carry (about the year 2116).
 pub const MAX_TIMESTAMP: Timestamp = (1 << 62) - 1;
+
+/// Conversions to [`Timestamp`] (nanoseconds since the Unix epoch) from the units callers
+/// usually hold, so that a value in seconds or milliseconds is never passed where
+/// nanoseconds are expected (`between(ms, ms)` would silently query 1970).
+///
+/// Each conversion fails with [`Error::InvalidArgument`] when the result lies outside
+/// [`MIN_TIMESTAMP`]`..=`[`MAX_TIMESTAMP`] (about the years 1823 to 2116), the range a
+/// point may carry.
+///
+/// ```
+/// use sedimentdb::timestamp;
+/// assert_eq!(timestamp::from_secs(2)?, 2_000_000_000);
+/// assert_eq!(timestamp::from_millis(-1500)?, -1_500_000_000);
+/// assert_eq!(timestamp::from_micros(7)?, 7_000);
+/// let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(42);
+/// assert_eq!(timestamp::from_system_time(t)?, 42);
+/// assert!(timestamp::now() > timestamp::from_secs(1_700_000_000)?);
+/// assert!(timestamp::from_secs(i64::MAX).is_err());
+/// # Ok::<(), sedimentdb::Error>(())
+/// ```
+pub mod timestamp {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use super::{Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
+    use crate::error::{Error, Result};
+
+    fn scaled(value: i64, ns_per_unit: i64, unit: &str) -> Result<Timestamp> {
+        value
+            .checked_mul(ns_per_unit)
+            .filter(|ns| (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(ns))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "{value} {unit} since the Unix epoch is outside the timestamp range"
+                ))
+            })
+    }
+
+    /// The timestamp `secs` seconds after the Unix epoch (before it when negative).
+    pub fn from_secs(secs: i64) -> Result<Timestamp> {
+        scaled(secs, 1_000_000_000, "seconds")
+    }
+
+    /// The timestamp `millis` milliseconds after the Unix epoch.
+    pub fn from_millis(millis: i64) -> Result<Timestamp> {
+        scaled(millis, 1_000_000, "milliseconds")
+    }
+
+    /// The timestamp `micros` microseconds after the Unix epoch.
+    pub fn from_micros(micros: i64) -> Result<Timestamp> {
+        scaled(micros, 1_000, "microseconds")
+    }
+
+    /// The timestamp of `time`, in nanoseconds since the Unix epoch (exact: a
+    /// `SystemTime` has at most nanosecond precision).
+    pub fn from_system_time(time: SystemTime) -> Result<Timestamp> {
+        let ns = match time.duration_since(UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_nanos()).ok(),
+            Err(before) => i64::try_from(before.duration().as_nanos())
+                .ok()
+                .map(|ns| -ns),
+        };
+        ns.filter(|ns| (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(ns))
+            .ok_or_else(|| Error::invalid(format!("{time:?} is outside the timestamp range")))
+    }
+
+    /// The system clock now, in nanoseconds since the Unix epoch. A clock set outside
+    /// the timestamp range (before 1823 or after 2116) gives the nearest end of it.
+    pub fn now() -> Timestamp {
+        let now = SystemTime::now();
+        from_system_time(now).unwrap_or(if now < UNIX_EPOCH {
+            MIN_TIMESTAMP
+        } else {
+            MAX_TIMESTAMP
+        })
+    }
+}
 
 /// Dense identifier of a series inside one database. Ids are never reused or changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -30,7 +107,9 @@ pub struct Point {
     pub value: f64,
 }
 
-/// A half-open time range `[start, end)` in nanoseconds.
+/// A half-open time range `[start, end)` of timestamps in nanoseconds since the Unix
+/// epoch (see [`timestamp`] for conversions from seconds, milliseconds and
+/// `SystemTime`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TimeRange {
     /// First timestamp included.
@@ -40,7 +119,7 @@ pub struct TimeRange {
 }
 
 impl TimeRange {
-    /// The range `[start, end)`.
+    /// The range `[start, end)`, both in nanoseconds since the Unix epoch.
     pub fn new(start: Timestamp, end: Timestamp) -> Self {
         TimeRange { start, end }
     }
@@ -53,13 +132,14 @@ impl TimeRange {
         }
     }
 
-    /// True when `ts` lies inside the range.
+    /// True when `ts` (nanoseconds since the Unix epoch) lies inside the range.
     #[inline]
     pub fn contains(&self, ts: Timestamp) -> bool {
         ts >= self.start && ts < self.end
     }
 
-    /// True when the closed interval `[min, max]` shares a timestamp with this range.
+    /// True when the closed interval `[min, max]` (nanoseconds since the Unix epoch)
+    /// shares a timestamp with this range.
     #[inline]
     pub fn overlaps(&self, min: Timestamp, max: Timestamp) -> bool {
         min < self.end && max >= self.start
@@ -73,6 +153,7 @@ impl TimeRange {
 
 /// Limits applied when a series key is validated. See [`crate::Options`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct KeyLimits {
     /// Longest metric name, in bytes.
     pub max_name_len: usize,

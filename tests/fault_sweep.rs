@@ -602,11 +602,12 @@ const MAINTENANCE_FAULTS: &[(Op, Fault, &str)] = &[
 fn maintenance_trial(trial: u64) -> (bool, Vec<String>) {
     let mut rng = Rng(trial);
     let fs = FaultFs::new(trial);
-    let opts = options(&fs).maintenance(Maintenance {
-        flush_every: Some(Duration::from_millis(2)),
-        compact_every: Some(Duration::from_millis(5)),
-        retention_every: Some(Duration::from_millis(7)),
-    });
+    let opts = options(&fs).maintenance(
+        Maintenance::new()
+            .flush_every(Duration::from_millis(2))
+            .compact_every(Duration::from_millis(5))
+            .retention_every(Duration::from_millis(7)),
+    );
     let mut out = Outcome::default();
     let db = match Db::open(DB, opts) {
         Ok(db) => db,

@@ -399,10 +399,7 @@ fn the_maintenance_thread_reports_a_damaged_partition_and_carries_on() {
     fs.set_contents(&seg, &damaged).expect("damage");
     let db = Db::open(
         DB,
-        options(&fs).maintenance(Maintenance {
-            compact_every: Some(Duration::from_millis(5)),
-            ..Maintenance::default()
-        }),
+        options(&fs).maintenance(Maintenance::new().compact_every(Duration::from_millis(5))),
     )
     .expect("open");
     // Bounded wait for two compaction runs.

@@ -26,6 +26,7 @@ use crate::version::{
 
 /// What [`crate::Db::compact`] did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CompactionReport {
     /// Partitions compacted.
     pub partitions: u64,
@@ -57,6 +58,7 @@ pub struct CompactionReport {
 /// [`crate::Db::quarantine_segment`] sets the damaged file aside, after which the rest of
 /// the partition compacts again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SkippedPartition {
     /// First timestamp of the partition.
     pub partition_start: i64,
@@ -88,6 +90,7 @@ pub(crate) fn newest_timestamp(versions: &VersionSet) -> Option<i64> {
 
 /// What [`crate::Db::apply_retention`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RetentionReport {
     /// Points older than this timestamp were due for removal.
     pub cutoff: i64,

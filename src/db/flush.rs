@@ -23,6 +23,7 @@ use crate::version::{Edit, LiveSegment, Version};
 
 /// What a flush did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FlushReport {
     /// Points written to segments.
     pub points: u64,

@@ -83,6 +83,7 @@ impl std::fmt::Debug for Db {
 
 /// What happened while the database was opened.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RecoveryReport {
     /// WAL files replayed.
     pub wal_files: usize,
@@ -103,6 +104,7 @@ pub struct RecoveryReport {
 
 /// Sizes per tier. Hot = head (memory) and WAL (disk); warm = segments.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Stats {
     /// Series in the catalog.
     pub series: u64,
@@ -135,6 +137,7 @@ pub struct Stats {
 
 /// Segments of one time partition.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PartitionStats {
     /// First timestamp of the partition.
     pub start: crate::Timestamp,
