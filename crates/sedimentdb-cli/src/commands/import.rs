@@ -46,6 +46,13 @@ pub struct ImportArgs {
     #[arg(long, default_value_t = 100_000)]
     pub batch_points: usize,
 
+    /// fsync every batch before going on (Durability::Sync). By default the WAL is
+    /// synced once a second and everything at the end: a crash loses at most the last
+    /// second of the import, which running it again rewrites (same points, last write
+    /// wins).
+    #[arg(long)]
+    pub sync: bool,
+
     /// Skipped lines to list in the summary (all are counted).
     #[arg(long, default_value_t = 10)]
     pub show_skipped: usize,
@@ -83,7 +90,15 @@ pub fn run(global: &Global, args: ImportArgs) -> CliResult<Status> {
     let db = if args.dry_run {
         None
     } else {
-        Some(Db::open(&global.db, Options::default())?)
+        let durability = if args.sync {
+            sedimentdb::Durability::Sync
+        } else {
+            sedimentdb::Durability::Periodic(std::time::Duration::from_secs(1))
+        };
+        Some(Db::open(
+            &global.db,
+            Options::default().durability(durability),
+        )?)
     };
     let mut skipped_any = false;
     for (input, format) in plan {
