@@ -44,6 +44,7 @@ pub(crate) mod head;
 mod options;
 pub(crate) mod partition;
 mod points;
+mod selector_text;
 pub mod storage;
 mod types;
 
@@ -67,7 +68,7 @@ pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
 pub use compaction::{CompactionReport, RetentionReport, SkippedPartition, Tier};
 pub use db::{
     Db, DeleteReport, FlushReport, MaintenanceStatus, PartitionStats, QuarantineReport,
-    RecoveryReport, SegmentDamage, Stats, VerifyReport,
+    RecoveryReport, RefreshReport, SegmentDamage, Stats, VerifyReport,
 };
 pub use error::{Error, Result};
 pub use options::{

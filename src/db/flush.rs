@@ -50,7 +50,7 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
     let started = Instant::now();
     // Rotate the WAL and freeze the live head in one step under the WAL append lock: every
     // record in files before `checkpoint` is in a frozen head, none after it is.
-    let (checkpoint, frozen) = db.wal.rotate_with(|| {
+    let (checkpoint, frozen) = db.wal("flush")?.rotate_with(|| {
         let mut slot = db.version.write();
         let old = slot.clone();
         let mut frozen = old.frozen.clone();
@@ -137,7 +137,7 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
         });
     }
 
-    db.wal.remove_before(checkpoint)?;
+    db.wal("flush")?.remove_before(checkpoint)?;
     if old_catalog_seq != 0 && old_catalog_seq != db.manifest.lock().catalog_seq {
         let _ = fs.remove(&db.layout.catalog_file(old_catalog_seq));
     }
