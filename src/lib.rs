@@ -42,11 +42,11 @@ mod db;
 mod error;
 pub(crate) mod head;
 mod options;
-pub(crate) mod partition;
 mod points;
 mod selector_text;
 pub mod storage;
 mod types;
+pub(crate) mod version;
 
 pub(crate) mod index;
 pub mod query;

@@ -24,20 +24,16 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::open::{apply_wal_entry, open_rollup, read_catalog};
-use super::{
-    DbInner, FlushRequest, LiveRollup, LiveSegment, RecoveryReport, Tombstones, Version,
-    NEXT_DB_TAG,
-};
+use super::{DbInner, FlushRequest, RecoveryReport, NEXT_DB_TAG};
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::index::Catalog;
 use crate::options::Options;
-use crate::partition::manifest::ManifestBody;
 use crate::segment::Segment;
 use crate::storage::FileSystem;
+use crate::version::layout::{Layout, MANIFEST_FILE};
+use crate::version::{LiveRollup, LiveSegment, ManifestBody, Tombstones, Version, VersionSet};
 use crate::wal;
-
-use super::layout::Layout;
 
 /// How many times a load starts again because the writer changed the manifest under it
 /// before giving up. A flush changes the manifest once; only a writer flushing many
@@ -86,11 +82,9 @@ pub(super) fn open_read_only(path: &Path, opts: Options) -> Result<DbInner> {
         tag: NEXT_DB_TAG.fetch_add(1, Ordering::Relaxed),
         catalog: Arc::new(catalog),
         wal: None,
-        version: RwLock::new(Arc::new(loaded.version)),
+        versions: VersionSet::new(fs.clone(), layout, loaded.manifest, loaded.version),
         hidden: RwLock::new(loaded.hidden),
-        manifest: Mutex::new(loaded.manifest),
         loaded_manifest: Mutex::new(loaded.manifest_bytes),
-        flush_lock: Mutex::new(()),
         recovery: loaded.report,
         closed: AtomicBool::new(false),
         flusher: Mutex::new(None),
@@ -98,7 +92,6 @@ pub(super) fn open_read_only(path: &Path, opts: Options) -> Result<DbInner> {
         maintenance_status: Default::default(),
         flush_signal: Arc::new((Mutex::new(FlushRequest::default()), Condvar::new())),
         dir_lock: Mutex::new(None),
-        layout,
         opts,
     })
 }
@@ -106,13 +99,13 @@ pub(super) fn open_read_only(path: &Path, opts: Options) -> Result<DbInner> {
 /// Loads what the writer has published since the last load and swaps it in.
 pub(super) fn refresh(inner: &DbInner) -> Result<RefreshReport> {
     // One refresh at a time; readers keep their snapshot meanwhile.
-    let _guard = inner.flush_lock.lock();
+    let lock = inner.versions.lock();
     inner.check_open()?;
-    let previous = inner.version.read().clone();
+    let previous = inner.versions.current();
     let fs = &*inner.opts.file_system;
     let loaded = load(
         fs,
-        &inner.layout,
+        inner.versions.layout(),
         &inner.opts,
         &inner.catalog,
         Some(&previous),
@@ -129,9 +122,10 @@ pub(super) fn refresh(inner: &DbInner) -> Result<RefreshReport> {
         series: inner.catalog.len() as u64,
     };
     *inner.loaded_manifest.lock() = loaded.manifest_bytes;
-    *inner.manifest.lock() = loaded.manifest;
+    // Hidden series first: a reader between the two sees the new version's points of a
+    // series un-hidden by them, or the old version without them.
     *inner.hidden.write() = loaded.hidden;
-    *inner.version.write() = Arc::new(loaded.version);
+    inner.versions.adopt(&lock, loaded.manifest, loaded.version);
     Ok(report)
 }
 
@@ -155,7 +149,7 @@ fn load(
             None => {
                 return Err(Error::NotADatabase {
                     path: layout.root.clone(),
-                    reason: format!("it has no {}", super::layout::MANIFEST_FILE),
+                    reason: format!("it has no {}", MANIFEST_FILE),
                 })
             }
         };
