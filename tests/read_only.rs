@@ -257,12 +257,8 @@ fn concurrent_writer_process_reader_never_sees_half_a_batch() {
         .unwrap();
     let child = spawn_writer(&db_dir, 40);
     let started = Instant::now();
-    let reader = loop {
-        match Db::open_read_only(&db_dir, Options::default()) {
-            Ok(db) => break db,
-            Err(e) => panic!("read-only open beside the writer: {e}"),
-        }
-    };
+    let reader = Db::open_read_only(&db_dir, Options::default())
+        .unwrap_or_else(|e| panic!("read-only open beside the writer: {e}"));
     let mut last = 0;
     let mut opens = 0;
     let mut refreshes = 0;
