@@ -5,6 +5,7 @@ mod flush;
 mod maintenance;
 mod open;
 mod quarantine;
+mod query;
 mod read_only;
 mod verify;
 
