@@ -484,6 +484,9 @@ fn reduced(query: &Query) -> Query {
 /// The common bucket width of two queries that are to be aligned.
 fn same_buckets(x: &Query, y: &Query) -> Result<i64> {
     match (x.bucket_ns(), y.bucket_ns()) {
+        (Some(a), Some(b)) if a == b && x.bucket_offset_ns() != y.bucket_offset_ns() => Err(
+            Error::invalid("queries to correlate must downsample from the same bucket origin"),
+        ),
         (Some(a), Some(b)) if a == b => Ok(a),
         (Some(_), Some(_)) => Err(Error::invalid(
             "queries to correlate must downsample with the same bucket width",
