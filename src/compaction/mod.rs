@@ -14,6 +14,6 @@ mod rollup;
 mod worker;
 
 pub(crate) use worker::{
-    apply_retention, compact, compact_partition, newest_timestamp, swap, Change,
+    apply_retention, compact, compact_partition, retention_now, swap, Change,
 };
 pub use worker::{CompactionReport, RetentionReport, SkippedPartition, Tier};

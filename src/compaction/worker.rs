@@ -13,9 +13,11 @@ use super::plan::{
 use super::rollup::{plan_rollup_retention, raw_droppable, Coverage};
 use crate::db::{DbInner, LiveRollup, LiveSegment, Tombstones, Version};
 use crate::error::{Error, Result};
+use crate::options::RetentionClock;
 use crate::partition::manifest::{ManifestBody, RollupEntry, SegmentEntry};
 use crate::partition::{partition_of, LEVEL_COLD, LEVEL_WARM};
 use crate::points::merge_pieces;
+use crate::types::wall_clock_ns;
 use crate::segment::rollup::{merge_buckets, summarise, Rollup, RollupBucket, RollupWriter};
 use crate::segment::writer::{encode_series, EncodedSeries};
 use crate::segment::{Segment, SegmentWriter};
@@ -78,9 +80,18 @@ impl std::fmt::Display for SkippedPartition {
     }
 }
 
-/// The newest timestamp in the database, if any (see `data_now`).
-pub(crate) fn newest_timestamp(db: &DbInner) -> Option<i64> {
-    data_now(&db.version.read())
+/// "Now" for retention: the wall clock, or the newest timestamp in the database (see
+/// `data_now`), as [`crate::Options::retention_clock`] says. `None` for an empty
+/// database measured by its newest point.
+pub(crate) fn retention_now(db: &DbInner) -> Option<i64> {
+    retention_now_of(db, &db.version.read())
+}
+
+fn retention_now_of(db: &DbInner, version: &Version) -> Option<i64> {
+    match db.opts.retention_clock {
+        RetentionClock::WallClock => Some(wall_clock_ns()),
+        RetentionClock::NewestPoint => data_now(version),
+    }
 }
 
 /// What [`crate::Db::apply_retention`] removed.
@@ -869,7 +880,7 @@ pub(crate) fn apply_retention(db: &DbInner, retention: Option<i64>) -> Result<Re
     let _guard = db.flush_lock.lock();
     db.check_open()?;
     let version = db.version.read().clone();
-    let Some(now) = data_now(&version) else {
+    let Some(now) = retention_now_of(db, &version) else {
         return Ok(RetentionReport::default());
     };
     let cutoff = retention.map_or(i64::MIN, |r| now.saturating_sub(r));
@@ -1020,7 +1031,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let opts = Options::default()
             .partition_duration(std::time::Duration::from_secs(1000))
-            .retention(std::time::Duration::from_secs(1000));
+            .retention(std::time::Duration::from_secs(1000))
+            .retention_clock(RetentionClock::NewestPoint);
         let db = Db::open(dir.path(), opts).unwrap();
         let key = SeriesKey::new("m");
         let write_and_flush = |points: &[(i64, f64)]| {
