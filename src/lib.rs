@@ -71,8 +71,8 @@ pub use db::{
 };
 pub use error::{Error, Result};
 pub use options::{
-    DamagedSegments, Durability, Maintenance, Options, RecoveryMode, RetentionClock,
-    RollupPolicy, MAX_ROLLUP_BUCKETS,
+    DamagedSegments, Durability, Maintenance, Options, RecoveryMode, RetentionClock, RollupPolicy,
+    MAX_ROLLUP_BUCKETS,
 };
 pub use query::select::{SelectIter, SeriesPoints};
 pub use query::{Aggregate, Query, QueryResult};

@@ -107,7 +107,11 @@ fn a_far_future_point_does_not_make_retention_delete_the_history() {
     let now = now_ns();
     write_recent(&db, now);
     let mut batch = WriteBatch::new();
-    batch.push_key(&SeriesKey::new("m").with("host", "h2"), now + 80 * YEAR, 1.0);
+    batch.push_key(
+        &SeriesKey::new("m").with("host", "h2"),
+        now + 80 * YEAR,
+        1.0,
+    );
     db.write(&batch).unwrap();
     db.flush().unwrap();
     let report = db.apply_retention().unwrap();
@@ -172,7 +176,11 @@ fn retention_from_the_newest_point_is_an_option() {
     let db = Db::open(dir.path(), base().retention(day)).unwrap();
     backfill(&db);
     db.apply_retention().unwrap();
-    assert_eq!(count(&db), 0, "measured from the wall clock it is all a year old");
+    assert_eq!(
+        count(&db),
+        0,
+        "measured from the wall clock it is all a year old"
+    );
 }
 
 /// Per-selector retention rules count from the same clock.
@@ -186,7 +194,11 @@ fn retention_rules_count_from_the_wall_clock_too() {
     let now = now_ns();
     write_recent(&db, now);
     let mut batch = WriteBatch::new();
-    batch.push_key(&SeriesKey::new("m").with("host", "h2"), now + 80 * YEAR, 1.0);
+    batch.push_key(
+        &SeriesKey::new("m").with("host", "h2"),
+        now + 80 * YEAR,
+        1.0,
+    );
     db.write(&batch).unwrap();
     db.apply_retention().unwrap();
     assert_eq!(count(&db), 1001);

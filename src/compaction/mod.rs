@@ -13,7 +13,5 @@ pub(crate) mod plan;
 mod rollup;
 mod worker;
 
-pub(crate) use worker::{
-    apply_retention, compact, compact_partition, retention_now, swap, Change,
-};
+pub(crate) use worker::{apply_retention, compact, compact_partition, retention_now, swap, Change};
 pub use worker::{CompactionReport, RetentionReport, SkippedPartition, Tier};

@@ -17,11 +17,11 @@ use crate::options::RetentionClock;
 use crate::partition::manifest::{ManifestBody, RollupEntry, SegmentEntry};
 use crate::partition::{partition_of, LEVEL_COLD, LEVEL_WARM};
 use crate::points::merge_pieces;
-use crate::types::wall_clock_ns;
 use crate::segment::rollup::{merge_buckets, summarise, Rollup, RollupBucket, RollupWriter};
 use crate::segment::writer::{encode_series, EncodedSeries};
 use crate::segment::{Segment, SegmentWriter};
 use crate::storage::write_atomic;
+use crate::types::wall_clock_ns;
 
 /// What [`crate::Db::compact`] did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
