@@ -42,10 +42,10 @@ mod db;
 mod error;
 pub(crate) mod head;
 mod options;
-pub(crate) mod partition;
 mod points;
 pub mod storage;
 mod types;
+pub(crate) mod version;
 
 pub(crate) mod index;
 pub mod query;

@@ -460,7 +460,7 @@ impl Db {
         let mut q = reduced(query);
         q.aggregate = Some(Aggregate::Sum);
         q.bucket = None;
-        let version = self.inner.version.read().clone();
+        let version = self.inner.versions.current();
         let catalog = &self.inner.catalog;
         let scanned = scan(catalog, &version, &q, true)?;
         let sums = scanned.series_sums();
@@ -559,7 +559,7 @@ impl Db {
             ));
         }
         let q = reduced(query);
-        let version = self.inner.version.read().clone();
+        let version = self.inner.versions.current();
         let catalog = &self.inner.catalog;
         let scanned = scan(catalog, &version, &q, true)?;
         let overall = scanned.grouped(catalog, &Grouping::All)?;

@@ -44,7 +44,7 @@ impl Db {
     /// [`Db::query`] and [`Db::explain`] in one run.
     pub fn query_explained(&self, query: &Query) -> Result<(QueryResult, Explain)> {
         self.inner.check_open()?;
-        let version = self.inner.version.read().clone();
+        let version = self.inner.versions.current();
         execute(&self.inner.catalog, &version, query)
     }
 }

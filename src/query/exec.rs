@@ -20,7 +20,6 @@ use super::spec::{
     Aggregate, Fill, Grouping, Parallelism, Query, QueryLimits, RankOrder, Resolved, Transform,
     ValueFilter,
 };
-use crate::db::{LiveRollup, LiveSegment, Tombstones, Version};
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::index::Catalog;
@@ -29,6 +28,7 @@ use crate::segment::format::{ChunkMeta, ChunkStats};
 use crate::segment::rollup::RollupBucket;
 use crate::segment::Segment;
 use crate::types::{SeriesId, TimeRange, Timestamp};
+use crate::version::{LiveRollup, LiveSegment, Tombstones, Version};
 
 /// Fewer series than this are never split between threads.
 const PARALLEL_MIN_SERIES: usize = 2;

@@ -226,10 +226,17 @@ pub(crate) fn parse_framed<F: serde::de::DeserializeOwned>(
         return Err(corrupt(0, "bad segment magic".into()));
     }
     let version = le_u32(b, HEADER_VERSION);
-    if version > supported || b[HEADER_MAGIC + 7] != magic[7] {
+    // The magic's last byte is the major version: when it differs, it is the version to
+    // report (the field after it may well still say 1).
+    let major = b[HEADER_MAGIC + 7];
+    if version > supported || major != magic[7] {
         return Err(Error::UnsupportedVersion {
             file: path.into(),
-            found: version,
+            found: if major != magic[7] {
+                u32::from(major)
+            } else {
+                version
+            },
             supported,
         });
     }
