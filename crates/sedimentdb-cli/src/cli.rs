@@ -56,4 +56,9 @@ pub enum Command {
         after_help = "Example:\n  sediment completions bash > /etc/bash_completion.d/sediment"
     )]
     Completions(commands::completions::CompletionsArgs),
+    /// Serve the Prometheus HTTP API (for Grafana and promtool), read-only, on loopback.
+    #[command(
+        after_help = "Example:\n  sediment --db ./data serve --listen 127.0.0.1:9090\n  promtool query instant http://127.0.0.1:9090 'rate(cpu_usage_user[5m])'"
+    )]
+    Serve(crate::serve::ServeArgs),
 }

@@ -231,3 +231,8 @@ pub fn range_query<S: SeriesSource + ?Sized>(
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(QueryValue::Matrix(series))
 }
+
+/// A PromQL duration such as `5m` or `1h30m` (what `step` and `[range]` accept).
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    promql_parser::util::duration::parse_duration(text).ok()
+}

@@ -12,5 +12,6 @@ pub fn run(cli: Cli) -> CliResult<Status> {
     match cli.command {
         Command::Stats(args) => stats::run(&global, args),
         Command::Completions(args) => completions::run(args),
+        Command::Serve(args) => crate::serve::run(&global, args),
     }
 }
