@@ -40,6 +40,7 @@ mod batch;
 mod compaction;
 mod db;
 mod error;
+pub(crate) mod format;
 pub(crate) mod head;
 mod options;
 mod points;

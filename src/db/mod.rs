@@ -5,6 +5,7 @@ mod flush;
 mod maintenance;
 mod open;
 mod quarantine;
+mod query;
 mod verify;
 
 use std::path::PathBuf;
