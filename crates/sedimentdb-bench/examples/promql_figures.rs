@@ -74,7 +74,7 @@ fn main() {
     while stream.fill(&mut buf, 100_000) {
         let mut batch = WriteBatch::new();
         for p in &buf {
-            batch.push(&handles[p.series as usize], p.ts, p.value);
+            batch.push(handles[p.series as usize], p.ts, p.value);
         }
         db.write(&batch).unwrap();
     }

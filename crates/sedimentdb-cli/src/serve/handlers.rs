@@ -128,11 +128,12 @@ pub async fn query_range(
     .await
 }
 
+/// `(after, up_to]` in nanoseconds, when a request limits the time.
+type Window = Option<(i64, i64)>;
+
 /// The `match[]` selectors and the optional `(start, end]` window of the metadata
 /// endpoints.
-fn selectors_and_window(
-    p: &Params,
-) -> Result<(Vec<SeriesSelector>, Option<(i64, i64)>), PromError> {
+fn selectors_and_window(p: &Params) -> Result<(Vec<SeriesSelector>, Window), PromError> {
     let selectors = p
         .all("match[]")
         .into_iter()

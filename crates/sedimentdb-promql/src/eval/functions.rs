@@ -89,7 +89,7 @@ pub(super) fn call<S: SeriesSource + ?Sized>(
     }
     if let Some(f) = math_fn(name) {
         let v = ev.eval_vector(arg(&args, 0, name)?, name)?;
-        return Ok(Val::Vector(map_values(v, |x| f(x))?));
+        return Ok(Val::Vector(map_values(v, f)?));
     }
     match name {
         "time" => Ok(Val::Scalar(
