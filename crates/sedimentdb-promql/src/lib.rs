@@ -58,7 +58,7 @@
 //!   window's ends when the first and last samples are within 1.1 average intervals of
 //!   them, otherwise half an interval; never below a counter's zero), `irate` and
 //!   `idelta` the last two samples; a decrease is a counter reset. The engine's own
-//!   [`sedimentdb::Transform::Rate`] is a point-to-point rate, a different function.
+//!   [`sedimentdb::query::Transform::Rate`] is a point-to-point rate, a different function.
 //! - **Time resolution**: Prometheus has milliseconds; the engine nanoseconds. The
 //!   evaluator works in nanoseconds and the HTTP layer prints seconds with millisecond
 //!   precision, so on millisecond data the answers are Prometheus'.
