@@ -77,6 +77,15 @@ pub enum Error {
     /// The database has been closed.
     #[error("database is closed")]
     Closed,
+    /// The database was opened with [`crate::Db::open_read_only`]: writes, flushes,
+    /// compactions, deletions and other changes are refused, and nothing was changed.
+    #[error("database {} is open read-only; {op} needs a read-write open", path.display())]
+    ReadOnly {
+        /// The database directory.
+        path: PathBuf,
+        /// What was refused (`"write"`, `"flush"`, `"compact"`, ...).
+        op: &'static str,
+    },
     /// A bug in sedimentdb.
     #[error("internal error: {0}")]
     Internal(String),

@@ -44,6 +44,7 @@ pub(crate) mod format;
 pub(crate) mod head;
 mod options;
 mod points;
+mod selector_text;
 pub mod storage;
 mod types;
 pub(crate) mod version;
@@ -68,7 +69,7 @@ pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
 pub use compaction::{CompactionReport, RetentionReport, SkippedPartition, Tier};
 pub use db::{
     Db, DeleteReport, FlushReport, MaintenanceStatus, PartitionStats, QuarantineReport,
-    RecoveryReport, SegmentDamage, Stats, VerifyReport,
+    RecoveryReport, RefreshReport, SegmentDamage, Stats, VerifyReport,
 };
 pub use error::{Error, Result};
 pub use options::{

@@ -1,6 +1,8 @@
 //! One module per subcommand; `run` dispatches.
 
 pub mod completions;
+pub mod export;
+pub mod import;
 pub mod stats;
 
 use crate::cli::{Cli, Command};
@@ -13,5 +15,7 @@ pub fn run(cli: Cli) -> CliResult<Status> {
         Command::Stats(args) => stats::run(&global, args),
         Command::Completions(args) => completions::run(args),
         Command::Serve(args) => crate::serve::run(&global, args),
+        Command::Import(args) => import::run(&global, args),
+        Command::Export(args) => export::run(&global, args),
     }
 }
