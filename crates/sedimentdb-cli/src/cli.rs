@@ -56,4 +56,9 @@ pub enum Command {
         after_help = "Example:\n  sediment completions bash > /etc/bash_completion.d/sediment"
     )]
     Completions(commands::completions::CompletionsArgs),
+    /// The series matching a selector, with their attributes.
+    #[command(
+        after_help = "Example:\n  sediment --db ./data series 'cpu_usage{host=~\"web-.*\"}' --format json"
+    )]
+    Series(commands::series::SeriesArgs),
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
 pub mod completions;
+pub mod series;
 pub mod stats;
 
 use crate::cli::{Cli, Command};
@@ -12,5 +13,6 @@ pub fn run(cli: Cli) -> CliResult<Status> {
     match cli.command {
         Command::Stats(args) => stats::run(&global, args),
         Command::Completions(args) => completions::run(args),
+        Command::Series(args) => series::run(&global, args),
     }
 }
