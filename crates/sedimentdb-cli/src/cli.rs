@@ -61,4 +61,16 @@ pub enum Command {
         after_help = "Example:\n  sediment --db ./data series 'cpu_usage{host=~\"web-.*\"}' --format json"
     )]
     Series(commands::series::SeriesArgs),
+    /// Import points: InfluxDB line protocol, OpenMetrics, CSV, metric-event JSONL, or an
+    /// `.ai_onboard` directory. Exit status 1 when lines were skipped.
+    #[command(
+        after_help = "Examples:\n  sediment --db ./data import cpu.lp --precision s\n  sediment --db ./data import metrics.csv --columns ts=time,metric=name,value=v\n  sediment --db ./data import ~/.ai_onboard --dry-run"
+    )]
+    Import(commands::import::ImportArgs),
+    /// Export points of a selection and time range as CSV, JSONL, line protocol or
+    /// OpenMetrics, streaming.
+    #[command(
+        after_help = "Examples:\n  sediment --db ./data export --metric cpu_usage_user --start 2016-01-01 --format csv > cpu.csv\n  sediment --db ./data export --last 24h --format openmetrics --out last-day.om"
+    )]
+    Export(commands::export::ExportArgs),
 }

@@ -1,6 +1,8 @@
 //! One module per subcommand; `run` dispatches.
 
 pub mod completions;
+pub mod export;
+pub mod import;
 pub mod series;
 pub mod stats;
 
@@ -14,5 +16,7 @@ pub fn run(cli: Cli) -> CliResult<Status> {
         Command::Stats(args) => stats::run(&global, args),
         Command::Completions(args) => completions::run(args),
         Command::Series(args) => series::run(&global, args),
+        Command::Import(args) => import::run(&global, args),
+        Command::Export(args) => export::run(&global, args),
     }
 }
