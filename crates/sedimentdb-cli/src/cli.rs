@@ -56,6 +56,11 @@ pub enum Command {
         after_help = "Example:\n  sediment completions bash > /etc/bash_completion.d/sediment"
     )]
     Completions(commands::completions::CompletionsArgs),
+    /// The series matching a selector, with their attributes.
+    #[command(
+        after_help = "Example:\n  sediment --db ./data series 'cpu_usage{host=~\"web-.*\"}' --format json"
+    )]
+    Series(commands::series::SeriesArgs),
     /// Import points: InfluxDB line protocol, OpenMetrics, CSV, metric-event JSONL, or an
     /// `.ai_onboard` directory. Exit status 1 when lines were skipped.
     #[command(
