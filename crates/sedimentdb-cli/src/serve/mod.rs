@@ -181,9 +181,7 @@ async fn refresh_loop(global: Global, every: Duration, state: Arc<ServerState>) 
     }
 }
 
-/// A fresh snapshot of the database, or `None` when reopening cannot show anything new:
-/// the engine's open takes the writer's lock, so while this server holds the database
-/// no other process can have written to it.
-fn reopen(_global: &Global) -> CliResult<Option<sedimentdb::Db>> {
-    Ok(None)
+/// A fresh read-only snapshot of the database (what a writer flushed since the last).
+fn reopen(global: &Global) -> CliResult<Option<sedimentdb::Db>> {
+    global.open_for_reading().map(Some)
 }
