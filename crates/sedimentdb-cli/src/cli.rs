@@ -70,7 +70,7 @@ pub enum Command {
     /// Export points of a selection and time range as CSV, JSONL, line protocol or
     /// OpenMetrics, streaming.
     #[command(
-        after_help = "Examples:\n  sediment --db ./data export --metric cpu_usage_user --start 2016-01-01 --format csv > cpu.csv\n  sediment --db ./data export --last 24h --format openmetrics --out last-day.om"
+        after_help = "Examples:\n  sediment --db ./data export --metric cpu_usage_user --start 2016-01-01 --format csv > cpu.csv\n  sediment --db ./data export --last 24h --format openmetrics --out last-day.om\n  sediment --db ./data export 'cpu_usage_user{hostname=~\"host_[12]\"}' --format jsonl"
     )]
     Export(commands::export::ExportArgs),
 }
