@@ -68,6 +68,17 @@ pub enum Error {
         /// The configured value of the limit.
         limit: u64,
     },
+    /// A written timestamp is further ahead of the wall clock than
+    /// [`crate::Options::max_future`] allows; nothing of the batch was written.
+    #[error("timestamp {timestamp} is more than {max_ahead_ns} ns ahead of the wall clock ({now}); Options::max_future sets the bound")]
+    FutureTimestamp {
+        /// The refused timestamp (nanoseconds since the Unix epoch).
+        timestamp: i64,
+        /// The wall clock when the batch was checked.
+        now: i64,
+        /// The configured bound, in nanoseconds.
+        max_ahead_ns: i64,
+    },
     /// An earlier write or fsync failed; the database refuses writes until it is reopened.
     ///
     /// After a failed fsync the kernel may have dropped dirty pages, so retrying the

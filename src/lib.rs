@@ -73,7 +73,7 @@ pub use db::{
 };
 pub use error::{Error, Result};
 pub use options::{
-    DamagedSegments, Durability, Maintenance, Options, RecoveryMode, RollupPolicy,
+    DamagedSegments, Durability, Maintenance, Options, RecoveryMode, RetentionClock, RollupPolicy,
     MAX_ROLLUP_BUCKETS,
 };
 pub use query::select::{SelectIter, SeriesPoints};

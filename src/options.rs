@@ -34,6 +34,22 @@ pub enum RecoveryMode {
     Salvage,
 }
 
+/// Where retention measures a data age from ([`Options::retention_clock`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RetentionClock {
+    /// The system's wall clock, read at each [`crate::Db::apply_retention`]. The
+    /// default: one point written with a wrong, far-future timestamp cannot make the
+    /// rest of the history look old and have it deleted.
+    #[default]
+    WallClock,
+    /// The newest timestamp in the database (as compaction's tiering does). For replaying
+    /// or backfilling historical data, whose age counts from its own end; a wrong
+    /// far-future point then ages everything else (bound it with
+    /// [`Options::max_future`]).
+    NewestPoint,
+}
+
 /// What [`crate::Db::open`] does with a segment file that fails its checks (header,
 /// trailer, footer, chunk table) or that a bit flip gave a version this build does not
 /// know. (A damaged chunk is found only when read; see [`crate::Db::verify`] and
@@ -87,6 +103,8 @@ pub struct Options {
     pub(crate) cold_chunk_points: usize,
     pub(crate) retention: Option<i64>,
     pub(crate) retention_rules: Vec<(crate::types::Selector, i64)>,
+    pub(crate) retention_clock: RetentionClock,
+    pub(crate) max_future: Option<i64>,
     pub(crate) rollups: Vec<(crate::types::Selector, RollupPolicy)>,
     pub(crate) maintenance: Maintenance,
     pub(crate) compaction_io_limit: Option<u64>,
@@ -178,6 +196,8 @@ impl Default for Options {
             cold_chunk_points: 16384,
             retention: None,
             retention_rules: Vec::new(),
+            retention_clock: RetentionClock::WallClock,
+            max_future: Some(24 * HOUR_NS),
             rollups: Vec::new(),
             maintenance: Maintenance::default(),
             compaction_io_limit: None,
@@ -273,22 +293,51 @@ impl Options {
         self
     }
 
-    /// How long data is kept, measured back from the newest point in the database;
-    /// [`crate::Db::apply_retention`] drops segments wholly older than that. Default:
-    /// forever.
+    /// How long data is kept, measured back from the wall clock (or the newest point,
+    /// see [`Options::retention_clock`]); [`crate::Db::apply_retention`] drops segments
+    /// wholly older than that. Default: forever.
     pub fn retention(mut self, duration: Duration) -> Self {
         self.retention = Some(duration_ns_saturating(duration));
         self
     }
 
-    /// Keeps the series matching `selector` only for `duration` (measured back from the
-    /// newest point in the database), e.g. user metrics 30 days while the rest is kept a
+    /// Keeps the series matching `selector` only for `duration` (measured back as
+    /// [`Options::retention`] is), e.g. user metrics 30 days while the rest is kept a
     /// year. [`crate::Db::apply_retention`] deletes their older points with a tombstone
     /// (invisible at once, removed from disk by the next compaction). Rules add to
     /// [`Options::retention`]; the shortest applicable period wins. Default: none.
     pub fn retention_for(mut self, selector: crate::types::Selector, duration: Duration) -> Self {
         self.retention_rules
             .push((selector, duration_ns_saturating(duration)));
+        self
+    }
+
+    /// Where every retention period ([`Options::retention`], [`Options::retention_for`],
+    /// the rollup policies' retentions) is measured back from. Default:
+    /// [`RetentionClock::WallClock`].
+    pub fn retention_clock(mut self, clock: RetentionClock) -> Self {
+        self.retention_clock = clock;
+        self
+    }
+
+    /// How far ahead of the wall clock a written timestamp may be; a batch holding a
+    /// later one is refused with [`crate::Error::FutureTimestamp`] and nothing of it is
+    /// written. `None` accepts any timestamp up to [`crate::MAX_TIMESTAMP`] (for data
+    /// whose timestamps are not wall-clock times). Default: 24 hours.
+    ///
+    /// ```
+    /// use sedimentdb::{Db, Error, Options, SeriesKey, WriteBatch};
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let opts = Options::default().max_future(Some(Duration::from_secs(3600)));
+    /// let db = Db::open(dir.path(), opts).unwrap();
+    /// let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64;
+    /// let mut batch = WriteBatch::new();
+    /// batch.push_key(&SeriesKey::new("m"), now + 2 * 3_600_000_000_000, 1.0);
+    /// assert!(matches!(db.write(&batch), Err(Error::FutureTimestamp { .. })));
+    /// ```
+    pub fn max_future(mut self, ahead: Option<Duration>) -> Self {
+        self.max_future = ahead.map(duration_ns_saturating);
         self
     }
 
@@ -454,8 +503,8 @@ pub const MAX_ROLLUP_BUCKETS: i64 = 1 << 16;
 ///   [`Options::partition_duration`] (so that buckets never straddle partitions and
 ///   nest in every query bucket that is a multiple of it), with at most
 ///   [`MAX_ROLLUP_BUCKETS`] buckets per partition.
-/// - `raw_retention`: after this age (measured back from the newest point, as all
-///   retention is) [`crate::Db::apply_retention`] may drop the raw points of a partition
+/// - `raw_retention`: after this age (measured back as all retention is, see
+///   [`Options::retention_clock`]) [`crate::Db::apply_retention`] may drop the raw points of a partition
 ///   whose segments hold only series whose rollups cover them. Default: `None`, the raw
 ///   points follow [`Options::retention`].
 /// - `retention`: after this age the rollups themselves are dropped. Default: `None`,

@@ -356,6 +356,16 @@ pub(crate) fn duration_ns(d: std::time::Duration) -> Option<i64> {
 
 /// [`duration_ns`], saturating at `i64::MAX`: for options where "longer than 292 years"
 /// means "forever".
+/// The wall clock in nanoseconds since the Unix epoch (negative before it, saturated
+/// at the ends of `i64`).
+pub(crate) fn wall_clock_ns() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(after) => duration_ns_saturating(after),
+        Err(before) => duration_ns_saturating(before.duration()).saturating_neg(),
+    }
+}
+
 pub(crate) fn duration_ns_saturating(d: std::time::Duration) -> i64 {
     duration_ns(d).unwrap_or(i64::MAX)
 }

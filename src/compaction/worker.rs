@@ -13,11 +13,12 @@ use super::plan::{
 use super::rollup::{plan_rollup_retention, raw_droppable, Coverage};
 use super::Context;
 use crate::error::{Error, Result};
-use crate::options::Options;
+use crate::options::{Options, RetentionClock};
 use crate::points::merge_pieces;
 use crate::segment::rollup::{merge_buckets, summarise, Rollup, RollupBucket, RollupWriter};
 use crate::segment::writer::{encode_series, EncodedSeries};
 use crate::segment::{Segment, SegmentWriter};
+use crate::types::wall_clock_ns;
 use crate::version::manifest::{RollupEntry, SegmentEntry};
 use crate::version::partition::{partition_of, LEVEL_COLD, LEVEL_WARM};
 use crate::version::{
@@ -83,9 +84,18 @@ impl std::fmt::Display for SkippedPartition {
     }
 }
 
-/// The newest timestamp in the database, if any (see `data_now`).
-pub(crate) fn newest_timestamp(versions: &VersionSet) -> Option<i64> {
-    data_now(&versions.read())
+/// "Now" for retention: the wall clock, or the newest timestamp in the database (see
+/// `data_now`), as [`crate::Options::retention_clock`] says. `None` for an empty
+/// database measured by its newest point.
+pub(crate) fn retention_now(opts: &Options, versions: &VersionSet) -> Option<i64> {
+    retention_now_of(opts, &versions.read())
+}
+
+fn retention_now_of(opts: &Options, version: &Version) -> Option<i64> {
+    match opts.retention_clock {
+        RetentionClock::WallClock => Some(wall_clock_ns()),
+        RetentionClock::NewestPoint => data_now(version),
+    }
 }
 
 /// What [`crate::Db::apply_retention`] removed.
@@ -759,14 +769,14 @@ fn merge_series(
 }
 
 /// Drops segments whose points are all older than the retention period, measured back
-/// from the newest point in the database (`None`: no database-wide retention), the raw
+/// from the retention clock's now (`None`: no database-wide retention), the raw
 /// segments that rollup policies' raw retention lets go, and the rollups past their own
 /// retention.
 pub(crate) fn apply_retention(cx: &Context<'_>, retention: Option<i64>) -> Result<RetentionReport> {
     let lock = cx.versions.lock();
     cx.check_open()?;
     let version = cx.versions.current();
-    let Some(now) = data_now(&version) else {
+    let Some(now) = retention_now_of(cx.opts, &version) else {
         return Ok(RetentionReport::default());
     };
     let cutoff = retention.map_or(i64::MIN, |r| now.saturating_sub(r));
@@ -917,7 +927,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let opts = Options::default()
             .partition_duration(std::time::Duration::from_secs(1000))
-            .retention(std::time::Duration::from_secs(1000));
+            .retention(std::time::Duration::from_secs(1000))
+            .retention_clock(RetentionClock::NewestPoint);
         let db = Db::open(dir.path(), opts).unwrap();
         let key = SeriesKey::new("m");
         let write_and_flush = |points: &[(i64, f64)]| {

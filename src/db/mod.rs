@@ -24,7 +24,7 @@ use crate::index::Catalog;
 use crate::options::{Durability, Options};
 use crate::query::select::SelectIter;
 use crate::storage::DirLock;
-use crate::types::{validate_timestamp, Selector, SeriesId, SeriesKey, TimeRange};
+use crate::types::{validate_timestamp, wall_clock_ns, Selector, SeriesId, SeriesKey, TimeRange};
 use crate::version::VersionSet;
 use crate::wal::{self, Wal};
 
@@ -563,7 +563,7 @@ impl DbInner {
         let mut report =
             crate::compaction::apply_retention(&inner.compaction(), inner.opts.retention)?;
         for (selector, keep) in &inner.opts.retention_rules {
-            let Some(now) = crate::compaction::newest_timestamp(&inner.versions) else {
+            let Some(now) = crate::compaction::retention_now(&inner.opts, &inner.versions) else {
                 break;
             };
             let cutoff = now.saturating_sub(*keep);
@@ -702,6 +702,19 @@ impl DbInner {
         }
         for &ts in &batch.timestamps {
             validate_timestamp(ts)?;
+        }
+        if let (Some(max_ahead_ns), Some(&newest)) =
+            (self.opts.max_future, batch.timestamps.iter().max())
+        {
+            // One clock read per batch; a batch is refused whole, like every bad input.
+            let now = wall_clock_ns();
+            if newest.saturating_sub(now) > max_ahead_ns {
+                return Err(Error::FutureTimestamp {
+                    timestamp: newest,
+                    now,
+                    max_ahead_ns,
+                });
+            }
         }
         let resolved;
         let series: &[u32] = if batch.keys.is_empty() {

@@ -180,6 +180,28 @@ fn export_selects_by_metric_dimension_and_time_and_writes_stdout() {
         rows[1]
     );
     assert!(rows.iter().skip(1).all(|r| r.contains(",host_2,")));
+
+    // The same through a selector.
+    let out = run(sediment(&db).args([
+        "export",
+        "cpu_usage_idle{hostname=\"host_2\"}",
+        "--start",
+        "2016-01-01T01:00:00Z",
+        "--end",
+        "2016-01-01T01:01:00Z",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), text);
+
+    let out = run(sediment(&db).args(["export", "cpu{host=}"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("bad selector") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]

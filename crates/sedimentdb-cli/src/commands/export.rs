@@ -16,6 +16,10 @@ use crate::output::Global;
 /// Arguments of `export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
+    /// A selector, e.g. `cpu_usage_user{hostname="host_2",region=~"eu-.*"}` (matchers
+    /// `=`, `!=`, `=~`, `!~`). Default: every series. --metric and --dim narrow it.
+    pub selector: Option<String>,
+
     /// Only this metric (default: every metric).
     #[arg(long)]
     pub metric: Option<String>,
@@ -106,9 +110,23 @@ fn system_time_ns(t: std::time::SystemTime) -> Option<i64> {
 
 /// Runs the export.
 pub fn run(global: &Global, args: ExportArgs) -> CliResult<Status> {
-    let mut selector = match &args.metric {
-        Some(m) => Selector::metric(m.clone()),
+    let parsed: Selector = match &args.selector {
+        Some(text) => text
+            .parse()
+            .map_err(|e| CliError::new(format!("bad selector {text:?}: {e}")))?,
         None => Selector::any(),
+    };
+    let mut selector = match (&args.metric, parsed.metric_name()) {
+        (Some(m), Some(n)) if m != n => {
+            return Err(CliError::new(format!(
+                "the selector names metric {n:?} and --metric {m:?}: give one"
+            )))
+        }
+        (Some(m), None) => parsed
+            .matchers()
+            .iter()
+            .fold(Selector::metric(m.clone()), |s, m| s.with(m.clone())),
+        _ => parsed,
     };
     for (k, v) in &args.dims {
         selector = selector.with(Matcher::eq(k.clone(), v.clone()));

@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod export;
 pub mod import;
+pub mod series;
 pub mod stats;
 
 use crate::cli::{Cli, Command};
@@ -14,6 +15,8 @@ pub fn run(cli: Cli) -> CliResult<Status> {
     match cli.command {
         Command::Stats(args) => stats::run(&global, args),
         Command::Completions(args) => completions::run(args),
+        Command::Serve(args) => crate::serve::run(&global, args),
+        Command::Series(args) => series::run(&global, args),
         Command::Import(args) => import::run(&global, args),
         Command::Export(args) => export::run(&global, args),
     }
