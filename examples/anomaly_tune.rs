@@ -9,7 +9,8 @@
 //!
 //! Reads every `DIR/data/<family>/<name>.csv` (`timestamp,value`, timestamps
 //! `YYYY-MM-DD HH:MM:SS`), writes `OUT/<family>/<NAME>_<name>.csv` with
-//! `timestamp,anomaly_score`, one row per input row, and prints `key=value` figures:
+//! `timestamp,anomaly_score,kind` (kind: the component that scored), one row per input
+//! row, and prints `key=value` figures:
 //! points, seconds spent in `Detector::update` and points per second, state bytes.
 
 use std::error::Error;
@@ -51,7 +52,11 @@ fn main() -> Res<()> {
         let (stamps, ts, values) = parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
         let mut det = Detector::new(config)?;
         let start = Instant::now();
-        let scores = det.score_all(&ts, &values);
+        let scored: Vec<_> = ts
+            .iter()
+            .zip(&values)
+            .map(|(&t, &v)| det.update_scored(t, v))
+            .collect();
         busy += start.elapsed().as_secs_f64();
         points += ts.len() as u64;
         state_bytes = det.state_bytes();
@@ -62,9 +67,10 @@ fn main() -> Res<()> {
             .and_then(|n| n.to_str())
             .ok_or("bad file name")?;
         let mut body = String::with_capacity(stamps.len() * 32);
-        body.push_str("timestamp,anomaly_score\n");
-        for (stamp, score) in stamps.iter().zip(&scores) {
-            body.push_str(&format!("{stamp},{score:.9}\n"));
+        body.push_str("timestamp,anomaly_score,kind\n");
+        for (stamp, s) in stamps.iter().zip(&scored) {
+            let kind = s.kind.map_or("", |k| k.name());
+            body.push_str(&format!("{stamp},{:.9},{kind}\n", s.score));
         }
         fs::write(dir.join(format!("{name}_{stem}")), body)?;
     }

@@ -14,8 +14,8 @@
 //!
 //! **The spread has a floor**, so no score is infinite or absurdly large on repeated or
 //! stepped values: it is never taken below the data's resolution (the smallest non-zero
-//! step between consecutive finite values: those before the point for the rolling score,
-//! the whole input for the seasonal baseline, which scales over the whole input), a millionth of the
+//! step between consecutive finite values before the point; the rolling score only, as
+//! a seasonal series' steps include its seasonal motion), a millionth of the
 //! centre's magnitude, or 1e-12. A sensor sitting on one value that moves by one quantum
 //! scores 1, not infinity. A deviation too large for an `f64` (a huge-range series)
 //! scores `±f64::MAX`.
@@ -113,15 +113,6 @@ fn robust_score(x: f64, centre: f64, mad: f64, mean_abs_dev: f64, floor: f64) ->
 /// between consecutive values), a millionth of the centre, 1e-12.
 fn spread_floor(centre: f64, resolution: f64) -> f64 {
     resolution.max(centre.abs() * 1e-6).max(1e-12)
-}
-
-/// The smallest non-zero step between consecutive finite values, or 0 if there is none.
-fn resolution_of(values: impl IntoIterator<Item = f64>) -> f64 {
-    let mut tracker = Resolution::new();
-    for v in values {
-        tracker.observe(v);
-    }
-    tracker.step()
 }
 
 /// Median of a sorted slice of finite values (mean of the two middle values for even
@@ -402,17 +393,12 @@ pub fn seasonal_baseline(
         return Ok(Vec::new());
     };
     let mean_ad = if mad > 0.0 { 0.0 } else { mean_abs };
-    let resolution = resolution_of(values.iter().copied().filter(|v| v.is_finite()));
+    // No resolution floor here: the step between consecutive values includes the
+    // seasonal motion itself, so it says nothing about the residuals' resolution.
     Ok(scored
         .into_iter()
         .filter_map(|(t, x, expected)| {
-            let score = robust_score(
-                x,
-                expected,
-                mad,
-                mean_ad,
-                spread_floor(expected, resolution),
-            );
+            let score = robust_score(x, expected, mad, mean_ad, spread_floor(expected, 0.0));
             (score.abs() > threshold).then_some(Anomaly {
                 ts: t,
                 value: x,

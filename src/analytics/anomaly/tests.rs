@@ -99,12 +99,10 @@ fn naive_seasonal(ts: &[i64], vs: &[f64], period: i64, bucket: i64, thr: f64) ->
         return Vec::new();
     };
     let mean = abs.iter().sum::<f64>() / abs.len() as f64;
-    let all: Vec<f64> = pts.iter().map(|p| p.1).collect();
-    let resolution = naive_resolution(&all);
     scored
         .into_iter()
         .filter_map(|(t, x, e)| {
-            let score = naive_score(x, e, mad, mean, resolution);
+            let score = naive_score(x, e, mad, mean, 0.0);
             (score.abs() > thr).then_some(Anomaly {
                 ts: t,
                 value: x,

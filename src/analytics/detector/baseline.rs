@@ -168,6 +168,16 @@ impl Baseline {
     }
 }
 
+impl Baseline {
+    /// At the end of a mute: the regime that raised the alert has lasted the whole mute,
+    /// so the long level takes the medium one's value (a shift or ramp that persisted
+    /// is the new normal, and must not alert again when the mute ends).
+    pub(crate) fn settle(&mut self) {
+        let d = self.medium.mean - self.long.mean;
+        self.long.shift(d);
+    }
+}
+
 fn finite_or_zero(x: f64) -> f64 {
     if x.is_finite() {
         x

@@ -36,8 +36,12 @@ pub(crate) struct Ensemble {
 pub(crate) struct Verdict {
     /// The surprise after muting.
     pub(crate) surprise: f64,
+    /// Index of the component with the largest surprise (before muting).
+    pub(crate) top: usize,
     /// This point raised an alert (and started a mute).
     pub(crate) alerted: bool,
+    /// This point was the last one of a mute.
+    pub(crate) mute_ended: bool,
 }
 
 impl Ensemble {
@@ -53,16 +57,22 @@ impl Ensemble {
     /// Combines the components' surprises by their maximum (any one kind of anomaly is
     /// an anomaly) and applies the mute.
     pub(crate) fn step(&mut self, surprises: &[f64], config: &DetectorConfig) -> Verdict {
-        let top = surprises
+        let (which, top) = surprises
             .iter()
             .copied()
-            .filter(|s| s.is_finite())
-            .fold(0.0, f64::max);
+            .enumerate()
+            .filter(|(_, s)| s.is_finite())
+            .fold(
+                (0, 0.0),
+                |best, (i, s)| if s > best.1 { (i, s) } else { best },
+            );
         if self.mute_left > 0 {
             self.mute_left -= 1;
             return Verdict {
                 surprise: top.min(MUTED_CAP * config.alert_surprise),
+                top: which,
                 alerted: false,
+                mute_ended: self.mute_left == 0,
             };
         }
         let alerted = top >= config.alert_surprise;
@@ -71,7 +81,9 @@ impl Ensemble {
         }
         Verdict {
             surprise: top,
+            top: which,
             alerted,
+            mute_ended: false,
         }
     }
 }

@@ -71,6 +71,7 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
+pub use components::Component;
 pub use config::DetectorConfig;
 pub use ensemble::{score_of_surprise, SCORE_HALF_SURPRISE};
 
@@ -81,6 +82,32 @@ use components::{Stuck, ALL, COMPONENTS};
 use ensemble::Ensemble;
 use season::Seasonal;
 use spread::Resolution;
+
+/// One point's score with what produced it, from [`Detector::update_scored`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Scored {
+    /// The score in `[0, 1)`, as [`Detector::update`] returns it.
+    pub score: f64,
+    /// The surprise behind it: `-log10` of the calibrated tail probability, after the
+    /// mute (0 during warm-up and for missing values).
+    pub surprise: f64,
+    /// The component with the largest surprise, `None` for a missing value or during
+    /// warm-up.
+    pub kind: Option<Component>,
+    /// This point raised one of the detector's own alerts (surprise at least
+    /// [`DetectorConfig::alert_surprise`] outside a mute).
+    pub alerted: bool,
+}
+
+impl Scored {
+    const NOTHING: Scored = Scored {
+        score: 0.0,
+        surprise: 0.0,
+        kind: None,
+        alerted: false,
+    };
+}
 
 /// How much faster the slower levels adapt while muted after an alert.
 const MUTED_BOOST: f64 = 4.0;
@@ -136,8 +163,14 @@ impl Detector {
     /// profiles and the sampling step use them); if they do, scores stay valid but the
     /// step estimate ignores the step back.
     pub fn update(&mut self, ts: Timestamp, value: f64) -> f64 {
+        self.update_scored(ts, value).score
+    }
+
+    /// [`update`](Self::update), also saying which component scored and whether the
+    /// point raised an alert.
+    pub fn update_scored(&mut self, ts: Timestamp, value: f64) -> Scored {
         if !value.is_finite() {
-            return 0.0;
+            return Scored::NOTHING;
         }
         self.observe_step(ts);
         self.points = self.points.saturating_add(1);
@@ -159,13 +192,17 @@ impl Detector {
         let muted = self.ensemble.muted();
         let boost = if muted { MUTED_BOOST } else { 1.0 };
         let deviation = self.baseline.update(u, resolution, boost);
-        let stuck = self.stuck.update(value);
+        let stuck_surprise = self.stuck.update(value);
 
         let mut surprises = [0.0; COMPONENTS];
         for ((slot, component), calibrator) in
             surprises.iter_mut().zip(ALL).zip(&mut self.calibrators)
         {
-            let raw = component.raw(&deviation, stuck);
+            if component == Component::Stuck {
+                *slot = stuck_surprise;
+                continue;
+            }
+            let raw = component.raw(&deviation);
             *slot = calibrator.surprise(raw);
             if !muted {
                 calibrator.learn(raw, self.config.calibration_points);
@@ -177,16 +214,24 @@ impl Detector {
 
         let warm = self.points > u64::from(self.config.warmup);
         if !warm {
-            return 0.0;
+            return Scored::NOTHING;
         }
         let verdict = self.ensemble.step(&surprises, &self.config);
+        if verdict.mute_ended {
+            self.baseline.settle();
+            self.stuck.settle();
+        }
         if self.ensemble.muted() {
             if let Some(delta) = self.baseline.rebaseline_if_shifted(resolution) {
                 self.seasonal.shift(delta);
             }
         }
-        let _ = verdict.alerted;
-        score_of_surprise(verdict.surprise)
+        Scored {
+            score: score_of_surprise(verdict.surprise),
+            surprise: verdict.surprise,
+            kind: ALL.get(verdict.top).copied(),
+            alerted: verdict.alerted,
+        }
     }
 
     /// Scores a whole series (slices zipped in time order); the same as calling
