@@ -13,7 +13,7 @@
 
 // The module's own unit tests run with the examples; in this bench build their imports look unused.
 #[allow(unused_imports)]
-#[path = "../examples/common/tsbs_data.rs"]
+#[path = "../crates/sedimentdb-bench/src/tsbs_data.rs"]
 mod tsbs_data;
 
 use std::hint::black_box;

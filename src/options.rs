@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::storage::{FileSystem, OsFileSystem, ReadMode};
-use crate::types::KeyLimits;
+use crate::types::{duration_ns_saturating, KeyLimits};
 
 /// When a write is acknowledged relative to the WAL reaching stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,6 +30,22 @@ pub enum RecoveryMode {
     /// Skip the rest of the damaged file and carry on with the next one, reporting what
     /// was skipped in [`crate::Db::recovery_report`]. Points in the skipped bytes are lost.
     Salvage,
+}
+
+/// Where retention measures a data age from ([`Options::retention_clock`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RetentionClock {
+    /// The system's wall clock, read at each [`crate::Db::apply_retention`]. The
+    /// default: one point written with a wrong, far-future timestamp cannot make the
+    /// rest of the history look old and have it deleted.
+    #[default]
+    WallClock,
+    /// The newest timestamp in the database (as compaction's tiering does). For replaying
+    /// or backfilling historical data, whose age counts from its own end; a wrong
+    /// far-future point then ages everything else (bound it with
+    /// [`Options::max_future`]).
+    NewestPoint,
 }
 
 /// What [`crate::Db::open`] does with a segment file that fails its checks (header,
@@ -84,8 +100,10 @@ pub struct Options {
     pub(crate) cold_chunk_points: usize,
     pub(crate) retention: Option<i64>,
     pub(crate) retention_rules: Vec<(crate::types::Selector, i64)>,
+    pub(crate) retention_clock: RetentionClock,
+    pub(crate) max_future: Option<i64>,
     pub(crate) rollups: Vec<(crate::types::Selector, RollupPolicy)>,
-    pub(crate) maintenance: crate::db::Maintenance,
+    pub(crate) maintenance: Maintenance,
     pub(crate) compaction_io_limit: Option<u64>,
     pub(crate) wal_file_size: u64,
     pub(crate) max_series: u64,
@@ -94,6 +112,24 @@ pub struct Options {
     pub(crate) read_mode: ReadMode,
     pub(crate) create_if_missing: bool,
     pub(crate) file_system: Arc<dyn FileSystem>,
+}
+
+/// Intervals of the background maintenance thread (see [`crate::Options::maintenance`]).
+/// `None` leaves that task to explicit API calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Maintenance {
+    /// Flush the head at least this often. Default: `None`.
+    pub flush_every: Option<Duration>,
+    /// Run [`crate::Db::compact`] this often. Default: `None`.
+    pub compact_every: Option<Duration>,
+    /// Run [`crate::Db::apply_retention`] this often. Default: `None`.
+    pub retention_every: Option<Duration>,
+}
+
+impl Maintenance {
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.flush_every.is_some() || self.compact_every.is_some() || self.retention_every.is_some()
+    }
 }
 
 const HOUR_NS: i64 = 3_600_000_000_000;
@@ -114,8 +150,10 @@ impl Default for Options {
             cold_chunk_points: 16384,
             retention: None,
             retention_rules: Vec::new(),
+            retention_clock: RetentionClock::WallClock,
+            max_future: Some(24 * HOUR_NS),
             rollups: Vec::new(),
-            maintenance: crate::db::Maintenance::default(),
+            maintenance: Maintenance::default(),
             compaction_io_limit: None,
             wal_file_size: 64 << 20,
             max_series: 10_000_000,
@@ -150,7 +188,7 @@ impl Options {
     /// Span of time the hot head holds before it is flushed to a segment, measured from
     /// its oldest to its newest timestamp. Default: 2 hours.
     pub fn head_window(mut self, window: Duration) -> Self {
-        self.head_window = duration_ns(window);
+        self.head_window = duration_ns_saturating(window);
         self
     }
 
@@ -169,7 +207,7 @@ impl Options {
     /// Length of a time partition; every segment holds points of one partition.
     /// Default: 1 day.
     pub fn partition_duration(mut self, duration: Duration) -> Self {
-        self.partition_duration = duration_ns(duration).max(1);
+        self.partition_duration = duration_ns_saturating(duration).max(1);
         self
     }
 
@@ -189,7 +227,7 @@ impl Options {
     /// Age (behind the newest point in the database) after which a partition is cold:
     /// compaction rewrites it into one dense segment. Default: 30 days.
     pub fn warm_duration(mut self, duration: Duration) -> Self {
-        self.warm_duration = duration_ns(duration);
+        self.warm_duration = duration_ns_saturating(duration);
         self
     }
 
@@ -207,21 +245,51 @@ impl Options {
         self
     }
 
-    /// How long data is kept, measured back from the newest point in the database;
-    /// [`crate::Db::apply_retention`] drops segments wholly older than that. Default:
-    /// forever.
+    /// How long data is kept, measured back from the wall clock (or the newest point,
+    /// see [`Options::retention_clock`]); [`crate::Db::apply_retention`] drops segments
+    /// wholly older than that. Default: forever.
     pub fn retention(mut self, duration: Duration) -> Self {
-        self.retention = Some(duration_ns(duration));
+        self.retention = Some(duration_ns_saturating(duration));
         self
     }
 
-    /// Keeps the series matching `selector` only for `duration` (measured back from the
-    /// newest point in the database), e.g. user metrics 30 days while the rest is kept a
+    /// Keeps the series matching `selector` only for `duration` (measured back as
+    /// [`Options::retention`] is), e.g. user metrics 30 days while the rest is kept a
     /// year. [`crate::Db::apply_retention`] deletes their older points with a tombstone
     /// (invisible at once, removed from disk by the next compaction). Rules add to
     /// [`Options::retention`]; the shortest applicable period wins. Default: none.
     pub fn retention_for(mut self, selector: crate::types::Selector, duration: Duration) -> Self {
-        self.retention_rules.push((selector, duration_ns(duration)));
+        self.retention_rules
+            .push((selector, duration_ns_saturating(duration)));
+        self
+    }
+
+    /// Where every retention period ([`Options::retention`], [`Options::retention_for`],
+    /// the rollup policies' retentions) is measured back from. Default:
+    /// [`RetentionClock::WallClock`].
+    pub fn retention_clock(mut self, clock: RetentionClock) -> Self {
+        self.retention_clock = clock;
+        self
+    }
+
+    /// How far ahead of the wall clock a written timestamp may be; a batch holding a
+    /// later one is refused with [`crate::Error::FutureTimestamp`] and nothing of it is
+    /// written. `None` accepts any timestamp up to [`crate::MAX_TIMESTAMP`] (for data
+    /// whose timestamps are not wall-clock times). Default: 24 hours.
+    ///
+    /// ```
+    /// use sedimentdb::{Db, Error, Options, SeriesKey, WriteBatch};
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let opts = Options::default().max_future(Some(Duration::from_secs(3600)));
+    /// let db = Db::open(dir.path(), opts).unwrap();
+    /// let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64;
+    /// let mut batch = WriteBatch::new();
+    /// batch.push_key(&SeriesKey::new("m"), now + 2 * 3_600_000_000_000, 1.0);
+    /// assert!(matches!(db.write(&batch), Err(Error::FutureTimestamp { .. })));
+    /// ```
+    pub fn max_future(mut self, ahead: Option<Duration>) -> Self {
+        self.max_future = ahead.map(duration_ns_saturating);
         self
     }
 
@@ -270,7 +338,7 @@ impl Options {
     /// Starts a background thread (owned by the `Db`, stopped on close) that flushes,
     /// compacts and applies retention at these intervals. Writers are held only for the
     /// short manifest swaps. Default: off.
-    pub fn maintenance(mut self, plan: crate::db::Maintenance) -> Self {
+    pub fn maintenance(mut self, plan: Maintenance) -> Self {
         self.maintenance = plan;
         self
     }
@@ -340,8 +408,8 @@ pub const MAX_ROLLUP_BUCKETS: i64 = 1 << 16;
 ///   [`Options::partition_duration`] (so that buckets never straddle partitions and
 ///   nest in every query bucket that is a multiple of it), with at most
 ///   [`MAX_ROLLUP_BUCKETS`] buckets per partition.
-/// - `raw_retention`: after this age (measured back from the newest point, as all
-///   retention is) [`crate::Db::apply_retention`] may drop the raw points of a partition
+/// - `raw_retention`: after this age (measured back as all retention is, see
+///   [`Options::retention_clock`]) [`crate::Db::apply_retention`] may drop the raw points of a partition
 ///   whose segments hold only series whose rollups cover them. Default: `None`, the raw
 ///   points follow [`Options::retention`].
 /// - `retention`: after this age the rollups themselves are dropped. Default: `None`,
@@ -420,8 +488,4 @@ impl RollupPolicy {
         }
         Ok(())
     }
-}
-
-fn duration_ns(d: Duration) -> i64 {
-    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }

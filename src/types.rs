@@ -98,8 +98,10 @@ impl Default for KeyLimits {
 /// Identity of a series: a metric name plus dimensions (`key=value`), kept sorted by key.
 ///
 /// Metric names match `[A-Za-z_:][A-Za-z0-9_:.-]*`, dimension keys match
-/// `[A-Za-z_][A-Za-z0-9_.-]*`; dimension values are any UTF-8 without NUL. Keys are
-/// unique within a series.
+/// `[A-Za-z_][A-Za-z0-9_.-]*`; dimension values are any non-empty UTF-8 without NUL
+/// (an empty value means "absent", as in Prometheus: leave the dimension out). Keys are
+/// unique within a series. Series with an empty value written by an earlier version
+/// stay readable; no new one can be created.
 ///
 /// ```
 /// use sedimentdb::SeriesKey;
@@ -198,6 +200,14 @@ impl SeriesKey {
                     limits.max_dimension_key_len
                 )));
             }
+            if v.is_empty() {
+                // Prometheus' model (and PromQL's `{k=""}`) treats an empty value as
+                // the dimension being absent; a series `{k=""}` distinct from `{}`
+                // could not be named by such a client. Leave the dimension out instead.
+                return Err(Error::invalid(format!(
+                    "value of dimension {k:?} is empty (an empty value means the dimension is absent: leave it out)"
+                )));
+            }
             if v.len() > limits.max_dimension_value_len {
                 return Err(Error::invalid(format!(
                     "value of dimension {k:?} is {} bytes, the limit is {}",
@@ -257,8 +267,32 @@ pub(crate) fn validate_timestamp(ts: Timestamp) -> Result<()> {
     Ok(())
 }
 
-/// One condition on a dimension. Used inside a [`Selector`].
+/// `d` in nanoseconds, the unit of every [`Timestamp`]; `None` when it does not fit an
+/// `i64` (about 292 years).
+pub(crate) fn duration_ns(d: std::time::Duration) -> Option<i64> {
+    i64::try_from(d.as_nanos()).ok()
+}
+
+/// [`duration_ns`], saturating at `i64::MAX`: for options where "longer than 292 years"
+/// means "forever".
+/// The wall clock in nanoseconds since the Unix epoch (negative before it, saturated
+/// at the ends of `i64`).
+pub(crate) fn wall_clock_ns() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(after) => duration_ns_saturating(after),
+        Err(before) => duration_ns_saturating(before.duration()).saturating_neg(),
+    }
+}
+
+pub(crate) fn duration_ns_saturating(d: std::time::Duration) -> i64 {
+    duration_ns(d).unwrap_or(i64::MAX)
+}
+
+/// One condition on a dimension. Used inside a [`Selector`]; its text form (`host="a"`,
+/// `host=~"web-.*"`, ...) is described in [`Selector`]'s `FromStr` grammar.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Matcher {
     /// The dimension is present and equals the value.
     Eq(String, String),
@@ -266,6 +300,9 @@ pub enum Matcher {
     Ne(String, String),
     /// The dimension is present and its whole value matches the regular expression.
     Regex(String, regex::Regex),
+    /// The dimension is absent, or its value does not wholly match the regular
+    /// expression (PromQL's `!~`, with the absent-means-true rule of [`Matcher::Ne`]).
+    NotRegex(String, regex::Regex),
     /// The dimension is present and equals one of the values.
     In(String, Vec<String>),
     /// The dimension is present, with any value.
@@ -291,19 +328,13 @@ impl Matcher {
     /// `key =~ pattern`, anchored at both ends. Patterns are compiled with a size limit,
     /// and matching is linear-time, so hostile patterns cannot hang a query.
     pub fn regex(key: impl Into<String>, pattern: &str) -> Result<Self> {
-        if pattern.len() > MAX_REGEX_LEN {
-            return Err(Error::invalid(format!(
-                "regex is {} bytes, the limit is {MAX_REGEX_LEN}",
-                pattern.len()
-            )));
-        }
-        let anchored = format!("^(?:{pattern})$");
-        let re = regex::RegexBuilder::new(&anchored)
-            .size_limit(1 << 20)
-            .dfa_size_limit(1 << 20)
-            .build()
-            .map_err(|e| Error::invalid(format!("bad regex {pattern:?}: {e}")))?;
-        Ok(Matcher::Regex(key.into(), re))
+        Ok(Matcher::Regex(key.into(), anchored_regex(pattern)?))
+    }
+
+    /// `key !~ pattern`: absent, or not wholly matching the pattern (compiled as for
+    /// [`Matcher::regex`]).
+    pub fn not_regex(key: impl Into<String>, pattern: &str) -> Result<Self> {
+        Ok(Matcher::NotRegex(key.into(), anchored_regex(pattern)?))
     }
 
     /// `key` equals one of `values`.
@@ -331,6 +362,7 @@ impl Matcher {
             Matcher::Eq(k, _)
             | Matcher::Ne(k, _)
             | Matcher::Regex(k, _)
+            | Matcher::NotRegex(k, _)
             | Matcher::In(k, _)
             | Matcher::Exists(k)
             | Matcher::Absent(k) => k,
@@ -345,11 +377,29 @@ impl Matcher {
             Matcher::Eq(_, v) => value == Some(v.as_str()),
             Matcher::Ne(_, v) => value != Some(v.as_str()),
             Matcher::Regex(_, re) => value.is_some_and(|x| re.is_match(x)),
+            Matcher::NotRegex(_, re) => !value.is_some_and(|x| re.is_match(x)),
             Matcher::In(_, vs) => value.is_some_and(|x| vs.iter().any(|v| v == x)),
             Matcher::Exists(_) => value.is_some(),
             Matcher::Absent(_) => value.is_none(),
         }
     }
+}
+
+/// Compiles `pattern` anchored at both ends, within the size limits of [`Matcher::regex`].
+fn anchored_regex(pattern: &str) -> Result<regex::Regex> {
+    if pattern.len() > MAX_REGEX_LEN {
+        return Err(Error::invalid(format!(
+            "regex is {} bytes, the limit is {MAX_REGEX_LEN}",
+            pattern.len()
+        )));
+    }
+    let anchored = format!("^(?:{pattern})$");
+    let re = regex::RegexBuilder::new(&anchored)
+        .size_limit(1 << 20)
+        .dfa_size_limit(1 << 20)
+        .build()
+        .map_err(|e| Error::invalid(format!("bad regex {pattern:?}: {e}")))?;
+    Ok(re)
 }
 
 /// Which series a read touches: an optional metric name and dimension matchers, all of
@@ -359,6 +409,52 @@ impl Matcher {
 /// use sedimentdb::{Matcher, Selector};
 /// let sel = Selector::metric("cpu_usage").with(Matcher::eq("region", "eu"));
 /// assert_eq!(sel.metric_name(), Some("cpu_usage"));
+/// ```
+///
+/// # Text form
+///
+/// PromQL's series selector, with three additions for the matchers PromQL lacks
+/// (`in`, `exists`, `absent`):
+///
+/// ```text
+/// selector = ws [ metric ws ] [ "{" ws [ matcher ws { "," ws matcher ws } [ "," ws ] ] "}" ] ws
+/// metric   = [A-Za-z_:] [A-Za-z0-9_:.-]*
+/// matcher  = key ws op ws string
+///          | key ws "in" ws "(" ws [ string ws { "," ws string ws } [ "," ws ] ] ")"
+///          | key ws "exists"
+///          | key ws "absent"
+/// key      = [A-Za-z_] [A-Za-z0-9_.-]*
+/// op       = "=" | "!=" | "=~" | "!~"
+/// string   = '"' { char | escape } '"'  |  "'" { char | escape } "'"
+/// escape   = "\\" ( "\\" | '"' | "'" | "n" | "t" | "r" | "0" | "u{" hex{1,6} "}" )
+/// ws       = { space | tab | newline }
+/// ```
+///
+/// - `=` is [`Matcher::Eq`], `!=` [`Matcher::Ne`] (true also where the dimension is
+///   absent), `=~` [`Matcher::Regex`] and `!~` [`Matcher::NotRegex`] (regular
+///   expressions anchored at both ends, Rust `regex` syntax), `in` [`Matcher::In`],
+///   `exists` [`Matcher::Exists`], `absent` [`Matcher::Absent`].
+/// - `{__name__="cpu"}` names the metric like `cpu{}` does; only `=` is accepted on
+///   `__name__`, and a metric named twice is an error.
+/// - `{}` (or `{ }`) selects every series; the empty string is refused.
+/// - Errors are [`Error::InvalidArgument`] naming the 1-based column (in characters) of
+///   the mistake, e.g. `selector column 10: expected an operator (=, !=, =~, !~, in,
+///   exists, absent) after "host"`.
+///
+/// `Display` prints the canonical form (`metric{k="v",k2=~"re"}`, strings in double
+/// quotes with the escapes above), which parses back to the same selector.
+///
+/// ```
+/// use sedimentdb::Selector;
+///
+/// let sel: Selector = r#"cpu_usage{host="web-1", region=~"eu-.*"}"#.parse()?;
+/// assert_eq!(sel.metric_name(), Some("cpu_usage"));
+/// assert_eq!(sel.to_string(), r#"cpu_usage{host="web-1",region=~"eu-.*"}"#);
+/// assert_eq!(sel.to_string().parse::<Selector>()?.to_string(), sel.to_string());
+///
+/// let err = r#"cpu{host="a" region="b"}"#.parse::<Selector>().unwrap_err();
+/// assert!(err.to_string().contains("column 14"), "{err}");
+/// # Ok::<(), sedimentdb::Error>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Selector {

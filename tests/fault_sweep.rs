@@ -60,6 +60,7 @@ fn options(fs: &FaultFs) -> Options {
         // Retention drops the oldest partitions' segments; the rule deletes older
         // points of one series with a tombstone.
         .retention(RETENTION)
+        .retention_clock(sedimentdb::RetentionClock::NewestPoint)
         .retention_for(rule_selector(), RULE_KEEP)
         // Cold compactions also write rollup files, in the same manifest swap; they
         // leave with the raw points, so that counts from rollups and raw points agree.

@@ -14,6 +14,7 @@ fn scheduler_flushes_compacts_and_stops_on_close() {
         .durability(Durability::None)
         .partition_duration(Duration::from_secs(1))
         .retention(Duration::from_secs(5))
+        .retention_clock(sedimentdb::RetentionClock::NewestPoint)
         .compaction_io_limit(1 << 20)
         .maintenance(Maintenance {
             flush_every: Some(Duration::from_millis(20)),
@@ -101,6 +102,7 @@ fn scheduler_applies_per_selector_rules_without_a_global_retention() {
     let opts = Options::default()
         .durability(Durability::None)
         .retention_for(Selector::metric("short"), Duration::from_secs(10))
+        .retention_clock(sedimentdb::RetentionClock::NewestPoint)
         .maintenance(Maintenance {
             flush_every: None,
             compact_every: None,

@@ -2,14 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::partition::manifest::SegmentEntry;
+use crate::version::manifest::SegmentEntry;
 
-/// Level of segments written by a flush.
-pub(crate) const LEVEL_FLUSH: u8 = 0;
-/// Level of a warm partition's merged segment.
-pub(crate) const LEVEL_WARM: u8 = 1;
-/// Level of a cold partition's dense segment.
-pub(crate) const LEVEL_COLD: u8 = 2;
+use crate::version::partition::{LEVEL_COLD, LEVEL_WARM};
 
 /// Encoding targets for one tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,24 +8,7 @@ use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
 
 use super::{flush, DbInner};
-
-/// Intervals of the background maintenance thread (see [`crate::Options::maintenance`]).
-/// `None` leaves that task to explicit API calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Maintenance {
-    /// Flush the head at least this often. Default: `None`.
-    pub flush_every: Option<Duration>,
-    /// Run [`crate::Db::compact`] this often. Default: `None`.
-    pub compact_every: Option<Duration>,
-    /// Run [`crate::Db::apply_retention`] this often. Default: `None`.
-    pub retention_every: Option<Duration>,
-}
-
-impl Maintenance {
-    pub(crate) fn is_enabled(&self) -> bool {
-        self.flush_every.is_some() || self.compact_every.is_some() || self.retention_every.is_some()
-    }
-}
+use crate::options::Maintenance;
 
 /// What the scheduler has done since open.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,7 +126,7 @@ fn run(
         if due(&mut next_compact, plan.compact_every) {
             // A partition skipped for a damaged segment is recorded as the last error;
             // the other partitions were compacted and the thread carries on.
-            let result = crate::compaction::compact(&db).map(|r| {
+            let result = crate::compaction::compact(&db.compaction()).map(|r| {
                 r.skipped
                     .first()
                     .map(|s| format!("compaction: {s} ({} partitions skipped)", r.skipped.len()))

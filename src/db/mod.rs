@@ -2,13 +2,12 @@
 
 mod delete;
 mod flush;
-mod layout;
 mod maintenance;
 mod open;
 mod quarantine;
-mod tombstone;
+mod query;
+mod read_only;
 mod verify;
-mod version;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,20 +22,18 @@ use crate::compaction::{CompactionReport, RetentionReport, Tier};
 use crate::error::{Error, Result};
 use crate::index::Catalog;
 use crate::options::{Durability, Options};
-use crate::partition::manifest::ManifestBody;
 use crate::query::select::SelectIter;
 use crate::storage::DirLock;
-use crate::types::{validate_timestamp, Selector, SeriesId, SeriesKey, TimeRange};
+use crate::types::{validate_timestamp, wall_clock_ns, Selector, SeriesId, SeriesKey, TimeRange};
+use crate::version::VersionSet;
 use crate::wal::{self, Wal};
 
 pub use delete::DeleteReport;
 pub use flush::FlushReport;
-pub(crate) use layout::Layout;
-pub use maintenance::{Maintenance, MaintenanceStatus};
+pub use maintenance::MaintenanceStatus;
 pub use quarantine::QuarantineReport;
-pub(crate) use tombstone::Tombstones;
+pub use read_only::RefreshReport;
 pub use verify::{SegmentDamage, VerifyReport};
-pub(crate) use version::{LiveRollup, LiveSegment, Version};
 
 /// Distinguishes databases within a process, so that a [`SeriesHandle`] made by one is
 /// refused by another.
@@ -82,7 +79,7 @@ impl Drop for Workers {
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db")
-            .field("path", &self.inner.layout.root)
+            .field("path", &self.inner.versions.layout().root)
             .finish()
     }
 }
@@ -156,17 +153,17 @@ pub struct PartitionStats {
 
 pub(crate) struct DbInner {
     pub(crate) opts: Options,
-    pub(crate) layout: Layout,
     pub(crate) tag: u64,
     pub(crate) catalog: Arc<Catalog>,
-    pub(crate) wal: Wal,
-    pub(crate) version: RwLock<Arc<Version>>,
-    /// The manifest as last written. Changed only under `flush_lock`.
-    pub(crate) manifest: Mutex<ManifestBody>,
+    /// `None` for a read-only open: every change is refused ([`DbInner::wal`]).
+    pub(crate) wal: Option<Wal>,
+    /// A read-only open: the manifest bytes its snapshot was loaded from (empty for a
+    /// read-write open).
+    pub(crate) loaded_manifest: Mutex<Vec<u8>>,
+    /// The manifest, the version readers see, the directory layout and the commit lock.
+    pub(crate) versions: VersionSet,
     /// Series whose points were all deleted; left out of selections until written again.
     pub(crate) hidden: RwLock<roaring::RoaringBitmap>,
-    /// One flush (or other manifest change) at a time.
-    pub(crate) flush_lock: Mutex<()>,
     recovery: RecoveryReport,
     closed: AtomicBool,
     flusher: Mutex<Option<JoinHandle<()>>>,
@@ -204,6 +201,68 @@ impl Db {
             *db.inner.scheduler.lock() = Some(scheduler);
         }
         Ok(db)
+    }
+
+    /// Opens the database in `path` read-only, beside a process that may hold it open
+    /// for writing (a service keeps running while an operator queries it).
+    ///
+    /// Takes no lock and writes, creates, truncates and deletes nothing: the WAL is
+    /// replayed into memory (a torn tail, typically the record the writer is appending,
+    /// is skipped in memory and left on disk), segments are mapped, and queries see one
+    /// consistent snapshot, every write batch whole or not at all. [`Db::refresh`]
+    /// picks up what the writer has written since. Writes, flushes, compactions,
+    /// deletions, retention and quarantine fail with [`Error::ReadOnly`]. A damaged
+    /// segment fails the open (quarantining it would write). No background thread runs.
+    ///
+    /// ```
+    /// use sedimentdb::{Db, Error, Options, SeriesKey, TimeRange, WriteBatch, Selector};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let writer = Db::open(dir.path(), Options::default())?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.push_key(&SeriesKey::new("cpu"), 1, 0.5);
+    /// writer.write(&batch)?;
+    ///
+    /// let reader = Db::open_read_only(dir.path(), Options::default())?; // writer still open
+    /// assert_eq!(reader.stats().head_points, 1);
+    /// assert!(matches!(reader.write(&batch), Err(Error::ReadOnly { .. })));
+    ///
+    /// batch.clear();
+    /// batch.push_key(&SeriesKey::new("cpu"), 2, 0.7);
+    /// writer.write(&batch)?;
+    /// writer.flush()?;
+    /// reader.refresh()?;
+    /// let points: usize = reader.select(&Selector::metric("cpu"), TimeRange::all())?
+    ///     .map(|s| s.map(|s| s.len()))
+    ///     .sum::<Result<_, _>>()?;
+    /// assert_eq!(points, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_read_only(path: impl AsRef<std::path::Path>, opts: Options) -> Result<Db> {
+        let inner = Arc::new(read_only::open_read_only(path.as_ref(), opts)?);
+        Ok(Db {
+            _workers: Arc::new(Workers(inner.clone())),
+            inner,
+        })
+    }
+
+    /// For a database opened with [`Db::open_read_only`]: loads what the writer has
+    /// published since (a new manifest, new segments, new WAL records) and makes it the
+    /// snapshot later reads see. Reads already running keep the old snapshot. Fails with
+    /// [`Error::InvalidArgument`] on a read-write open, which is always current.
+    pub fn refresh(&self) -> Result<RefreshReport> {
+        self.inner.check_open()?;
+        if self.inner.wal.is_some() {
+            return Err(Error::invalid(
+                "refresh is for read-only opens; a read-write open is always current",
+            ));
+        }
+        read_only::refresh(&self.inner)
+    }
+
+    /// True for a database opened with [`Db::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.wal.is_none()
     }
 
     fn start_flusher(&self) {
@@ -324,7 +383,7 @@ impl Db {
     pub fn select(&self, selector: &Selector, range: TimeRange) -> Result<SelectIter> {
         self.inner.check_open()?;
         let ids = self.inner.visible(selector);
-        let version = self.inner.version.read().clone();
+        let version = self.inner.versions.current();
         Ok(SelectIter::new(
             self.inner.catalog.clone(),
             version,
@@ -346,7 +405,7 @@ impl Db {
     /// Writes the head to segment files, records them in the manifest and removes the WAL
     /// files they make redundant.
     pub fn flush(&self) -> Result<FlushReport> {
-        self.inner.check_open()?;
+        self.inner.check_writable("flush")?;
         flush::flush(&self.inner)
     }
 
@@ -359,8 +418,8 @@ impl Db {
     /// damaged is left as it was and listed in [`CompactionReport::skipped`]; the others
     /// are compacted all the same.
     pub fn compact(&self) -> Result<CompactionReport> {
-        self.inner.check_open()?;
-        crate::compaction::compact(&self.inner)
+        self.inner.check_writable("compact")?;
+        crate::compaction::compact(&self.inner.compaction())
     }
 
     /// Deletes the points of every series matching `selector` inside `range` (for
@@ -369,7 +428,7 @@ impl Db {
     /// next compaction of the partitions involved. A series left with no point at all
     /// disappears from [`Db::list_series`] and selections until it is written again.
     pub fn delete_series(&self, selector: &Selector, range: TimeRange) -> Result<DeleteReport> {
-        self.inner.check_open()?;
+        self.inner.check_writable("delete")?;
         delete::delete_series(&self.inner, selector, range)
     }
 
@@ -378,15 +437,15 @@ impl Db {
     /// in it fails the call with [`Error::Corruption`] naming the file and offset (the
     /// caller asked for this partition; [`Db::compact`] skips it instead).
     pub fn compact_partition(&self, ts: crate::Timestamp, tier: Tier) -> Result<CompactionReport> {
-        self.inner.check_open()?;
-        crate::compaction::compact_partition(&self.inner, ts, tier)
+        self.inner.check_writable("compact")?;
+        crate::compaction::compact_partition(&self.inner.compaction(), ts, tier)
     }
 
     /// Drops the segments wholly older than [`Options::retention`] (measured back from the
     /// newest point), by deleting files: nothing is rewritten; then applies the
     /// per-series rules of [`Options::retention_for`] with tombstones.
     pub fn apply_retention(&self) -> Result<RetentionReport> {
-        self.inner.check_open()?;
+        self.inner.check_writable("retention")?;
         self.inner.apply_retention()
     }
 
@@ -425,7 +484,7 @@ impl Db {
         &self,
         file: impl AsRef<std::path::Path>,
     ) -> Result<QuarantineReport> {
-        self.inner.check_open()?;
+        self.inner.check_writable("quarantine")?;
         quarantine::quarantine_segment(&self.inner, file.as_ref())
     }
 
@@ -471,7 +530,7 @@ impl Db {
 
     /// The database directory.
     pub fn path(&self) -> &std::path::Path {
-        &self.inner.layout.root
+        &self.inner.versions.layout().root
     }
 
     /// Makes the WAL durable and stops background work. Later calls on any clone of this
@@ -482,9 +541,10 @@ impl Db {
             return Ok(());
         }
         self.inner.stop_flusher();
-        // Wait for a flush another thread may be running before the WAL goes away.
-        let _flush = self.inner.flush_lock.lock();
-        let result = self.inner.wal.close();
+        // Wait for a flush (or other commit) another thread may be running before the
+        // WAL goes away.
+        let _commit = self.inner.versions.lock();
+        let result = self.inner.wal.as_ref().map_or(Ok(()), Wal::close);
         self.inner.dir_lock.lock().take();
         result
     }
@@ -497,14 +557,15 @@ impl DbInner {
         let inner = self;
         // The database-wide retention and the rollup policies' retentions in one pass;
         // then the per-selector rules, as deletions.
-        let mut report = crate::compaction::apply_retention(inner, inner.opts.retention)?;
+        let mut report =
+            crate::compaction::apply_retention(&inner.compaction(), inner.opts.retention)?;
         for (selector, keep) in &inner.opts.retention_rules {
-            let Some(now) = crate::compaction::newest_timestamp(inner) else {
+            let Some(now) = crate::compaction::retention_now(&inner.opts, &inner.versions) else {
                 break;
             };
             let cutoff = now.saturating_sub(*keep);
             let ids = inner.visible(selector);
-            let version = inner.version.read().clone();
+            let version = inner.versions.current();
             let oldest_due = version
                 .segments
                 .iter()
@@ -538,11 +599,35 @@ impl DbInner {
         ids
     }
 
+    /// What compaction and retention work with.
+    pub(crate) fn compaction(&self) -> crate::compaction::Context<'_> {
+        crate::compaction::Context {
+            opts: &self.opts,
+            catalog: &self.catalog,
+            versions: &self.versions,
+            closed: &self.closed,
+        }
+    }
+
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
         Ok(())
+    }
+
+    /// [`DbInner::check_open`], and refuses `op` on a read-only open.
+    pub(crate) fn check_writable(&self, op: &'static str) -> Result<()> {
+        self.check_open()?;
+        self.wal(op).map(|_| ())
+    }
+
+    /// The WAL, or [`Error::ReadOnly`] naming `op` on a read-only open.
+    pub(crate) fn wal(&self, op: &'static str) -> Result<&Wal> {
+        self.wal.as_ref().ok_or_else(|| Error::ReadOnly {
+            path: self.versions.layout().root.clone(),
+            op,
+        })
     }
 
     fn stop_flusher(&self) {
@@ -578,17 +663,22 @@ impl DbInner {
         let (ids, _created) = self.catalog.get_or_create_with(keys, limit, |created| {
             let mut payload = Vec::new();
             let rtype = wal::encode_series(created, &mut payload);
-            lsn = Some(self.wal.append_with(rtype, &payload, || ())?.0);
+            lsn = Some(
+                self.wal("create series")?
+                    .append_with(rtype, &payload, || ())?
+                    .0,
+            );
             Ok(())
         })?;
         if let (Some(lsn), Durability::Sync) = (lsn, self.opts.durability) {
-            self.wal.sync_to(lsn)?;
+            self.wal("create series")?.sync_to(lsn)?;
         }
         Ok(ids)
     }
 
     fn write(&self, batch: &WriteBatch) -> Result<WriteReceipt> {
         self.check_open()?;
+        let wal = self.wal("write")?;
         let n = batch.len();
         if n == 0 {
             return Ok(WriteReceipt {
@@ -609,6 +699,19 @@ impl DbInner {
         }
         for &ts in &batch.timestamps {
             validate_timestamp(ts)?;
+        }
+        if let (Some(max_ahead_ns), Some(&newest)) =
+            (self.opts.max_future, batch.timestamps.iter().max())
+        {
+            // One clock read per batch; a batch is refused whole, like every bad input.
+            let now = wall_clock_ns();
+            if newest.saturating_sub(now) > max_ahead_ns {
+                return Err(Error::FutureTimestamp {
+                    timestamp: newest,
+                    now,
+                    max_ahead_ns,
+                });
+            }
         }
         let resolved;
         let series: &[u32] = if batch.keys.is_empty() {
@@ -634,8 +737,8 @@ impl DbInner {
         };
         let mut payload = Vec::with_capacity(n * 10 + 64);
         let rtype = wal::encode_points(series, &batch.timestamps, &batch.values, &mut payload);
-        let (lsn, ()) = self.wal.append_with(rtype, &payload, || {
-            let version = self.version.read();
+        let (lsn, ()) = wal.append_with(rtype, &payload, || {
+            let version = self.versions.read();
             version
                 .live
                 .insert(series, &batch.timestamps, &batch.values);
@@ -650,10 +753,10 @@ impl DbInner {
         }
         let durable = match self.opts.durability {
             Durability::Sync => {
-                self.wal.sync_to(lsn)?;
+                wal.sync_to(lsn)?;
                 true
             }
-            _ => self.wal.durable_lsn() >= lsn,
+            _ => wal.durable_lsn() >= lsn,
         };
         self.after_write();
         Ok(WriteReceipt { points: n, durable })
@@ -662,7 +765,7 @@ impl DbInner {
     /// Flush triggers: the head window, and the memory budget. Past the budget the writer
     /// itself flushes (waiting for any flush in progress): that is the backpressure.
     fn after_write(&self) {
-        let version = self.version.read().clone();
+        let version = self.versions.current();
         let live_bytes = version.live.bytes();
         let frozen_bytes: usize = version.frozen.iter().map(|h| h.bytes()).sum();
         let budget = self.opts.head_memory_budget;
@@ -679,19 +782,20 @@ impl DbInner {
     }
 
     fn stats(&self) -> Stats {
-        let version = self.version.read().clone();
-        let manifest = self.manifest.lock().clone();
+        let version = self.versions.current();
+        let manifest = self.versions.manifest();
+        let layout = self.versions.layout();
         let fs = &*self.opts.file_system;
         let mut heads: Vec<&Arc<crate::head::Head>> = version.frozen.iter().collect();
         heads.push(&version.live);
         let wal_bytes = fs
-            .list(&self.layout.wal)
+            .list(&layout.wal)
             .unwrap_or_default()
             .iter()
-            .filter_map(|name| fs.size(&self.layout.wal.join(name)).ok())
+            .filter_map(|name| fs.size(&layout.wal.join(name)).ok())
             .sum();
         let catalog_bytes = if manifest.catalog_seq > 0 {
-            fs.size(&self.layout.catalog_file(manifest.catalog_seq))
+            fs.size(&layout.catalog_file(manifest.catalog_seq))
                 .unwrap_or(0)
         } else {
             0
@@ -715,7 +819,7 @@ impl DbInner {
 }
 
 fn partition_stats(
-    segments: &[crate::partition::manifest::SegmentEntry],
+    segments: &[crate::version::manifest::SegmentEntry],
     partition_len: i64,
 ) -> Vec<PartitionStats> {
     let mut by_partition: std::collections::BTreeMap<i64, PartitionStats> = Default::default();
@@ -727,7 +831,7 @@ fn partition_stats(
                 cold: true,
                 ..PartitionStats::default()
             });
-        p.cold &= s.level >= crate::compaction::plan::LEVEL_COLD;
+        p.cold &= s.level >= crate::version::partition::LEVEL_COLD;
         p.segments += 1;
         p.points += s.points;
         p.bytes += s.bytes;

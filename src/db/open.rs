@@ -6,20 +6,19 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use super::layout::{self, parse_numbered, Layout};
 use super::quarantine::{self, QuarantineReport};
-use super::{
-    DbInner, FlushRequest, LiveRollup, LiveSegment, RecoveryReport, Tombstones, Version,
-    NEXT_DB_TAG,
-};
+use super::{DbInner, FlushRequest, RecoveryReport, NEXT_DB_TAG};
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::index::Catalog;
 use crate::options::{DamagedSegments, Options};
-use crate::partition::manifest::ManifestBody;
 use crate::segment::rollup::Rollup;
 use crate::segment::Segment;
 use crate::storage::{check_length, read_whole, write_atomic, FileSystem};
+use crate::version::layout::{self, parse_numbered, Layout};
+use crate::version::{
+    Edit, LiveRollup, LiveSegment, ManifestBody, Tombstones, Version, VersionSet,
+};
 use crate::wal::{self, Wal, WalEntry, WalOptions};
 
 pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
@@ -46,7 +45,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
     })?;
 
     // Read, not `exists` then read: a failed stat must not pass for a missing manifest.
-    let mut manifest = match fs.read(&layout.manifest) {
+    let manifest = match fs.read(&layout.manifest) {
         Ok(bytes) => {
             check_length(&*fs, &layout.manifest, bytes.len())?;
             ManifestBody::decode(&bytes, &layout.manifest)?
@@ -71,25 +70,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
     }
 
-    let catalog = if manifest.catalog_seq > 0 {
-        let file = layout.catalog_file(manifest.catalog_seq);
-        let bytes = read_whole(&*fs, &file)?;
-        let catalog = Catalog::decode(&bytes, &file)?;
-        if (catalog.len() as u64) < manifest.catalog_series {
-            return Err(Error::corruption(
-                &file,
-                0,
-                format!(
-                    "catalog holds {} series, the manifest expects {}",
-                    catalog.len(),
-                    manifest.catalog_series
-                ),
-            ));
-        }
-        catalog
-    } else {
-        Catalog::new()
-    };
+    let catalog = read_catalog(&*fs, &layout, &manifest)?;
 
     let mut report = RecoveryReport::default();
     let mut segments = Vec::with_capacity(manifest.segments.len());
@@ -110,63 +91,42 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
             Err(e) => return Err(e),
         }
     }
-    if !report.quarantined.is_empty() {
-        drop_quarantined(&*fs, &layout, &mut manifest, &report.quarantined)?;
-    }
-
+    let manifest_tombstones = manifest.tombstones.clone();
     let mut rollups = Vec::with_capacity(manifest.rollups.len());
     for entry in &manifest.rollups {
-        let file = layout.segment_file(entry.id);
-        let rollup = Rollup::open(&*fs, &file, opts.read_mode)?;
-        if rollup.resolution() != entry.resolution {
-            return Err(Error::corruption(
-                &file,
-                0,
-                "rollup resolution disagrees with the manifest",
-            ));
-        }
-        rollups.push(Arc::new(LiveRollup::new(
-            entry.clone(),
-            rollup,
-            opts.partition_duration,
-        )));
+        rollups.push(Arc::new(open_rollup(&*fs, &layout, &opts, entry)?));
     }
+
+    let live = Arc::new(Head::new());
+    let versions = VersionSet::new(
+        fs.clone(),
+        layout.clone(),
+        manifest,
+        Version {
+            live: live.clone(),
+            frozen: Vec::new(),
+            segments,
+            tombstones: Arc::new(Tombstones::from_entries(&manifest_tombstones)),
+            rollups,
+        },
+    );
+    if !report.quarantined.is_empty() {
+        drop_quarantined(&*fs, &versions, &report.quarantined)?;
+    }
+    let manifest = versions.manifest();
 
     remove_orphans(&*fs, &layout, &manifest, &mut report)?;
     report
         .orphans_removed
         .extend(quarantine::remove_temporaries(&*fs, &layout)?);
 
-    let live = Head::new();
-    let wal_dir = layout.wal.clone();
     let mut points = 0u64;
     let replay = wal::replay(
         &*fs,
         &layout.wal,
         manifest.wal_checkpoint,
         opts.recovery,
-        |entry| {
-            match entry {
-                WalEntry::Series(list) => {
-                    for (id, key) in list {
-                        catalog
-                            .insert_recovered(id, key)
-                            .map_err(|c| c.into_error(&wal_dir, 0))?;
-                    }
-                }
-                WalEntry::Points(cols) => {
-                    let known = catalog.len() as u32;
-                    if let Some(bad) = cols.series.iter().find(|&&s| s >= known) {
-                        return Err(Error::Internal(format!(
-                            "WAL names series {bad} before defining it"
-                        )));
-                    }
-                    live.insert(&cols.series, &cols.timestamps, &cols.values);
-                    points += cols.series.len() as u64;
-                }
-            }
-            Ok(())
-        },
+        |entry| apply_wal_entry(&catalog, &layout.wal, &live, &mut points, entry),
     )?;
     report.wal_files = replay.files;
     report.wal_records = replay.records;
@@ -185,7 +145,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         }
     }
 
-    let wal = Wal::open(
+    let wal = Some(Wal::open(
         fs.clone(),
         &layout.wal,
         WalOptions {
@@ -193,22 +153,15 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
             durability: opts.durability,
         },
         (replay.max_seq + 1).max(manifest.wal_checkpoint),
-    )?;
+    )?);
 
     Ok(DbInner {
         tag: NEXT_DB_TAG.fetch_add(1, Ordering::Relaxed),
         catalog: Arc::new(catalog),
         wal,
-        version: RwLock::new(Arc::new(Version {
-            live: Arc::new(live),
-            frozen: Vec::new(),
-            segments,
-            tombstones: Arc::new(Tombstones::from_entries(&manifest.tombstones)),
-            rollups,
-        })),
+        versions,
+        loaded_manifest: Mutex::new(Vec::new()),
         hidden: RwLock::new(hidden),
-        manifest: Mutex::new(manifest),
-        flush_lock: Mutex::new(()),
         recovery: report,
         closed: AtomicBool::new(false),
         flusher: Mutex::new(None),
@@ -216,9 +169,89 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         maintenance_status: Default::default(),
         flush_signal: Arc::new((Mutex::new(FlushRequest::default()), Condvar::new())),
         dir_lock: Mutex::new(Some(lock)),
-        layout,
         opts,
     })
+}
+
+/// The catalog file the manifest names (an empty catalog if none yet), checked against
+/// the series count the manifest expects.
+pub(super) fn read_catalog(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    manifest: &ManifestBody,
+) -> Result<Catalog> {
+    if manifest.catalog_seq == 0 {
+        return Ok(Catalog::new());
+    }
+    let file = layout.catalog_file(manifest.catalog_seq);
+    let bytes = read_whole(fs, &file)?;
+    let catalog = Catalog::decode(&bytes, &file)?;
+    if (catalog.len() as u64) < manifest.catalog_series {
+        return Err(Error::corruption(
+            &file,
+            0,
+            format!(
+                "catalog holds {} series, the manifest expects {}",
+                catalog.len(),
+                manifest.catalog_series
+            ),
+        ));
+    }
+    Ok(catalog)
+}
+
+/// Opens the rollup file of `entry`, checked against it.
+pub(super) fn open_rollup(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    opts: &Options,
+    entry: &crate::version::manifest::RollupEntry,
+) -> Result<LiveRollup> {
+    let file = layout.segment_file(entry.id);
+    let rollup = Rollup::open(fs, &file, opts.read_mode)?;
+    if rollup.resolution() != entry.resolution {
+        return Err(Error::corruption(
+            &file,
+            0,
+            "rollup resolution disagrees with the manifest",
+        ));
+    }
+    Ok(LiveRollup::new(
+        entry.clone(),
+        rollup,
+        opts.partition_duration,
+    ))
+}
+
+/// Applies one replayed WAL entry: new series into `catalog`, points into `head`
+/// (counted in `points`).
+pub(super) fn apply_wal_entry(
+    catalog: &Catalog,
+    wal_dir: &Path,
+    head: &Head,
+    points: &mut u64,
+    entry: WalEntry,
+) -> Result<()> {
+    match entry {
+        WalEntry::Series(list) => {
+            for (id, key) in list {
+                catalog
+                    .insert_recovered(id, key)
+                    .map_err(|c| c.into_error(wal_dir, 0))?;
+            }
+        }
+        WalEntry::Points(cols) => {
+            let known = catalog.len() as u32;
+            if let Some(bad) = cols.series.iter().find(|&&s| s >= known) {
+                return Err(Error::Internal(format!(
+                    "WAL names series {bad} before defining it"
+                )));
+            }
+            head.insert(&cols.series, &cols.timestamps, &cols.values);
+            *points += cols.series.len() as u64;
+        }
+    }
+    Ok(())
 }
 
 /// True when `e` is damage found in `file` (and not, say, an I/O error reading it).
@@ -226,25 +259,36 @@ fn names(e: &Error, file: &Path) -> bool {
     matches!(e, Error::Corruption { file: f, .. } | Error::UnsupportedVersion { file: f, .. } if f == file)
 }
 
-/// Writes the manifest without the segments just copied into quarantine, then removes
-/// their originals. A crash before the manifest is durable leaves them listed (and the
-/// next open sets them aside again, beside the first copies); after it, an original left
-/// behind is an orphan the next open removes.
+/// Commits the manifest without the segments just copied into quarantine (they never
+/// entered the version), then removes their originals. A crash before the manifest is
+/// durable leaves them listed (and the next open sets them aside again, beside the first
+/// copies); after it, an original left behind is an orphan the next open removes.
 fn drop_quarantined(
     fs: &dyn FileSystem,
-    layout: &Layout,
-    manifest: &mut ManifestBody,
+    versions: &VersionSet,
     quarantined: &[QuarantineReport],
 ) -> Result<()> {
-    manifest.generation += 1;
-    manifest.segments.retain(|s| {
-        !quarantined
-            .iter()
-            .any(|q| q.segment == layout.segment_file(s.id))
-    });
+    let layout = versions.layout();
+    let remove = versions
+        .manifest()
+        .segments
+        .iter()
+        .filter(|s| {
+            quarantined
+                .iter()
+                .any(|q| q.segment == layout.segment_file(s.id))
+        })
+        .map(|s| s.id)
+        .collect();
     // Tombstones stay as they are: one that no longer hides anything is harmless, and
     // the next compaction (which reads the chunk indexes) prunes it.
-    write_atomic(fs, &layout.manifest, &manifest.encode())?;
+    versions.commit(
+        &versions.lock(),
+        Edit {
+            remove,
+            ..Edit::default()
+        },
+    )?;
     for q in quarantined {
         fs.remove(&q.segment)
             .map_err(|e| Error::io("remove", &q.segment, e))?;

@@ -4,10 +4,12 @@
 //! implementation in its place (see [`crate::Options::file_system`]) to simulate short
 //! writes, EIO, ENOSPC and power cuts without touching engine code.
 
+#[cfg(feature = "fault-injection")]
 pub mod fault;
 mod mmap;
 mod os;
 
+#[cfg(feature = "fault-injection")]
 pub use fault::FaultFs;
 pub use os::OsFileSystem;
 

@@ -31,10 +31,22 @@ impl WritableFile for OsFile {
 }
 
 struct OsLock {
-    _file: File,
+    file: File,
 }
 
 impl DirLock for OsLock {}
+
+impl Drop for OsLock {
+    fn drop(&mut self) {
+        // Release the lock on the open file description itself, before the descriptor
+        // is closed. Closing alone is not enough: a child process being spawned by
+        // another thread shares the description until it execs (or exits), and the
+        // lock would stay held for that moment, failing an `open` right after `close`
+        // with `Locked`. An error here has no caller to go to; closing the file still
+        // releases the lock once no other descriptor shares it.
+        let _ = self.file.unlock();
+    }
+}
 
 impl FileSystem for OsFileSystem {
     fn create_new(&self, path: &Path) -> io::Result<Arc<dyn WritableFile>> {
@@ -110,7 +122,7 @@ impl FileSystem for OsFileSystem {
             .truncate(false)
             .open(path)?;
         match file.try_lock() {
-            Ok(()) => Ok(Box::new(OsLock { _file: file })),
+            Ok(()) => Ok(Box::new(OsLock { file })),
             Err(fs::TryLockError::WouldBlock) => Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 "lock held by another process",

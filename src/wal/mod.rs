@@ -22,6 +22,8 @@ mod writer;
 mod tests;
 
 pub(crate) use entry::{encode_points, encode_series, WalEntry};
-pub(crate) use reader::replay;
-pub(crate) use record::{file_name, parse_file_seq};
+pub(crate) use reader::{replay, replay_read_only};
+#[cfg(feature = "fuzzing")]
+pub(crate) use record::file_name;
+pub(crate) use record::parse_file_seq;
 pub(crate) use writer::{Wal, WalOptions};

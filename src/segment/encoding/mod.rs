@@ -20,16 +20,17 @@
 //! reject short input, trailing bytes and non-canonical padding with a [`DecodeError`].
 //! On error the output vector is left as it was.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 mod bits;
 mod decimal;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz_entry;
 mod planes;
 mod timestamps;
-mod varint;
 mod xor;
 
 use std::fmt;
-use std::ops::Range;
 
 /// A decoder was given bytes that are not a valid encoding. The caller (the segment
 /// reader) turns it into a corruption error naming the file and offset.
@@ -43,6 +44,12 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+impl From<crate::format::varint::VarintError> for DecodeError {
+    fn from(e: crate::format::varint::VarintError) -> Self {
+        DecodeError(e.what())
+    }
+}
 
 /// How a chunk's timestamps are encoded. The discriminant is stored on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,7 +166,7 @@ pub(crate) fn encode_values(values: &[f64], out: &mut Vec<u8>) -> ValueCodec {
 
 /// Size after the fastest zstd level: a stand-in for what the segment writer will get.
 fn compressed_len(bytes: &[u8]) -> usize {
-    zstd::bulk::compress(bytes, 1).map_or(bytes.len(), |c| c.len())
+    crate::format::compress::compress(bytes, 1).map_or(bytes.len(), |c| c.len())
 }
 
 /// Decodes exactly `count` values from `bytes` (the whole encoding, nothing after it),
@@ -211,6 +218,7 @@ fn decode_constant_values(
     Ok(())
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// Query fast path: the positions of the timestamps inside `[start, end)` of a
 /// `Constant` column, computed from its 16 bytes without decoding.
 ///
@@ -223,7 +231,7 @@ pub(crate) fn constant_timestamp_positions(
     count: usize,
     start: i64,
     end: i64,
-) -> Option<Range<usize>> {
+) -> Option<std::ops::Range<usize>> {
     if TimestampCodec::try_from(codec).ok()? != TimestampCodec::Constant || count == 0 {
         return None;
     }
@@ -250,6 +258,7 @@ pub(crate) fn constant_timestamp_positions(
     Some(lo..lower_bound(end).max(lo))
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// Query fast path: the value of a `Constant` value column (aggregates over it need no
 /// decoding). `None` for other codecs or bytes that do not decode.
 pub(crate) fn constant_value(codec: u8, bytes: &[u8]) -> Option<f64> {
@@ -260,6 +269,7 @@ pub(crate) fn constant_value(codec: u8, bytes: &[u8]) -> Option<f64> {
     Some(f64::from_bits(u64::from_le_bytes(bits)))
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// Appends `values` in exactly `codec`, or returns false (writing nothing) when `codec`
 /// cannot represent them. For tests and the fuzz entry, which check every codec, not
 /// just the chooser's pick.
@@ -274,10 +284,12 @@ pub(crate) fn encode_values_as(values: &[f64], codec: ValueCodec, out: &mut Vec<
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 /// Timestamp counterpart of [`encode_values_as`].
 pub(crate) fn encode_timestamps_as(ts: &[i64], codec: TimestampCodec, out: &mut Vec<u8>) -> bool {
     timestamps::encode_as(ts, codec, out)
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests;

@@ -1,0 +1,81 @@
+//! The command-line grammar (clap derive): global options and one subcommand per job.
+//! Each subcommand's arguments live beside its code in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+
+/// sediment: query, analyse, import and export sedimentdb time-series databases.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sediment",
+    version,
+    about,
+    after_help = "Exit status: 0 done (alert: nothing firing), 1 a finding (alert: firing; verify: damage found), 2 an error.\n\nExamples:\n  sediment --db ./data stats\n  sediment query 'cpu_usage{host=\"web-1\"}' --last 1h --step 1m --agg max"
+)]
+pub struct Cli {
+    /// The database directory.
+    #[arg(
+        long,
+        global = true,
+        env = "SEDIMENT_DB",
+        default_value = "./sediment-data"
+    )]
+    pub db: PathBuf,
+
+    /// When to colour the output: on a terminal by default; NO_COLOR turns it off.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sizes per tier: series, points, bytes, partitions.
+    #[command(after_help = "Example:\n  sediment --db ./data stats --format json")]
+    Stats(commands::stats::StatsArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Example:\n  sediment completions bash > /etc/bash_completion.d/sediment"
+    )]
+    Completions(commands::completions::CompletionsArgs),
+    /// Serve the Prometheus HTTP API (for Grafana and promtool), read-only, on loopback.
+    #[command(
+        after_help = "Example:\n  sediment --db ./data serve --listen 127.0.0.1:9090\n  promtool query instant http://127.0.0.1:9090 'rate(cpu_usage_user[5m])'"
+    )]
+    Serve(crate::serve::ServeArgs),
+    /// The series matching a selector, with their attributes.
+    #[command(
+        after_help = "Example:\n  sediment --db ./data series 'cpu_usage{host=~\"web-.*\"}' --format json"
+    )]
+    Series(commands::series::SeriesArgs),
+    /// Import points: InfluxDB line protocol, OpenMetrics, CSV, metric-event JSONL, or an
+    /// `.ai_onboard` directory. Exit status 1 when lines were skipped.
+    #[command(
+        after_help = "Examples:\n  sediment --db ./data import cpu.lp --precision s\n  sediment --db ./data import metrics.csv --columns ts=time,metric=name,value=v\n  sediment --db ./data import ~/.ai_onboard --dry-run"
+    )]
+    Import(commands::import::ImportArgs),
+    /// Export points of a selection and time range as CSV, JSONL, line protocol or
+    /// OpenMetrics, streaming.
+    #[command(
+        after_help = "Examples:\n  sediment --db ./data export --metric cpu_usage_user --start 2016-01-01 --format csv > cpu.csv\n  sediment --db ./data export --last 24h --format openmetrics --out last-day.om\n  sediment --db ./data export 'cpu_usage_user{hostname=~\"host_[12]\"}' --format jsonl"
+    )]
+    Export(commands::export::ExportArgs),
+}

@@ -1,0 +1,23 @@
+//! One module per subcommand; `run` dispatches.
+
+pub mod completions;
+pub mod export;
+pub mod import;
+pub mod series;
+pub mod stats;
+
+use crate::cli::{Cli, Command};
+use crate::exit::{CliResult, Status};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> CliResult<Status> {
+    let global = crate::output::Global::new(&cli);
+    match cli.command {
+        Command::Stats(args) => stats::run(&global, args),
+        Command::Completions(args) => completions::run(args),
+        Command::Serve(args) => crate::serve::run(&global, args),
+        Command::Series(args) => series::run(&global, args),
+        Command::Import(args) => import::run(&global, args),
+        Command::Export(args) => export::run(&global, args),
+    }
+}
