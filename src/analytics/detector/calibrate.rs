@@ -63,7 +63,7 @@ impl TailCalibrator {
             return self.log_floor;
         }
         // ln of a finite positive double is in [-745, 710]; infinity maps to the top.
-        raw.max(0.0).min(f64::MAX).ln().max(self.log_floor)
+        raw.clamp(0.0, f64::MAX).ln().max(self.log_floor)
     }
 
     /// Surprise of `raw` (>= 0), in decades of probability; finite and >= 0.

@@ -63,7 +63,7 @@ fn state_survives_a_serde_round_trip_mid_series() {
         let mut det = Detector::new(DetectorConfig::default()).unwrap();
         let mut got = det.score_all(&ts[..cut], &values[..cut]);
         let bytes = bincode::serialize(&det).unwrap();
-        let mut restored: Detector = bincode::deserialize(&bytes).unwrap();
+        let restored: Detector = bincode::deserialize(&bytes).unwrap();
         assert_eq!(restored, det);
         let json = serde_json::to_string(&restored).unwrap();
         let mut restored: Detector = serde_json::from_str(&json).unwrap();
