@@ -3,21 +3,21 @@
 //!
 //! # How it works
 //!
-//! 1. **Seasonality** ([`season`]): calendar profiles (half-hour of the weekday and of
+//! 1. **Seasonality** (`season`): calendar profiles (half-hour of the weekday and of
 //!    the weekend day, minute of the hour) are learnt from past points and subtracted
 //!    when, and only as far as, they explain the series better than no profile.
-//! 2. **Baseline** ([`baseline`]): the deseasonalised value is compared with robust
+//! 2. **Baseline** (`baseline`): the deseasonalised value is compared with robust
 //!    running levels at four time scales and with a spread (mean absolute one-step
-//!    error) that has floors ([`spread`]): half the data's resolution, a millionth of
+//!    error) that has floors (`spread`): half the data's resolution, a millionth of
 //!    the level, 1e-12. No deviation is ever divided by zero.
-//! 3. **Components** ([`components`]): spike, sustained deviation, level shift, drift
+//! 3. **Components** (`components`): spike, sustained deviation, level shift, drift
 //!    (ramp, trend change, missing peak), variance increase, stuck value. Each gives a
 //!    raw statistic.
-//! 4. **Calibration** ([`calibrate`]): each raw statistic becomes a *surprise*,
+//! 4. **Calibration** (`calibrate`): each raw statistic becomes a *surprise*,
 //!    `-log10` of its tail probability against that component's own history on this
 //!    series (a running Pareto tail fit above the 95th percentile). This is what makes
 //!    one threshold work for a bursty request counter and a flat voltage sensor alike.
-//! 5. **Ensemble** ([`ensemble`]): the largest surprise wins. At
+//! 5. **Ensemble** (`ensemble`): the largest surprise wins. At
 //!    [`DetectorConfig::alert_surprise`] the detector counts an alert of its own: the
 //!    next [`DetectorConfig::mute_points`] scores are capped low (one event, one
 //!    detection), the calibrators stop learning (an anomaly is not "usual"), the slower
