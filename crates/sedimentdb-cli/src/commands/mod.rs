@@ -1,6 +1,8 @@
 //! One module per subcommand; `run` dispatches.
 
 pub mod completions;
+pub mod dashboard;
+pub mod report;
 pub mod stats;
 
 use crate::cli::{Cli, Command};
@@ -12,5 +14,7 @@ pub fn run(cli: Cli) -> CliResult<Status> {
     match cli.command {
         Command::Stats(args) => stats::run(&global, args),
         Command::Completions(args) => completions::run(args),
+        Command::Report(args) => report::run(&global, args),
+        Command::Dashboard(args) => dashboard::run(&global, args),
     }
 }
