@@ -89,10 +89,9 @@ pub fn catalog(data: &[u8]) {
 
 /// Decodes `data` as a manifest and re-encodes what it accepts.
 pub fn manifest(data: &[u8]) {
-    if let Ok(body) = crate::partition::manifest::ManifestBody::decode(data, Path::new("MANIFEST"))
-    {
+    if let Ok(body) = crate::version::manifest::ManifestBody::decode(data, Path::new("MANIFEST")) {
         let again =
-            crate::partition::manifest::ManifestBody::decode(&body.encode(), Path::new("MANIFEST"));
+            crate::version::manifest::ManifestBody::decode(&body.encode(), Path::new("MANIFEST"));
         assert_eq!(again.ok().as_ref(), Some(&body));
     }
 }

@@ -40,12 +40,13 @@ mod batch;
 mod compaction;
 mod db;
 mod error;
+pub(crate) mod format;
 pub(crate) mod head;
 mod options;
-pub(crate) mod partition;
 mod points;
 pub mod storage;
 mod types;
+pub(crate) mod version;
 
 pub(crate) mod index;
 pub mod query;

@@ -98,8 +98,10 @@ impl Default for KeyLimits {
 /// Identity of a series: a metric name plus dimensions (`key=value`), kept sorted by key.
 ///
 /// Metric names match `[A-Za-z_:][A-Za-z0-9_:.-]*`, dimension keys match
-/// `[A-Za-z_][A-Za-z0-9_.-]*`; dimension values are any UTF-8 without NUL. Keys are
-/// unique within a series.
+/// `[A-Za-z_][A-Za-z0-9_.-]*`; dimension values are any non-empty UTF-8 without NUL
+/// (an empty value means "absent", as in Prometheus: leave the dimension out). Keys are
+/// unique within a series. Series with an empty value written by an earlier version
+/// stay readable; no new one can be created.
 ///
 /// ```
 /// use sedimentdb::SeriesKey;
@@ -196,6 +198,14 @@ impl SeriesKey {
                 return Err(Error::invalid(format!(
                     "dimension key {k:?} is empty, longer than {} bytes, or has characters outside [A-Za-z0-9_.-]",
                     limits.max_dimension_key_len
+                )));
+            }
+            if v.is_empty() {
+                // Prometheus' model (and PromQL's `{k=""}`) treats an empty value as
+                // the dimension being absent; a series `{k=""}` distinct from `{}`
+                // could not be named by such a client. Leave the dimension out instead.
+                return Err(Error::invalid(format!(
+                    "value of dimension {k:?} is empty (an empty value means the dimension is absent: leave it out)"
                 )));
             }
             if v.len() > limits.max_dimension_value_len {

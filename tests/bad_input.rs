@@ -180,3 +180,55 @@ fn directory_checks_lock_and_versions() {
         Err(Error::UnsupportedVersion { found: 9, .. })
     ));
 }
+
+/// An empty dimension value means "absent" in Prometheus' model; accepting it would make
+/// `{k=""}` a series distinct from `{}` that a Prometheus client cannot name. Refused,
+/// in `series` and in a batch, and the message says why.
+#[test]
+fn an_empty_dimension_value_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let empty = SeriesKey::new("login").with("user", "");
+    match db.series(&empty) {
+        Err(Error::InvalidArgument(msg)) => {
+            assert!(msg.contains("\"user\"") && msg.contains("empty"), "{msg}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut batch = WriteBatch::new();
+    batch.push_key(&SeriesKey::new("login").with("user", "ann"), 1, 1.0);
+    batch.push_key(&empty, 2, 2.0);
+    assert!(matches!(db.write(&batch), Err(Error::InvalidArgument(_))));
+    assert_eq!(points(&db), 0);
+    assert_eq!(db.stats().series, 0);
+}
+
+/// A segment whose magic names a newer major version is reported with that version, not
+/// with the (older) version field that follows it.
+#[test]
+fn a_segment_of_a_newer_major_version_is_reported_with_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = open(&path);
+    let mut batch = WriteBatch::new();
+    batch.push_key(&SeriesKey::new("m"), 1, 1.0);
+    db.write(&batch).unwrap();
+    db.flush().unwrap();
+    db.close().unwrap();
+    drop(db);
+    let seg_dir = path.join("segments");
+    let seg = std::fs::read_dir(&seg_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "seg"))
+        .unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[7] = 2; // "SDSEGMT\x02", version field still 1
+    std::fs::write(&seg, &bytes).unwrap();
+    match Db::open(&path, Options::default()) {
+        Err(e @ Error::UnsupportedVersion { found: 2, .. }) => {
+            assert!(e.to_string().contains("format version 2"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::partition::manifest::SegmentEntry;
+use crate::version::manifest::SegmentEntry;
 
-use crate::partition::{LEVEL_COLD, LEVEL_WARM};
+use crate::version::partition::{LEVEL_COLD, LEVEL_WARM};
 
 /// Encoding targets for one tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,8 +19,8 @@ use roaring::RoaringBitmap;
 
 use crate::index::Catalog;
 use crate::options::RollupPolicy;
-use crate::partition::manifest::{RollupEntry, SegmentEntry};
 use crate::types::Selector;
+use crate::version::manifest::{RollupEntry, SegmentEntry};
 
 /// Each policy's series: a series belongs to the first policy whose selector matches it.
 pub(crate) struct Coverage {

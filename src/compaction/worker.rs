@@ -11,15 +11,18 @@ use super::plan::{
     plan_compaction, plan_partition, plan_retention, CompactionPolicy, CompactionTask, TierTarget,
 };
 use super::rollup::{plan_rollup_retention, raw_droppable, Coverage};
-use crate::db::{DbInner, LiveRollup, LiveSegment, Tombstones, Version};
+use super::Context;
 use crate::error::{Error, Result};
-use crate::partition::manifest::{ManifestBody, RollupEntry, SegmentEntry};
-use crate::partition::{partition_of, LEVEL_COLD, LEVEL_WARM};
+use crate::options::Options;
 use crate::points::merge_pieces;
 use crate::segment::rollup::{merge_buckets, summarise, Rollup, RollupBucket, RollupWriter};
 use crate::segment::writer::{encode_series, EncodedSeries};
 use crate::segment::{Segment, SegmentWriter};
-use crate::storage::write_atomic;
+use crate::version::manifest::{RollupEntry, SegmentEntry};
+use crate::version::partition::{partition_of, LEVEL_COLD, LEVEL_WARM};
+use crate::version::{
+    Edit, LiveRollup, LiveSegment, TombstoneEdit, Tombstones, Version, VersionSet,
+};
 
 /// What [`crate::Db::compact`] did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -79,8 +82,8 @@ impl std::fmt::Display for SkippedPartition {
 }
 
 /// The newest timestamp in the database, if any (see `data_now`).
-pub(crate) fn newest_timestamp(db: &DbInner) -> Option<i64> {
-    data_now(&db.version.read())
+pub(crate) fn newest_timestamp(versions: &VersionSet) -> Option<i64> {
+    data_now(&versions.read())
 }
 
 /// What [`crate::Db::apply_retention`] removed.
@@ -120,8 +123,7 @@ fn data_now(version: &Version) -> Option<i64> {
     seg_max.max(head_max)
 }
 
-fn policy(db: &DbInner, now: i64) -> CompactionPolicy {
-    let o = &db.opts;
+fn policy(o: &Options, now: i64) -> CompactionPolicy {
     CompactionPolicy {
         first_warm_partition: partition_of(
             now.saturating_sub(o.warm_duration),
@@ -141,24 +143,24 @@ fn policy(db: &DbInner, now: i64) -> CompactionPolicy {
 }
 
 /// Compacts every partition the plan selects, one at a time.
-pub(crate) fn compact(db: &DbInner) -> Result<CompactionReport> {
+pub(crate) fn compact(cx: &Context<'_>) -> Result<CompactionReport> {
     let started = Instant::now();
     let tasks = {
-        let _guard = db.flush_lock.lock();
-        db.check_open()?;
-        let version = db.version.read().clone();
+        let _lock = cx.versions.lock();
+        cx.check_open()?;
+        let version = cx.versions.current();
         let Some(now) = data_now(&version) else {
             return Ok(CompactionReport::default());
         };
         plan_compaction(
-            &db.manifest.lock().segments,
-            &policy(db, now),
+            &cx.versions.manifest().segments,
+            &policy(cx.opts, now),
             &holding_deleted_points(&version),
         )
     };
     let mut report = CompactionReport::default();
     for task in tasks {
-        match run_task(db, &task, &mut report) {
+        match run_task(cx, &task, &mut report) {
             Ok(()) => {}
             // A damaged input must not stop the other partitions, now or at every later
             // run: skip this one and say so.
@@ -166,10 +168,10 @@ pub(crate) fn compact(db: &DbInner) -> Result<CompactionReport> {
                 if task
                     .inputs
                     .iter()
-                    .any(|&id| db.layout.segment_file(id) == file) =>
+                    .any(|&id| cx.versions.layout().segment_file(id) == file) =>
             {
                 report.skipped.push(SkippedPartition {
-                    partition_start: task.partition.saturating_mul(db.opts.partition_duration),
+                    partition_start: task.partition.saturating_mul(cx.opts.partition_duration),
                     file,
                     offset,
                     what,
@@ -178,7 +180,7 @@ pub(crate) fn compact(db: &DbInner) -> Result<CompactionReport> {
             Err(e) => return Err(e),
         }
     }
-    purge_rollup_only(db, &mut report)?;
+    purge_rollup_only(cx, &mut report)?;
     report.secs = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -187,15 +189,14 @@ pub(crate) fn compact(db: &DbInner) -> Result<CompactionReport> {
 /// dropped them, so no compaction task ever visits them) when a deletion touches them:
 /// the touched buckets are left out, so the deleted points' summaries leave the disk
 /// and the tombstone can go.
-fn purge_rollup_only(db: &DbInner, report: &mut CompactionReport) -> Result<()> {
+fn purge_rollup_only(cx: &Context<'_>, report: &mut CompactionReport) -> Result<()> {
     let work: Vec<(Arc<LiveRollup>, u64)> = {
-        let _guard = db.flush_lock.lock();
-        db.check_open()?;
-        let version = db.version.read().clone();
+        let lock = cx.versions.lock();
+        cx.check_open()?;
+        let version = cx.versions.current();
         if version.tombstones.is_empty() {
             return Ok(());
         }
-        let mut manifest = db.manifest.lock();
         let mut work = Vec::new();
         for r in &version.rollups {
             let has_raw = version
@@ -212,19 +213,18 @@ fn purge_rollup_only(db: &DbInner, report: &mut CompactionReport) -> Result<()> 
                 )
             });
             if !has_raw && touched {
-                work.push((r.clone(), manifest.next_segment_id));
-                manifest.next_segment_id += 1;
+                work.push((r.clone(), cx.versions.reserve_id(&lock)));
             }
         }
         work
     };
-    let fs = &*db.opts.file_system;
+    let fs = &*cx.opts.file_system;
     for (old, id) in work {
-        let path = db.layout.segment_file(id);
-        let tombstones = db.version.read().tombstones.clone();
+        let path = cx.versions.layout().segment_file(id);
+        let tombstones = cx.versions.current().tombstones.clone();
         let res = old.entry.resolution;
         let written = (|| {
-            let mut writer = RollupWriter::new(res, db.opts.cold_zstd_level)?;
+            let mut writer = RollupWriter::new(res, cx.opts.cold_zstd_level)?;
             let mut buckets = Vec::new();
             for block in old.rollup.blocks() {
                 buckets.clear();
@@ -243,24 +243,25 @@ fn purge_rollup_only(db: &DbInner, report: &mut CompactionReport) -> Result<()> 
                 return Err(e);
             }
         };
-        let _guard = db.flush_lock.lock();
-        let mut manifest = db.manifest.lock().clone();
+        let lock = cx.versions.lock();
+        let manifest = cx.versions.manifest();
         let still_alone = manifest.rollups.iter().any(|r| r.id == old.entry.id)
             && !manifest
                 .segments
                 .iter()
                 .any(|s| s.partition == old.entry.partition);
-        if !still_alone || db.check_open().is_err() {
+        if !still_alone || cx.check_open().is_err() {
             let _ = fs.remove(&path);
             continue;
         }
-        let mut change = Change {
+        let mut edit = Edit {
             remove: vec![old.entry.id],
-            ..Change::default()
+            tombstones: TombstoneEdit::Prune,
+            ..Edit::default()
         };
         if let Some(w) = written {
-            fs.sync_dir(&db.layout.segments)
-                .map_err(|e| Error::io("fsync", &db.layout.segments, e))?;
+            fs.sync_dir(&cx.versions.layout().segments)
+                .map_err(|e| Error::io("fsync", &cx.versions.layout().segments, e))?;
             let entry = RollupEntry {
                 id,
                 min_ts: w.min_ts,
@@ -270,16 +271,16 @@ fn purge_rollup_only(db: &DbInner, report: &mut CompactionReport) -> Result<()> 
                 bytes: w.bytes,
                 ..old.entry.clone()
             };
-            let rollup = Rollup::open(fs, &path, db.opts.read_mode)?;
+            let rollup = Rollup::open(fs, &path, cx.opts.read_mode)?;
             report.rollup_files += 1;
             report.rollup_bytes += w.bytes;
             report.rollup_buckets += w.buckets;
-            change.add_rollups = vec![(
+            edit.add_rollups = vec![(
                 entry.clone(),
-                Arc::new(LiveRollup::new(entry, rollup, db.opts.partition_duration)),
+                Arc::new(LiveRollup::new(entry, rollup, cx.opts.partition_duration)),
             )];
         }
-        swap(db, &mut manifest, change)?;
+        cx.versions.commit(&lock, edit)?;
     }
     Ok(())
 }
@@ -294,20 +295,20 @@ pub enum Tier {
 }
 
 /// Compacts the partition holding `ts` into one segment of `tier`.
-pub(crate) fn compact_partition(db: &DbInner, ts: i64, tier: Tier) -> Result<CompactionReport> {
+pub(crate) fn compact_partition(cx: &Context<'_>, ts: i64, tier: Tier) -> Result<CompactionReport> {
     let started = Instant::now();
-    let partition = partition_of(ts, db.opts.partition_duration);
+    let partition = partition_of(ts, cx.opts.partition_duration);
     let task = {
-        let _guard = db.flush_lock.lock();
-        db.check_open()?;
-        let p = policy(db, ts);
+        let _lock = cx.versions.lock();
+        cx.check_open()?;
+        let p = policy(cx.opts, ts);
         let target = match tier {
             Tier::Warm => p.warm,
             Tier::Cold => p.cold,
         };
-        let version = db.version.read().clone();
+        let version = cx.versions.current();
         plan_partition(
-            &db.manifest.lock().segments,
+            &cx.versions.manifest().segments,
             partition,
             target,
             &holding_deleted_points(&version),
@@ -315,7 +316,7 @@ pub(crate) fn compact_partition(db: &DbInner, ts: i64, tier: Tier) -> Result<Com
     };
     let mut report = CompactionReport::default();
     if let Some(task) = task {
-        run_task(db, &task, &mut report)?;
+        run_task(cx, &task, &mut report)?;
     }
     report.secs = started.elapsed().as_secs_f64();
     Ok(report)
@@ -335,17 +336,17 @@ fn holding_deleted_points(version: &Version) -> BTreeSet<u64> {
         .collect()
 }
 
-fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) -> Result<()> {
-    // Reserve the output ids under the flush lock: any segment flushed later gets a larger
+fn run_task(cx: &Context<'_>, task: &CompactionTask, report: &mut CompactionReport) -> Result<()> {
+    // Reserve the output ids under the commit lock: any segment flushed later gets a larger
     // id and so still wins over the merged data on equal timestamps. Every segment of the
     // partition live now is an input, not only those the plan saw: one flushed since the
     // plan holds newer writes than the inputs, and the output, with its larger id, would
     // win over it on equal timestamps and bring overwritten values back. Rollup ids come
     // after the merged segment's: a rollup summarises the raw segments with smaller ids.
     let (inputs, output_id, plan) = {
-        let _guard = db.flush_lock.lock();
-        db.check_open()?;
-        let version = db.version.read().clone();
+        let lock = cx.versions.lock();
+        cx.check_open()?;
+        let version = cx.versions.current();
         let inputs: Vec<Arc<LiveSegment>> = version
             .segments
             .iter()
@@ -359,31 +360,31 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
         if !planned_live {
             return Ok(()); // Retention or another compaction got there first.
         }
-        let mut manifest = db.manifest.lock();
-        let id = manifest.next_segment_id;
-        manifest.next_segment_id += 1;
+        let id = cx.versions.reserve_id(&lock);
         // The inputs are every segment of the partition, so the rollups written from them
         // are complete.
         let task = CompactionTask {
             inputs: inputs.iter().map(|s| s.entry.id).collect(),
             ..task.clone()
         };
-        let plan = RollupPlan::new(db, &version, &task, true, &mut manifest.next_segment_id);
+        let plan = RollupPlan::new(cx, &version, &task, true, &mut || {
+            cx.versions.reserve_id(&lock)
+        });
         if plan.skip {
             return Ok(());
         }
         (inputs, id, plan)
     };
     let input_ids: Vec<u64> = inputs.iter().map(|s| s.entry.id).collect();
-    let fs = &*db.opts.file_system;
-    let path = db.layout.segment_file(output_id);
+    let fs = &*cx.opts.file_system;
+    let path = cx.versions.layout().segment_file(output_id);
     let remove_outputs = |plan: &RollupPlan| {
         let _ = fs.remove(&path);
         for out in &plan.outputs {
-            let _ = fs.remove(&db.layout.segment_file(out.id));
+            let _ = fs.remove(&cx.versions.layout().segment_file(out.id));
         }
     };
-    let (summary, rollups) = match write_merged(db, &inputs, &path, task.target, &plan) {
+    let (summary, rollups) = match write_merged(cx, &inputs, &path, task.target, &plan) {
         Ok(written) => written,
         Err(e) => {
             remove_outputs(&plan);
@@ -391,8 +392,8 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
         }
     };
 
-    let _guard = db.flush_lock.lock();
-    let mut manifest = db.manifest.lock().clone();
+    let lock = cx.versions.lock();
+    let manifest = cx.versions.manifest();
     let still_live = input_ids
         .iter()
         .all(|id| manifest.segments.iter().any(|s| s.id == *id))
@@ -400,27 +401,28 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
             .replaced
             .iter()
             .all(|id| manifest.rollups.iter().any(|r| r.id == *id));
-    if !still_live || db.check_open().is_err() {
+    if !still_live || cx.check_open().is_err() {
         remove_outputs(&plan);
         return Ok(());
     }
-    let mut change = Change {
+    let mut edit = Edit {
         remove: input_ids.iter().chain(&plan.replaced).copied().collect(),
-        ..Change::default()
+        tombstones: TombstoneEdit::Prune,
+        ..Edit::default()
     };
     if summary.is_some() || !rollups.is_empty() {
-        fs.sync_dir(&db.layout.segments)
-            .map_err(|e| Error::io("fsync", &db.layout.segments, e))?;
+        fs.sync_dir(&cx.versions.layout().segments)
+            .map_err(|e| Error::io("fsync", &cx.versions.layout().segments, e))?;
     }
     for (entry, _) in &rollups {
         report.rollup_files += 1;
         report.rollup_bytes += entry.bytes;
         report.rollup_buckets += entry.buckets;
     }
-    change.add_rollups = rollups;
+    edit.add_rollups = rollups;
     let Some(summary) = summary else {
         // Every input was empty: just drop them.
-        swap(db, &mut manifest, change)?;
+        cx.versions.commit(&lock, edit)?;
         return Ok(());
     };
     let entry = SegmentEntry {
@@ -433,10 +435,10 @@ fn run_task(db: &DbInner, task: &CompactionTask, report: &mut CompactionReport) 
         series: summary.series,
         bytes: summary.bytes,
     };
-    let segment = Segment::open(fs, &path, db.opts.read_mode)?;
+    let segment = Segment::open(fs, &path, cx.opts.read_mode)?;
     let live = Arc::new(LiveSegment::new(entry.clone(), segment));
-    change.add_segment = Some((entry, live));
-    swap(db, &mut manifest, change)?;
+    edit.add_segments = vec![(entry, live)];
+    cx.versions.commit(&lock, edit)?;
     report.partitions += 1;
     report.input_segments += inputs.len() as u64;
     report.input_bytes += inputs.iter().map(|s| s.entry.bytes).sum::<u64>();
@@ -480,11 +482,11 @@ struct RollupOutput {
 
 impl RollupPlan {
     fn new(
-        db: &DbInner,
+        cx: &Context<'_>,
         version: &Version,
         task: &CompactionTask,
         complete: bool,
-        next_id: &mut u64,
+        next_id: &mut dyn FnMut() -> u64,
     ) -> Self {
         let old: Vec<&Arc<LiveRollup>> = version
             .rollups
@@ -506,7 +508,7 @@ impl RollupPlan {
                 ..RollupPlan::default()
             };
         }
-        let coverage = Coverage::new(&db.catalog, &db.opts.rollups);
+        let coverage = Coverage::new(cx.catalog, &cx.opts.rollups);
         let mut resolutions = coverage.resolutions();
         resolutions.extend(
             old.iter()
@@ -518,8 +520,7 @@ impl RollupPlan {
         let outputs = resolutions
             .into_iter()
             .map(|resolution| {
-                let id = *next_id;
-                *next_id += 1;
+                let id = next_id();
                 RollupOutput {
                     id,
                     resolution,
@@ -561,7 +562,7 @@ impl RollupPlan {
 /// (and summarised into rollups) in id order.
 #[allow(clippy::type_complexity)]
 fn write_merged(
-    db: &DbInner,
+    cx: &Context<'_>,
     inputs: &[Arc<LiveSegment>],
     path: &std::path::Path,
     target: TierTarget,
@@ -586,19 +587,19 @@ fn write_merged(
     }
     let partition = inputs.first().map_or(0, |s| s.entry.partition);
     let mut writer = SegmentWriter::create(
-        &*db.opts.file_system,
+        &*cx.opts.file_system,
         path,
         target.zstd_level,
         target.chunk_points,
     )?
-    .with_io_limit(db.opts.compaction_io_limit);
+    .with_io_limit(cx.opts.compaction_io_limit);
     let mut rollup_writers = plan
         .outputs
         .iter()
         .map(|o| RollupWriter::new(o.resolution, target.zstd_level))
         .collect::<Result<Vec<_>>>()?;
     let (mut fresh, mut carried, mut merged) = (Vec::new(), Vec::new(), Vec::new());
-    let tombstones = db.version.read().tombstones.clone();
+    let tombstones = cx.versions.current().tombstones.clone();
     let series: Vec<u32> = series.into_iter().collect();
     let merged_series = series.chunks(PARALLEL_SERIES).flat_map(|group| {
         let done: Vec<Result<MergedSeries>> = group
@@ -662,15 +663,15 @@ fn write_merged(
     let summary = if writer.points() == 0 {
         // Tombstones removed everything: no segment at all.
         drop(writer);
-        let _ = db.opts.file_system.remove(path);
+        let _ = cx.opts.file_system.remove(path);
         None
     } else {
         Some(writer.finish(partition, target.level)?)
     };
-    let fs = &*db.opts.file_system;
+    let fs = &*cx.opts.file_system;
     let mut rollups = Vec::new();
     for (out, w) in plan.outputs.iter().zip(rollup_writers) {
-        let rpath = db.layout.segment_file(out.id);
+        let rpath = cx.versions.layout().segment_file(out.id);
         let Some(written) = w.finish(fs, &rpath, partition)? else {
             continue;
         };
@@ -685,10 +686,10 @@ fn write_merged(
             bytes: written.bytes,
             raw_dropped: out.carried.is_some(),
         };
-        let rollup = Rollup::open(fs, &rpath, db.opts.read_mode)?;
+        let rollup = Rollup::open(fs, &rpath, cx.opts.read_mode)?;
         rollups.push((
             entry.clone(),
-            Arc::new(LiveRollup::new(entry, rollup, db.opts.partition_duration)),
+            Arc::new(LiveRollup::new(entry, rollup, cx.opts.partition_duration)),
         ));
     }
     Ok((summary, rollups))
@@ -754,134 +755,27 @@ fn merge_series(
     })
 }
 
-/// One manifest change: segments and rollups out, at most one segment and some rollups
-/// in, rollups marked as the only copy of their data.
-#[derive(Default)]
-pub(crate) struct Change {
-    /// Segment or rollup ids.
-    pub(crate) remove: Vec<u64>,
-    pub(crate) add_segment: Option<(SegmentEntry, Arc<LiveSegment>)>,
-    pub(crate) add_rollups: Vec<(RollupEntry, Arc<LiveRollup>)>,
-    /// Rollups whose raw data this change drops, reopened with `raw_dropped` set.
-    pub(crate) raw_dropped: Vec<(RollupEntry, Arc<LiveRollup>)>,
-}
-
-/// Applies `change` to the manifest (durably) and to the live version, and marks the
-/// removed files for deletion. Caller holds the flush lock.
-pub(crate) fn swap(db: &DbInner, manifest: &mut ManifestBody, change: Change) -> Result<()> {
-    let Change {
-        remove,
-        add_segment,
-        add_rollups,
-        raw_dropped,
-    } = change;
-    manifest.generation += 1;
-    manifest.segments.retain(|s| !remove.contains(&s.id));
-    if let Some((entry, _)) = &add_segment {
-        manifest.segments.push(entry.clone());
-        manifest.segments.sort_by_key(|s| s.id);
-    }
-    let replaced: Vec<u64> = raw_dropped.iter().map(|(e, _)| e.id).collect();
-    manifest
-        .rollups
-        .retain(|r| !remove.contains(&r.id) && !replaced.contains(&r.id));
-    manifest.rollups.extend(
-        add_rollups
-            .iter()
-            .chain(&raw_dropped)
-            .map(|(e, _)| e.clone()),
-    );
-    manifest.rollups.sort_by_key(|r| r.id);
-    let old = db.version.read().clone();
-    let mut segments: Vec<Arc<LiveSegment>> = old
-        .segments
-        .iter()
-        .filter(|s| !remove.contains(&s.entry.id))
-        .cloned()
-        .collect();
-    if let Some((_, live)) = add_segment {
-        segments.push(live);
-        segments.sort_by_key(|s| s.entry.id);
-    }
-    let mut rollups: Vec<Arc<LiveRollup>> = old
-        .rollups
-        .iter()
-        .filter(|r| !remove.contains(&r.entry.id) && !replaced.contains(&r.entry.id))
-        .cloned()
-        .collect();
-    rollups.extend(add_rollups.into_iter().chain(raw_dropped).map(|(_, r)| r));
-    rollups.sort_by_key(|r| r.entry.id);
-    // Compaction applied the tombstones to what it merged and retention dropped whole
-    // files: the tombstones that hide no point of a live segment (judged from its chunk
-    // index) and overlap no live rollup any more go in the same manifest write.
-    let mut tombstones = Tombstones::from_entries(&manifest.tombstones);
-    let rollup_spans: Vec<(u64, i64, i64)> = manifest
-        .rollups
-        .iter()
-        .map(|r| (r.id, r.min_ts, r.max_ts.saturating_sub(1)))
-        .collect();
-    tombstones.prune(
-        segments.iter().map(|s| (s.entry.id, s.segment.chunks())),
-        &rollup_spans,
-    );
-    manifest.tombstones = tombstones.to_entries();
-    write_atomic(
-        &*db.opts.file_system,
-        &db.layout.manifest,
-        &manifest.encode(),
-    )?;
-    *db.manifest.lock() = manifest.clone();
-    let mut slot = db.version.write();
-    // Writers may have swapped in a new live head since `old` was read, but no other
-    // manifest change: the caller holds the flush lock.
-    let current = slot.clone();
-    for s in &old.segments {
-        if remove.contains(&s.entry.id) {
-            s.mark_obsolete(
-                db.opts.file_system.clone(),
-                db.layout.segment_file(s.entry.id),
-            );
-        }
-    }
-    for r in &old.rollups {
-        if remove.contains(&r.entry.id) {
-            r.mark_obsolete(
-                db.opts.file_system.clone(),
-                db.layout.segment_file(r.entry.id),
-            );
-        }
-    }
-    *slot = Arc::new(Version {
-        live: current.live.clone(),
-        frozen: current.frozen.clone(),
-        segments,
-        tombstones: Arc::new(tombstones),
-        rollups,
-    });
-    Ok(())
-}
-
 /// Drops segments whose points are all older than the retention period, measured back
 /// from the newest point in the database (`None`: no database-wide retention), the raw
 /// segments that rollup policies' raw retention lets go, and the rollups past their own
 /// retention.
-pub(crate) fn apply_retention(db: &DbInner, retention: Option<i64>) -> Result<RetentionReport> {
-    let _guard = db.flush_lock.lock();
-    db.check_open()?;
-    let version = db.version.read().clone();
+pub(crate) fn apply_retention(cx: &Context<'_>, retention: Option<i64>) -> Result<RetentionReport> {
+    let lock = cx.versions.lock();
+    cx.check_open()?;
+    let version = cx.versions.current();
     let Some(now) = data_now(&version) else {
         return Ok(RetentionReport::default());
     };
     let cutoff = retention.map_or(i64::MIN, |r| now.saturating_sub(r));
-    let mut manifest = db.manifest.lock().clone();
+    let manifest = cx.versions.manifest();
     let mut doomed = plan_retention(&manifest.segments, cutoff);
     let mut report = RetentionReport {
         cutoff,
         ..RetentionReport::default()
     };
     let mut doomed_rollups = Vec::new();
-    if !db.opts.rollups.is_empty() || !manifest.rollups.is_empty() {
-        let coverage = Coverage::new(&db.catalog, &db.opts.rollups);
+    if !cx.opts.rollups.is_empty() || !manifest.rollups.is_empty() {
+        let coverage = Coverage::new(cx.catalog, &cx.opts.rollups);
         for s in &version.segments {
             if doomed.contains(&s.entry.id) {
                 continue;
@@ -934,27 +828,27 @@ pub(crate) fn apply_retention(db: &DbInner, retention: Option<i64>) -> Result<Re
             .map(|s| s.id)
             .collect();
         if !summarised.is_empty() && summarised.iter().all(|id| doomed.contains(id)) {
-            let path = db.layout.segment_file(r.entry.id);
-            let rollup = Rollup::open(&*db.opts.file_system, &path, db.opts.read_mode)?;
+            let path = cx.versions.layout().segment_file(r.entry.id);
+            let rollup = Rollup::open(&*cx.opts.file_system, &path, cx.opts.read_mode)?;
             let entry = RollupEntry {
                 raw_dropped: true,
                 ..r.entry.clone()
             };
             raw_dropped.push((
                 entry.clone(),
-                Arc::new(LiveRollup::new(entry, rollup, db.opts.partition_duration)),
+                Arc::new(LiveRollup::new(entry, rollup, cx.opts.partition_duration)),
             ));
         }
     }
     drop(version);
     doomed.extend(doomed_rollups);
-    swap(
-        db,
-        &mut manifest,
-        Change {
+    cx.versions.commit(
+        &lock,
+        Edit {
             remove: doomed,
             raw_dropped,
-            ..Change::default()
+            tombstones: TombstoneEdit::Prune,
+            ..Edit::default()
         },
     )?;
     Ok(report)
@@ -982,11 +876,11 @@ mod tests {
         write_and_flush(1_000, 1.0);
         write_and_flush(2_000, 2.0);
         let tasks = {
-            let version = db.inner.version.read().clone();
+            let version = db.inner.versions.current();
             let now = data_now(&version).unwrap();
             plan_compaction(
-                &db.inner.manifest.lock().segments,
-                &policy(&db.inner, now),
+                &db.inner.versions.manifest().segments,
+                &policy(&db.inner.opts, now),
                 &BTreeSet::new(),
             )
         };
@@ -996,7 +890,7 @@ mod tests {
         // Rewritten after the plan, flushed into a third segment of the partition.
         write_and_flush(1_000, 10.0);
         let mut report = CompactionReport::default();
-        run_task(&db.inner, &tasks[0], &mut report).unwrap();
+        run_task(&db.inner.compaction(), &tasks[0], &mut report).unwrap();
 
         let series: Vec<_> = db
             .select(&Selector::metric("m"), TimeRange::all())

@@ -6,12 +6,11 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::tombstone::Tombstone;
-use super::{flush, DbInner, Version};
+use super::{flush, DbInner};
 use crate::error::{Error, Result};
 use crate::query::select::SelectIter;
-use crate::storage::write_atomic;
 use crate::types::{Selector, TimeRange};
+use crate::version::{Edit, Tombstone, TombstoneEdit};
 
 /// What [`crate::Db::delete_series`] did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -45,23 +44,18 @@ pub(crate) fn delete_series(
     // needs to cover segments, never the head or the WAL.
     flush::flush(db)?;
 
-    let _guard = db.flush_lock.lock();
+    let versions = &db.versions;
+    let lock = versions.lock();
     db.check_open()?;
-    let mut manifest = db.manifest.lock().clone();
-    let old = db.version.read().clone();
-    let mut tombstones = (*old.tombstones).clone();
-    tombstones.push(Tombstone {
+    let tombstone = Tombstone {
         series: ids.clone(),
         range,
-        max_segment_id: manifest.next_segment_id.saturating_sub(1),
-    });
-    let candidate = Arc::new(Version {
-        live: old.live.clone(),
-        frozen: old.frozen.clone(),
-        segments: old.segments.clone(),
-        tombstones: Arc::new(tombstones.clone()),
-        rollups: old.rollups.clone(),
-    });
+        max_segment_id: versions.next_id(&lock).saturating_sub(1),
+    };
+    let old = versions.current();
+    let mut tombstones = (*old.tombstones).clone();
+    tombstones.push(tombstone.clone());
+    let candidate = Arc::new(old.with_tombstones(Arc::new(tombstones)));
     let mut emptied = ids.clone();
     for series in SelectIter::new(
         db.catalog.clone(),
@@ -74,16 +68,14 @@ pub(crate) fn delete_series(
     let mut hidden = db.hidden.read().clone();
     hidden |= &emptied;
 
-    manifest.generation += 1;
-    manifest.tombstones = tombstones.to_entries();
-    manifest.hidden_series = hidden.iter().collect();
-    write_atomic(
-        &*db.opts.file_system,
-        &db.layout.manifest,
-        &manifest.encode(),
+    versions.commit(
+        &lock,
+        Edit {
+            tombstones: TombstoneEdit::Add(tombstone),
+            hidden_series: Some(hidden.iter().collect()),
+            ..Edit::default()
+        },
     )?;
-    *db.manifest.lock() = manifest;
-    *db.version.write() = candidate.clone();
 
     // A writer that inserts into a series while we hide it checks `hidden` after its
     // insert; we check the heads after hiding. Either way the series stays visible.

@@ -12,14 +12,14 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DbInner, LiveSegment, Version};
+use super::DbInner;
 use crate::error::{Error, Result};
 use crate::head::Head;
-use crate::partition::manifest::SegmentEntry;
-use crate::partition::partition_of;
-use crate::partition::LEVEL_FLUSH;
 use crate::segment::{Segment, SegmentWriter};
 use crate::storage::write_atomic;
+use crate::version::manifest::SegmentEntry;
+use crate::version::partition::{partition_of, LEVEL_FLUSH};
+use crate::version::{Edit, LiveSegment, Version};
 
 /// What a flush did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -39,107 +39,84 @@ pub(crate) fn flush(db: &DbInner) -> Result<FlushReport> {
     flush_if(db, |_| true)
 }
 
-/// Flushes if `needed` still holds once the flush lock is held (another thread may have
-/// flushed meanwhile).
+/// Flushes if `needed` still holds once the commit lock is held (another thread may
+/// have flushed meanwhile).
 pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Result<FlushReport> {
-    let _guard = db.flush_lock.lock();
+    let versions = &db.versions;
+    let lock = versions.lock();
     db.check_open()?;
-    if !needed(&db.version.read()) {
+    if !needed(&versions.read()) {
         return Ok(FlushReport::default());
     }
     let started = Instant::now();
     // Rotate the WAL and freeze the live head in one step under the WAL append lock: every
     // record in files before `checkpoint` is in a frozen head, none after it is.
-    let (checkpoint, frozen) = db.wal.rotate_with(|| {
-        let mut slot = db.version.write();
-        let old = slot.clone();
-        let mut frozen = old.frozen.clone();
-        frozen.push(old.live.clone());
-        *slot = Arc::new(Version {
-            live: Arc::new(Head::new()),
-            frozen: frozen.clone(),
-            segments: old.segments.clone(),
-            tombstones: old.tombstones.clone(),
-            rollups: old.rollups.clone(),
-        });
-        frozen
-    })?;
+    let (checkpoint, frozen) = db.wal.rotate_with(|| versions.freeze_live(&lock))?;
 
-    let mut manifest = db.manifest.lock().clone();
-    let first_id = manifest.next_segment_id;
-    let written = write_heads(db, &frozen, &mut manifest.next_segment_id);
-    // Ids handed out are never handed out again, even if this flush fails. A failure
-    // after the manifest rename (its directory fsync) may leave the new manifest, which
-    // names these ids, on disk; a later flush reusing an id would find the file there,
-    // fail, and remove it as its own leftover: a segment the manifest lists, gone.
-    db.manifest.lock().next_segment_id = manifest.next_segment_id;
+    let layout = versions.layout();
+    let first_id = versions.next_id(&lock);
+    let mut next_id = first_id;
+    let written = write_heads(db, &frozen, &mut next_id);
+    // Ids handed out are never handed out again, even if this flush fails.
+    versions.reserve_until(&lock, next_id);
     let written = match written {
         Ok(written) => written,
         Err(e) => {
             // Best effort: files left behind are orphans the next open removes anyway.
-            for id in first_id..manifest.next_segment_id {
-                let _ = db.opts.file_system.remove(&db.layout.segment_file(id));
+            for id in first_id..next_id {
+                let _ = db.opts.file_system.remove(&layout.segment_file(id));
             }
             return Err(e);
         }
     };
     let fs = &*db.opts.file_system;
     if !written.is_empty() {
-        fs.sync_dir(&db.layout.segments)
-            .map_err(|e| Error::io("fsync", &db.layout.segments, e))?;
+        fs.sync_dir(&layout.segments)
+            .map_err(|e| Error::io("fsync", &layout.segments, e))?;
     }
 
     // The catalog must cover every series named in the WAL files being retired.
+    let manifest = versions.manifest();
     let old_catalog_seq = manifest.catalog_seq;
     let series_now = db.catalog.len() as u64;
+    let mut catalog = None;
     if series_now != manifest.catalog_series || manifest.catalog_seq == 0 {
         let seq = manifest.catalog_seq + 1;
-        let path = db.layout.catalog_file(seq);
+        let path = layout.catalog_file(seq);
         write_atomic(fs, &path, &db.catalog.encode())?;
-        manifest.catalog_seq = seq;
-        manifest.catalog_series = series_now;
+        catalog = Some((seq, series_now));
     }
 
     // Open the new segments before the manifest names them, so a failure here leaves
     // nothing half-published.
     let mut opened = Vec::with_capacity(written.len());
     for entry in &written {
-        let path = db.layout.segment_file(entry.id);
+        let path = layout.segment_file(entry.id);
         let segment = Segment::open(fs, &path, db.opts.read_mode)?;
-        opened.push(Arc::new(LiveSegment::new(entry.clone(), segment)));
+        opened.push((
+            entry.clone(),
+            Arc::new(LiveSegment::new(entry.clone(), segment)),
+        ));
     }
 
-    manifest.generation += 1;
-    manifest.wal_checkpoint = checkpoint;
-    // Series written since they were deleted are visible again; persist that with the
-    // segments that hold their new points.
-    manifest.hidden_series = db.hidden.read().iter().collect();
-    manifest.segments.extend(written.iter().cloned());
-    write_atomic(fs, &db.layout.manifest, &manifest.encode())?;
-    *db.manifest.lock() = manifest;
-
-    {
-        let mut slot = db.version.write();
-        let old = slot.clone();
-        let mut segments = old.segments.clone();
-        segments.extend(opened);
-        *slot = Arc::new(Version {
-            live: old.live.clone(),
-            frozen: old
-                .frozen
-                .iter()
-                .filter(|h| !frozen.iter().any(|f| Arc::ptr_eq(f, h)))
-                .cloned()
-                .collect(),
-            segments,
-            tombstones: old.tombstones.clone(),
-            rollups: old.rollups.clone(),
-        });
-    }
+    // The frozen heads leave the version as their segments enter it.
+    versions.commit(
+        &lock,
+        Edit {
+            add_segments: opened,
+            wal_checkpoint: Some(checkpoint),
+            catalog,
+            // Series written since they were deleted are visible again; persist that
+            // with the segments that hold their new points.
+            hidden_series: Some(db.hidden.read().iter().collect()),
+            retire_frozen: frozen,
+            ..Edit::default()
+        },
+    )?;
 
     db.wal.remove_before(checkpoint)?;
-    if old_catalog_seq != 0 && old_catalog_seq != db.manifest.lock().catalog_seq {
-        let _ = fs.remove(&db.layout.catalog_file(old_catalog_seq));
+    if old_catalog_seq != 0 && catalog.is_some() {
+        let _ = fs.remove(&layout.catalog_file(old_catalog_seq));
     }
     Ok(FlushReport {
         points: written.iter().map(|e| e.points).sum(),
@@ -167,7 +144,7 @@ fn write_heads(db: &DbInner, heads: &[Arc<Head>], next_id: &mut u64) -> Result<V
                 None => {
                     let seg_id = *next_id;
                     *next_id += 1;
-                    let path = db.layout.segment_file(seg_id);
+                    let path = db.versions.layout().segment_file(seg_id);
                     let w = SegmentWriter::create(
                         fs,
                         &path,

@@ -126,7 +126,7 @@ fn run(
         if due(&mut next_compact, plan.compact_every) {
             // A partition skipped for a damaged segment is recorded as the last error;
             // the other partitions were compacted and the thread carries on.
-            let result = crate::compaction::compact(&db).map(|r| {
+            let result = crate::compaction::compact(&db.compaction()).map(|r| {
                 r.skipped
                     .first()
                     .map(|s| format!("compaction: {s} ({} partitions skipped)", r.skipped.len()))

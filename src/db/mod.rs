@@ -2,13 +2,11 @@
 
 mod delete;
 mod flush;
-mod layout;
 mod maintenance;
 mod open;
 mod quarantine;
-mod tombstone;
+mod query;
 mod verify;
-mod version;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,20 +21,17 @@ use crate::compaction::{CompactionReport, RetentionReport, Tier};
 use crate::error::{Error, Result};
 use crate::index::Catalog;
 use crate::options::{Durability, Options};
-use crate::partition::manifest::ManifestBody;
 use crate::query::select::SelectIter;
 use crate::storage::DirLock;
 use crate::types::{validate_timestamp, Selector, SeriesId, SeriesKey, TimeRange};
+use crate::version::VersionSet;
 use crate::wal::{self, Wal};
 
 pub use delete::DeleteReport;
 pub use flush::FlushReport;
-pub(crate) use layout::Layout;
 pub use maintenance::MaintenanceStatus;
 pub use quarantine::QuarantineReport;
-pub(crate) use tombstone::Tombstones;
 pub use verify::{SegmentDamage, VerifyReport};
-pub(crate) use version::{LiveRollup, LiveSegment, Version};
 
 /// Distinguishes databases within a process, so that a [`SeriesHandle`] made by one is
 /// refused by another.
@@ -82,7 +77,7 @@ impl Drop for Workers {
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db")
-            .field("path", &self.inner.layout.root)
+            .field("path", &self.inner.versions.layout().root)
             .finish()
     }
 }
@@ -156,17 +151,13 @@ pub struct PartitionStats {
 
 pub(crate) struct DbInner {
     pub(crate) opts: Options,
-    pub(crate) layout: Layout,
     pub(crate) tag: u64,
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) wal: Wal,
-    pub(crate) version: RwLock<Arc<Version>>,
-    /// The manifest as last written. Changed only under `flush_lock`.
-    pub(crate) manifest: Mutex<ManifestBody>,
+    /// The manifest, the version readers see, the directory layout and the commit lock.
+    pub(crate) versions: VersionSet,
     /// Series whose points were all deleted; left out of selections until written again.
     pub(crate) hidden: RwLock<roaring::RoaringBitmap>,
-    /// One flush (or other manifest change) at a time.
-    pub(crate) flush_lock: Mutex<()>,
     recovery: RecoveryReport,
     closed: AtomicBool,
     flusher: Mutex<Option<JoinHandle<()>>>,
@@ -324,7 +315,7 @@ impl Db {
     pub fn select(&self, selector: &Selector, range: TimeRange) -> Result<SelectIter> {
         self.inner.check_open()?;
         let ids = self.inner.visible(selector);
-        let version = self.inner.version.read().clone();
+        let version = self.inner.versions.current();
         Ok(SelectIter::new(
             self.inner.catalog.clone(),
             version,
@@ -360,7 +351,7 @@ impl Db {
     /// are compacted all the same.
     pub fn compact(&self) -> Result<CompactionReport> {
         self.inner.check_open()?;
-        crate::compaction::compact(&self.inner)
+        crate::compaction::compact(&self.inner.compaction())
     }
 
     /// Deletes the points of every series matching `selector` inside `range` (for
@@ -379,7 +370,7 @@ impl Db {
     /// caller asked for this partition; [`Db::compact`] skips it instead).
     pub fn compact_partition(&self, ts: crate::Timestamp, tier: Tier) -> Result<CompactionReport> {
         self.inner.check_open()?;
-        crate::compaction::compact_partition(&self.inner, ts, tier)
+        crate::compaction::compact_partition(&self.inner.compaction(), ts, tier)
     }
 
     /// Drops the segments wholly older than [`Options::retention`] (measured back from the
@@ -471,7 +462,7 @@ impl Db {
 
     /// The database directory.
     pub fn path(&self) -> &std::path::Path {
-        &self.inner.layout.root
+        &self.inner.versions.layout().root
     }
 
     /// Makes the WAL durable and stops background work. Later calls on any clone of this
@@ -482,8 +473,9 @@ impl Db {
             return Ok(());
         }
         self.inner.stop_flusher();
-        // Wait for a flush another thread may be running before the WAL goes away.
-        let _flush = self.inner.flush_lock.lock();
+        // Wait for a flush (or other commit) another thread may be running before the
+        // WAL goes away.
+        let _commit = self.inner.versions.lock();
         let result = self.inner.wal.close();
         self.inner.dir_lock.lock().take();
         result
@@ -497,14 +489,15 @@ impl DbInner {
         let inner = self;
         // The database-wide retention and the rollup policies' retentions in one pass;
         // then the per-selector rules, as deletions.
-        let mut report = crate::compaction::apply_retention(inner, inner.opts.retention)?;
+        let mut report =
+            crate::compaction::apply_retention(&inner.compaction(), inner.opts.retention)?;
         for (selector, keep) in &inner.opts.retention_rules {
-            let Some(now) = crate::compaction::newest_timestamp(inner) else {
+            let Some(now) = crate::compaction::newest_timestamp(&inner.versions) else {
                 break;
             };
             let cutoff = now.saturating_sub(*keep);
             let ids = inner.visible(selector);
-            let version = inner.version.read().clone();
+            let version = inner.versions.current();
             let oldest_due = version
                 .segments
                 .iter()
@@ -536,6 +529,16 @@ impl DbInner {
             ids -= &*hidden;
         }
         ids
+    }
+
+    /// What compaction and retention work with.
+    pub(crate) fn compaction(&self) -> crate::compaction::Context<'_> {
+        crate::compaction::Context {
+            opts: &self.opts,
+            catalog: &self.catalog,
+            versions: &self.versions,
+            closed: &self.closed,
+        }
     }
 
     pub(crate) fn check_open(&self) -> Result<()> {
@@ -635,7 +638,7 @@ impl DbInner {
         let mut payload = Vec::with_capacity(n * 10 + 64);
         let rtype = wal::encode_points(series, &batch.timestamps, &batch.values, &mut payload);
         let (lsn, ()) = self.wal.append_with(rtype, &payload, || {
-            let version = self.version.read();
+            let version = self.versions.read();
             version
                 .live
                 .insert(series, &batch.timestamps, &batch.values);
@@ -662,7 +665,7 @@ impl DbInner {
     /// Flush triggers: the head window, and the memory budget. Past the budget the writer
     /// itself flushes (waiting for any flush in progress): that is the backpressure.
     fn after_write(&self) {
-        let version = self.version.read().clone();
+        let version = self.versions.current();
         let live_bytes = version.live.bytes();
         let frozen_bytes: usize = version.frozen.iter().map(|h| h.bytes()).sum();
         let budget = self.opts.head_memory_budget;
@@ -679,19 +682,20 @@ impl DbInner {
     }
 
     fn stats(&self) -> Stats {
-        let version = self.version.read().clone();
-        let manifest = self.manifest.lock().clone();
+        let version = self.versions.current();
+        let manifest = self.versions.manifest();
+        let layout = self.versions.layout();
         let fs = &*self.opts.file_system;
         let mut heads: Vec<&Arc<crate::head::Head>> = version.frozen.iter().collect();
         heads.push(&version.live);
         let wal_bytes = fs
-            .list(&self.layout.wal)
+            .list(&layout.wal)
             .unwrap_or_default()
             .iter()
-            .filter_map(|name| fs.size(&self.layout.wal.join(name)).ok())
+            .filter_map(|name| fs.size(&layout.wal.join(name)).ok())
             .sum();
         let catalog_bytes = if manifest.catalog_seq > 0 {
-            fs.size(&self.layout.catalog_file(manifest.catalog_seq))
+            fs.size(&layout.catalog_file(manifest.catalog_seq))
                 .unwrap_or(0)
         } else {
             0
@@ -715,7 +719,7 @@ impl DbInner {
 }
 
 fn partition_stats(
-    segments: &[crate::partition::manifest::SegmentEntry],
+    segments: &[crate::version::manifest::SegmentEntry],
     partition_len: i64,
 ) -> Vec<PartitionStats> {
     let mut by_partition: std::collections::BTreeMap<i64, PartitionStats> = Default::default();
@@ -727,7 +731,7 @@ fn partition_stats(
                 cold: true,
                 ..PartitionStats::default()
             });
-        p.cold &= s.level >= crate::partition::LEVEL_COLD;
+        p.cold &= s.level >= crate::version::partition::LEVEL_COLD;
         p.segments += 1;
         p.points += s.points;
         p.bytes += s.bytes;

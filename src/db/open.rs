@@ -6,20 +6,19 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use super::layout::{self, parse_numbered, Layout};
 use super::quarantine::{self, QuarantineReport};
-use super::{
-    DbInner, FlushRequest, LiveRollup, LiveSegment, RecoveryReport, Tombstones, Version,
-    NEXT_DB_TAG,
-};
+use super::{DbInner, FlushRequest, RecoveryReport, NEXT_DB_TAG};
 use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::index::Catalog;
 use crate::options::{DamagedSegments, Options};
-use crate::partition::manifest::ManifestBody;
 use crate::segment::rollup::Rollup;
 use crate::segment::Segment;
 use crate::storage::{check_length, read_whole, write_atomic, FileSystem};
+use crate::version::layout::{self, parse_numbered, Layout};
+use crate::version::{
+    Edit, LiveRollup, LiveSegment, ManifestBody, Tombstones, Version, VersionSet,
+};
 use crate::wal::{self, Wal, WalEntry, WalOptions};
 
 pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
@@ -46,7 +45,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
     })?;
 
     // Read, not `exists` then read: a failed stat must not pass for a missing manifest.
-    let mut manifest = match fs.read(&layout.manifest) {
+    let manifest = match fs.read(&layout.manifest) {
         Ok(bytes) => {
             check_length(&*fs, &layout.manifest, bytes.len())?;
             ManifestBody::decode(&bytes, &layout.manifest)?
@@ -110,10 +109,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
             Err(e) => return Err(e),
         }
     }
-    if !report.quarantined.is_empty() {
-        drop_quarantined(&*fs, &layout, &mut manifest, &report.quarantined)?;
-    }
-
+    let manifest_tombstones = manifest.tombstones.clone();
     let mut rollups = Vec::with_capacity(manifest.rollups.len());
     for entry in &manifest.rollups {
         let file = layout.segment_file(entry.id);
@@ -132,12 +128,29 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         )));
     }
 
+    let live = Arc::new(Head::new());
+    let versions = VersionSet::new(
+        fs.clone(),
+        layout.clone(),
+        manifest,
+        Version {
+            live: live.clone(),
+            frozen: Vec::new(),
+            segments,
+            tombstones: Arc::new(Tombstones::from_entries(&manifest_tombstones)),
+            rollups,
+        },
+    );
+    if !report.quarantined.is_empty() {
+        drop_quarantined(&*fs, &versions, &report.quarantined)?;
+    }
+    let manifest = versions.manifest();
+
     remove_orphans(&*fs, &layout, &manifest, &mut report)?;
     report
         .orphans_removed
         .extend(quarantine::remove_temporaries(&*fs, &layout)?);
 
-    let live = Head::new();
     let wal_dir = layout.wal.clone();
     let mut points = 0u64;
     let replay = wal::replay(
@@ -199,16 +212,8 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         tag: NEXT_DB_TAG.fetch_add(1, Ordering::Relaxed),
         catalog: Arc::new(catalog),
         wal,
-        version: RwLock::new(Arc::new(Version {
-            live: Arc::new(live),
-            frozen: Vec::new(),
-            segments,
-            tombstones: Arc::new(Tombstones::from_entries(&manifest.tombstones)),
-            rollups,
-        })),
+        versions,
         hidden: RwLock::new(hidden),
-        manifest: Mutex::new(manifest),
-        flush_lock: Mutex::new(()),
         recovery: report,
         closed: AtomicBool::new(false),
         flusher: Mutex::new(None),
@@ -216,7 +221,6 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         maintenance_status: Default::default(),
         flush_signal: Arc::new((Mutex::new(FlushRequest::default()), Condvar::new())),
         dir_lock: Mutex::new(Some(lock)),
-        layout,
         opts,
     })
 }
@@ -226,25 +230,36 @@ fn names(e: &Error, file: &Path) -> bool {
     matches!(e, Error::Corruption { file: f, .. } | Error::UnsupportedVersion { file: f, .. } if f == file)
 }
 
-/// Writes the manifest without the segments just copied into quarantine, then removes
-/// their originals. A crash before the manifest is durable leaves them listed (and the
-/// next open sets them aside again, beside the first copies); after it, an original left
-/// behind is an orphan the next open removes.
+/// Commits the manifest without the segments just copied into quarantine (they never
+/// entered the version), then removes their originals. A crash before the manifest is
+/// durable leaves them listed (and the next open sets them aside again, beside the first
+/// copies); after it, an original left behind is an orphan the next open removes.
 fn drop_quarantined(
     fs: &dyn FileSystem,
-    layout: &Layout,
-    manifest: &mut ManifestBody,
+    versions: &VersionSet,
     quarantined: &[QuarantineReport],
 ) -> Result<()> {
-    manifest.generation += 1;
-    manifest.segments.retain(|s| {
-        !quarantined
-            .iter()
-            .any(|q| q.segment == layout.segment_file(s.id))
-    });
+    let layout = versions.layout();
+    let remove = versions
+        .manifest()
+        .segments
+        .iter()
+        .filter(|s| {
+            quarantined
+                .iter()
+                .any(|q| q.segment == layout.segment_file(s.id))
+        })
+        .map(|s| s.id)
+        .collect();
     // Tombstones stay as they are: one that no longer hides anything is harmless, and
     // the next compaction (which reads the chunk indexes) prunes it.
-    write_atomic(fs, &layout.manifest, &manifest.encode())?;
+    versions.commit(
+        &versions.lock(),
+        Edit {
+            remove,
+            ..Edit::default()
+        },
+    )?;
     for q in quarantined {
         fs.remove(&q.segment)
             .map_err(|e| Error::io("remove", &q.segment, e))?;

@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::layout::{parse_numbered, Layout, SEGMENT_DIR, SEGMENT_EXT};
 use super::DbInner;
 use crate::error::{Error, Result};
-use crate::partition::manifest::SegmentEntry;
 use crate::storage::{open_whole, write_atomic, FileSystem, ReadMode};
 use crate::types::Timestamp;
+use crate::version::layout::{parse_numbered, Layout, SEGMENT_DIR, SEGMENT_EXT};
+use crate::version::manifest::SegmentEntry;
+use crate::version::{Edit, TombstoneEdit};
 
 /// A segment set aside in the database's `quarantine/` directory, by
 /// [`crate::Db::quarantine_segment`] or by open under [`crate::DamagedSegments::Quarantine`].
@@ -139,10 +140,11 @@ pub(crate) fn remove_temporaries(fs: &dyn FileSystem, layout: &Layout) -> Result
 /// [`crate::Db::quarantine_segment`].
 pub(crate) fn quarantine_segment(db: &DbInner, file: &Path) -> Result<QuarantineReport> {
     let id = segment_id_of(file)?;
-    let _guard = db.flush_lock.lock();
+    let versions = &db.versions;
+    let lock = versions.lock();
     db.check_open()?;
-    let mut manifest = db.manifest.lock().clone();
-    let entry = manifest
+    let entry = versions
+        .manifest()
         .segments
         .iter()
         .find(|s| s.id == id)
@@ -154,19 +156,19 @@ pub(crate) fn quarantine_segment(db: &DbInner, file: &Path) -> Result<Quarantine
             ))
         })?;
     let fs = &*db.opts.file_system;
-    let target = copy_to_quarantine(fs, &db.layout, id, db.opts.read_mode)?;
-    // The swap deletes the original once no snapshot uses it; a crash first leaves it an
-    // orphan, which the next open removes: its copy is durable by now.
-    crate::compaction::swap(
-        db,
-        &mut manifest,
-        crate::compaction::Change {
+    let target = copy_to_quarantine(fs, versions.layout(), id, db.opts.read_mode)?;
+    // The commit deletes the original once no snapshot uses it; a crash first leaves it
+    // an orphan, which the next open removes: its copy is durable by now.
+    versions.commit(
+        &lock,
+        Edit {
             remove: vec![id],
-            ..Default::default()
+            tombstones: TombstoneEdit::Prune,
+            ..Edit::default()
         },
     )?;
     Ok(QuarantineReport::new(
-        &db.layout,
+        versions.layout(),
         &entry,
         db.opts.partition_duration,
         target,

@@ -31,7 +31,7 @@ pub struct SegmentDamage {
 }
 
 pub(crate) fn verify(db: &DbInner) -> Result<VerifyReport> {
-    let version = db.version.read().clone();
+    let version = db.versions.current();
     let mut report = VerifyReport::default();
     let (mut ts, mut values) = (Vec::new(), Vec::new());
     for live in &version.segments {

@@ -116,6 +116,8 @@
 //!
 //! - 1: this layout.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -125,6 +127,9 @@ use roaring::{MultiOps, RoaringBitmap};
 use super::catalog::{Catalog, MAX_SERIES};
 use super::postings::{DimPostings, Postings};
 use crate::error::{Error, Result};
+use crate::format::bytes::{u32_at, u64_at};
+use crate::format::compress;
+use crate::format::varint::{self, write_u64, VarintError};
 use crate::types::SeriesKey;
 
 /// First bytes of every catalog file.
@@ -233,28 +238,31 @@ fn encode_bodies(keys: &[Arc<SeriesKey>], postings: &Postings) -> Option<(Vec<u8
     let pair_of: HashMap<(&str, &str), u32> = pairs
         .iter()
         .zip(0u32..)
-        .map(|(&(k, v, _), i)| ((symbols[k as usize], symbols[v as usize]), i))
-        .collect();
+        .map(|(&(k, v, _), i)| {
+            let symbol = |sym: u32| symbols.get(sym as usize).copied();
+            Some(((symbol(k)?, symbol(v)?), i))
+        })
+        .collect::<Option<_>>()?;
 
     let mut table = Vec::new();
-    put_varint(&mut table, keys.len() as u64);
-    put_varint(&mut table, symbols.len() as u64);
+    write_u64(keys.len() as u64, &mut table);
+    write_u64(symbols.len() as u64, &mut table);
     for symbol in &symbols {
-        put_varint(&mut table, symbol.len() as u64);
+        write_u64(symbol.len() as u64, &mut table);
         table.extend_from_slice(symbol.as_bytes());
     }
-    put_varint(&mut table, pairs.len() as u64);
+    write_u64(pairs.len() as u64, &mut table);
     for &(k, v, _) in &pairs {
-        put_varint(&mut table, u64::from(k));
-        put_varint(&mut table, u64::from(v));
+        write_u64(u64::from(k), &mut table);
+        write_u64(u64::from(v), &mut table);
     }
     for key in keys {
-        put_varint(&mut table, u64::from(*sym_of.get(key.name())?));
-        put_varint(&mut table, key.dimensions().len() as u64);
+        write_u64(u64::from(*sym_of.get(key.name())?), &mut table);
+        write_u64(key.dimensions().len() as u64, &mut table);
         for (k, v) in key.dimensions() {
-            put_varint(
-                &mut table,
+            write_u64(
                 u64::from(*pair_of.get(&(k.as_str(), v.as_str()))?),
+                &mut table,
             );
         }
     }
@@ -266,12 +274,12 @@ fn encode_bodies(keys: &[Arc<SeriesKey>], postings: &Postings) -> Option<(Vec<u8
         .map(|(name, bitmap)| Some((*sym_of.get(name.as_str())?, bitmap)))
         .collect::<Option<_>>()?;
     names.sort_unstable_by_key(|&(sym, _)| sym);
-    put_varint(&mut body, names.len() as u64);
+    write_u64(names.len() as u64, &mut body);
     for (sym, bitmap) in names {
-        put_varint(&mut body, u64::from(sym));
+        write_u64(u64::from(sym), &mut body);
         put_bitmap(&mut body, bitmap);
     }
-    put_varint(&mut body, pairs.len() as u64);
+    write_u64(pairs.len() as u64, &mut body);
     for (_, _, bitmap) in pairs {
         put_bitmap(&mut body, bitmap);
     }
@@ -279,23 +287,15 @@ fn encode_bodies(keys: &[Arc<SeriesKey>], postings: &Postings) -> Option<(Vec<u8
 }
 
 fn put_bitmap(out: &mut Vec<u8>, bitmap: &RoaringBitmap) {
-    put_varint(out, bitmap.serialized_size() as u64);
+    write_u64(bitmap.serialized_size() as u64, out);
     // Writing to a Vec cannot fail.
     let _ = bitmap.serialize_into(&mut *out);
-}
-
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
 }
 
 /// Appends a framed block holding `body`, zstd-compressed when that pays and stays
 /// within the ratio the reader accepts.
 fn put_block(out: &mut Vec<u8>, kind: u8, body: &[u8]) {
-    let compressed = zstd::bulk::compress(body, ZSTD_LEVEL)
+    let compressed = compress::compress(body, ZSTD_LEVEL)
         .ok()
         .filter(|c| c.len() < body.len() && body.len() as u64 <= MAX_ZSTD_RATIO * c.len() as u64);
     match &compressed {
@@ -486,7 +486,7 @@ fn read_block(
                         data.len()
                     ))
                 })?;
-            let body = zstd::bulk::decompress(data, capacity)
+            let body = compress::decompress(data, capacity)
                 .map_err(|e| corrupt(format!("{name} block does not decompress: {e}")))?;
             if body.len() != capacity {
                 return Err(corrupt(format!(
@@ -775,7 +775,7 @@ struct BodyReader<'a> {
 
 impl<'a> BodyReader<'a> {
     fn remaining(&self) -> usize {
-        self.bytes.len() - self.pos
+        self.bytes.len().saturating_sub(self.pos)
     }
 
     fn take(&mut self, len: usize) -> std::result::Result<&'a [u8], Damage> {
@@ -784,30 +784,17 @@ impl<'a> BodyReader<'a> {
             .checked_add(len)
             .filter(|&end| end <= self.bytes.len())
             .ok_or_else(|| format!("{len} bytes at byte {} run past the end", self.pos))?;
-        let slice = &self.bytes[self.pos..end];
+        let slice = self.bytes.get(self.pos..end).unwrap_or_default();
         self.pos = end;
         Ok(slice)
     }
 
     fn varint(&mut self, what: &str) -> std::result::Result<u64, Damage> {
         let at = self.pos;
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = *self
-                .bytes
-                .get(self.pos)
-                .ok_or_else(|| format!("{what} at byte {at} runs past the end"))?;
-            self.pos += 1;
-            let group = u64::from(byte & 0x7f);
-            if shift == 63 && group > 1 {
-                break;
-            }
-            n |= group << shift;
-            if byte & 0x80 == 0 {
-                return Ok(n);
-            }
-        }
-        Err(format!("{what} at byte {at} is not a valid varint"))
+        varint::read_u64_at(self.bytes, &mut self.pos).map_err(|e| match e {
+            VarintError::Truncated => format!("{what} at byte {at} runs past the end"),
+            e => format!("{what} at byte {at} is not a valid varint: {e}"),
+        })
     }
 
     /// A count of items of at least `min_item_len` bytes each, which must fit in the
@@ -873,15 +860,16 @@ impl<'a> BodyReader<'a> {
 /// The little-endian `u32` that starts `bytes`, or 0 if `bytes` is shorter (callers pass
 /// slices whose length they have checked; the fallback only keeps this panic-free).
 fn le_u32(bytes: &[u8]) -> u32 {
-    bytes.first_chunk().copied().map_or(0, u32::from_le_bytes)
+    u32_at(bytes, 0).unwrap_or(0)
 }
 
 /// The little-endian `u64` that starts `bytes`; see [`le_u32`].
 fn le_u64(bytes: &[u8]) -> u64 {
-    bytes.first_chunk().copied().map_or(0, u64::from_le_bytes)
+    u64_at(bytes, 0).unwrap_or(0)
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use std::path::PathBuf;
 
@@ -1054,7 +1042,7 @@ mod tests {
                         KIND_KEYS,
                         CODEC_ZSTD,
                         1 << 40,
-                        zstd::bulk::compress(&table, 3).unwrap(),
+                        compress::compress(&table, 3).unwrap(),
                     ),
                     stored(KIND_POSTINGS, &body),
                 ],
@@ -1100,8 +1088,8 @@ mod tests {
 
         // Counts far beyond the bytes that follow them.
         let mut huge = Vec::new();
-        put_varint(&mut huge, u64::from(u32::MAX) - 1);
-        put_varint(&mut huge, 0);
+        write_u64(u64::from(u32::MAX) - 1, &mut huge);
+        write_u64(0, &mut huge);
         let err = decode_err(&file_with(&[
             (KIND_KEYS, CODEC_STORED, huge.len() as u64, &huge),
             (KIND_POSTINGS, CODEC_STORED, body.len() as u64, &body),
@@ -1124,12 +1112,12 @@ mod tests {
         // One name, symbol 0, then a bitmap with the run-container cookie: one container
         // of one run 0..=0.
         let mut body = Vec::new();
-        put_varint(&mut body, 1);
-        put_varint(&mut body, 0);
+        write_u64(1, &mut body);
+        write_u64(0, &mut body);
         let bitmap: [u8; 12] = [0x3b, 0x30, 0, 0, 0x01, 0, 0, 0, 0x01, 0, 0, 0];
-        put_varint(&mut body, bitmap.len() as u64);
+        write_u64(bitmap.len() as u64, &mut body);
         body.extend_from_slice(&bitmap);
-        put_varint(&mut body, 0);
+        write_u64(0, &mut body);
         let err = decode_err(&file_with(&[
             (KIND_KEYS, CODEC_STORED, table.len() as u64, &table),
             (KIND_POSTINGS, CODEC_STORED, body.len() as u64, &body),
@@ -1239,11 +1227,13 @@ mod tests {
 // below are for the same tags as theirs.
 #[cfg(test)]
 #[path = "../../crates/sedimentdb-bench/src/tsbs_data.rs"]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tsbs_data;
 
 /// Figures for the catalog of a TSBS-like "devops" data set. Run with
 /// `cargo test --release --lib index::file::figures -- --ignored --nocapture`.
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod figures {
     use std::path::Path;
     use std::time::Instant;

@@ -259,7 +259,12 @@ impl Partial {
         if other.count == 0 {
             return;
         }
-        if needs.moments {
+        if needs.moments && self.count == 0 {
+            // Nothing to pool with: the formula below would multiply an infinite
+            // `delta * delta` by `na = 0` and make a NaN of a finite M2.
+            self.mean = other.mean;
+            self.m2 = other.m2;
+        } else if needs.moments {
             let (na, nb) = (self.count as f64, other.count as f64);
             let n = na + nb;
             let delta = other.mean - self.mean;
@@ -302,7 +307,15 @@ impl Partial {
                 if self.count < 2 {
                     f64::NAN
                 } else {
-                    (self.m2 / (self.count - 1) as f64).max(0.0).sqrt()
+                    // An infinity makes M2 NaN (its deviation is `inf - inf`), and the
+                    // answer must stay NaN: `f64::max` would turn it into 0. The clamp
+                    // is only for a tiny negative M2 left by rounding.
+                    let variance = self.m2 / (self.count - 1) as f64;
+                    if variance < 0.0 {
+                        0.0
+                    } else {
+                        variance.sqrt()
+                    }
                 }
             }
             Aggregate::Quantile(q) => {
@@ -328,6 +341,18 @@ pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
         // Exact rank (or equal neighbours, infinite ones included): no arithmetic that
         // could turn inf - inf into NaN.
         a
+    } else if a == f64::NEG_INFINITY && b == f64::INFINITY {
+        // Between -inf and +inf nothing is determined.
+        f64::NAN
+    } else if a == f64::NEG_INFINITY || b == f64::INFINITY {
+        // Every point strictly between a finite and an infinite neighbour is infinite
+        // (the limit of the interpolation); the formula would give `-inf + inf` = NaN
+        // for an infinite lower neighbour.
+        if a.is_infinite() {
+            a
+        } else {
+            b
+        }
     } else {
         a + frac * (b - a)
     }
@@ -377,7 +402,14 @@ mod tests {
                 let h = (s.len() - 1) as f64 * q;
                 let lo = h.floor() as usize;
                 let hi = (lo + 1).min(s.len() - 1);
-                s[lo] + (h - lo as f64) * (s[hi] - s[lo])
+                let (a, b, frac) = (s[lo], s[hi], h - lo as f64);
+                match (frac == 0.0 || a == b, a, b) {
+                    (true, ..) => a,
+                    (_, f64::NEG_INFINITY, f64::INFINITY) => f64::NAN,
+                    (_, f64::NEG_INFINITY, _) => a,
+                    (_, _, f64::INFINITY) => b,
+                    _ => a + frac * (b - a),
+                }
             }
         }
     }
@@ -405,7 +437,11 @@ mod tests {
     proptest! {
         #[test]
         fn split_merge_and_stats_equal_naive(
-            raw in prop::collection::vec((-1000i32..1000, prop::option::weighted(0.9, -1e6f64..1e6)), 0..60),
+            raw in prop::collection::vec((-1000i32..1000, prop::option::weighted(0.9, prop_oneof![
+                30 => -1e6f64..1e6,
+                1 => Just(f64::INFINITY),
+                1 => Just(f64::NEG_INFINITY),
+            ])), 0..60),
             cut in 0usize..60,
         ) {
             let points: Vec<(i64, f64)> = raw.iter().enumerate()

@@ -13,17 +13,17 @@ use crate::analytics::anomaly::{
 use crate::analytics::correlation::{
     align, best_lag, rank_correlated, CorrelationMethod, LagResult,
 };
-use crate::analytics::dimensional::{attribution, breakdown, Attribution, Contribution, GroupAgg};
+use crate::analytics::dimensional::{self, attribution, Attribution, Contribution, GroupAgg};
 use crate::analytics::trend::{linear_trend, Direction, Forecast, Trend, Verdict};
-use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::types::{SeriesId, TimeRange, Timestamp};
 
 use super::exec::scan;
 use super::result::{Labels, QueryResult, ResultSeries};
 use super::spec::{Aggregate, Fill, Grouping, Query};
+use super::Snapshot;
 
-/// Options of [`Db::trend`].
+/// Options of [`crate::Db::trend`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrendOptions {
     /// How far past each series' last point to forecast. Default: 1 hour.
@@ -50,7 +50,7 @@ impl Default for TrendOptions {
     }
 }
 
-/// The trend of one result series, from [`Db::trend`].
+/// The trend of one result series, from [`crate::Db::trend`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesTrend {
     /// The series or group.
@@ -63,7 +63,7 @@ pub struct SeriesTrend {
     pub verdict: Verdict,
 }
 
-/// How [`Db::anomalies`] decides what is unusual.
+/// How [`crate::Db::anomalies`] decides what is unusual.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum AnomalyMethod {
     /// Robust z-score of each point against the median and MAD of the `window` points
@@ -86,7 +86,7 @@ pub enum AnomalyMethod {
     },
 }
 
-/// Anomalies of one result series, from [`Db::anomalies`].
+/// Anomalies of one result series, from [`crate::Db::anomalies`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesAnomalies {
     /// The series or group.
@@ -95,7 +95,7 @@ pub struct SeriesAnomalies {
     pub anomalies: Vec<Anomaly>,
 }
 
-/// Change points of one result series, from [`Db::change_points`].
+/// Change points of one result series, from [`crate::Db::change_points`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesChangePoints {
     /// The series or group.
@@ -104,7 +104,7 @@ pub struct SeriesChangePoints {
     pub changes: Vec<ChangePoint>,
 }
 
-/// Options of [`Db::correlate`].
+/// Options of [`crate::Db::correlate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CorrelateOptions {
     /// Pearson (linear) or Spearman (rank). Default: Pearson.
@@ -128,7 +128,7 @@ impl Default for CorrelateOptions {
     }
 }
 
-/// The correlation of two result series, from [`Db::correlate`].
+/// The correlation of two result series, from [`crate::Db::correlate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CorrelationPair {
     /// The series (or group) of the first query.
@@ -144,7 +144,7 @@ pub struct CorrelationPair {
     pub lag: Option<LagResult>,
 }
 
-/// How one dimension's values compare, from [`Db::breakdown`].
+/// How one dimension's values compare, from [`crate::Db::breakdown`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DimensionBreakdown {
     /// The dimension.
@@ -161,427 +161,311 @@ fn labels_text(dimension: &str, value: Option<&str>) -> String {
     }
 }
 
-impl Db {
-    /// Fits a linear trend to each result series of `query` (per series, or per group
-    /// if it groups; usually downsampled), with a forecast and a verdict. Series with
-    /// fewer than two points are left out.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use sedimentdb::analytics::trend::Verdict;
-    /// use sedimentdb::query::TrendOptions;
-    /// use sedimentdb::{Aggregate, Db, Options, Query, SeriesKey, WriteBatch};
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let db = Db::open(dir.path(), Options::default()).unwrap();
-    /// let mut batch = WriteBatch::new();
-    /// let key = SeriesKey::new("latency_ms").with("service", "api");
-    /// for i in 0..600i64 {
-    ///     batch.push_key(&key, i * 1_000_000_000, 50.0 + i as f64 * 0.1 + (i % 3) as f64);
-    /// }
-    /// db.write(&batch).unwrap();
-    /// let q = Query::metric("latency_ms").downsample(Duration::from_secs(60), Aggregate::Avg);
-    /// let trends = db.trend(&q, &TrendOptions::default()).unwrap();
-    /// assert_eq!(trends[0].verdict, Verdict::Degrading);
-    /// assert!((trends[0].trend.slope_per_sec - 0.1).abs() < 0.01);
-    /// ```
-    pub fn trend(&self, query: &Query, opts: &TrendOptions) -> Result<Vec<SeriesTrend>> {
-        let horizon = i64::try_from(opts.horizon.as_nanos())
-            .map_err(|_| Error::invalid("trend horizon does not fit in i64 nanoseconds"))?;
-        if !(opts.confidence > 0.0 && opts.confidence < 1.0) {
-            return Err(Error::invalid(format!(
-                "confidence {} is outside (0, 1)",
-                opts.confidence
-            )));
-        }
-        let result = self.query(query)?;
-        let mut out = Vec::with_capacity(result.len());
-        for s in result {
-            let Some(trend) = linear_trend(&s.timestamps, &s.values) else {
-                continue;
-            };
-            let last = s.timestamps.last().copied().unwrap_or(0);
-            let forecast = trend
-                .forecast(last.saturating_add(horizon), opts.confidence)
-                .ok();
-            let verdict = trend.verdict(opts.direction, opts.min_slope_per_sec, opts.min_r2);
-            out.push(SeriesTrend {
+/// [`crate::Db::trend`] over one snapshot.
+pub(crate) fn trend(
+    snap: &Snapshot<'_>,
+    query: &Query,
+    opts: &TrendOptions,
+) -> Result<Vec<SeriesTrend>> {
+    let horizon = i64::try_from(opts.horizon.as_nanos())
+        .map_err(|_| Error::invalid("trend horizon does not fit in i64 nanoseconds"))?;
+    if !(opts.confidence > 0.0 && opts.confidence < 1.0) {
+        return Err(Error::invalid(format!(
+            "confidence {} is outside (0, 1)",
+            opts.confidence
+        )));
+    }
+    let result = snap.query(query)?;
+    let mut out = Vec::with_capacity(result.len());
+    for s in result {
+        let Some(trend) = linear_trend(&s.timestamps, &s.values) else {
+            continue;
+        };
+        let last = s.timestamps.last().copied().unwrap_or(0);
+        let forecast = trend
+            .forecast(last.saturating_add(horizon), opts.confidence)
+            .ok();
+        let verdict = trend.verdict(opts.direction, opts.min_slope_per_sec, opts.min_r2);
+        out.push(SeriesTrend {
+            labels: s.labels,
+            trend,
+            forecast,
+            verdict,
+        });
+    }
+    Ok(out)
+}
+
+/// [`crate::Db::anomalies`] over one snapshot.
+pub(crate) fn anomalies(
+    snap: &Snapshot<'_>,
+    query: &Query,
+    method: AnomalyMethod,
+) -> Result<Vec<SeriesAnomalies>> {
+    let bucket = query.bucket_ns();
+    let result = snap.query(query)?;
+    let mut out = Vec::new();
+    for s in result {
+        let anomalies = match method {
+            AnomalyMethod::RollingZScore { window, threshold } => {
+                rolling_robust_zscore(&s.timestamps, &s.values, window, threshold)?
+            }
+            AnomalyMethod::Seasonal { period, threshold } => {
+                let Some(bucket) = bucket else {
+                    return Err(Error::invalid(
+                        "a seasonal baseline needs a query that downsamples",
+                    ));
+                };
+                let period = i64::try_from(period.as_nanos()).map_err(|_| {
+                    Error::invalid("seasonal period does not fit in i64 nanoseconds")
+                })?;
+                seasonal_baseline(&s.timestamps, &s.values, period, bucket, threshold)?
+            }
+        };
+        if !anomalies.is_empty() {
+            out.push(SeriesAnomalies {
                 labels: s.labels,
-                trend,
-                forecast,
-                verdict,
+                anomalies,
             });
         }
-        Ok(out)
     }
+    Ok(out)
+}
 
-    /// The anomalous points of each result series of `query`. Only series with at least
-    /// one anomaly are returned, in result order.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use sedimentdb::query::AnomalyMethod;
-    /// use sedimentdb::{Aggregate, Db, Options, Query, SeriesKey, WriteBatch};
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let db = Db::open(dir.path(), Options::default()).unwrap();
-    /// let mut batch = WriteBatch::new();
-    /// let key = SeriesKey::new("errors").with("service", "api");
-    /// for i in 0..300i64 {
-    ///     let v = if i == 250 { 90.0 } else { 10.0 + (i % 4) as f64 };
-    ///     batch.push_key(&key, i * 1_000_000_000, v);
-    /// }
-    /// db.write(&batch).unwrap();
-    /// let method = AnomalyMethod::RollingZScore { window: 30, threshold: 3.5 };
-    /// let found = db.anomalies(&Query::metric("errors"), method).unwrap();
-    /// assert_eq!(found[0].anomalies.len(), 1);
-    /// assert_eq!(found[0].anomalies[0].ts, 250_000_000_000);
-    /// ```
-    pub fn anomalies(&self, query: &Query, method: AnomalyMethod) -> Result<Vec<SeriesAnomalies>> {
-        let bucket = query.bucket_ns();
-        let result = self.query(query)?;
-        let mut out = Vec::new();
-        for s in result {
-            let anomalies = match method {
-                AnomalyMethod::RollingZScore { window, threshold } => {
-                    rolling_robust_zscore(&s.timestamps, &s.values, window, threshold)?
-                }
-                AnomalyMethod::Seasonal { period, threshold } => {
-                    let Some(bucket) = bucket else {
-                        return Err(Error::invalid(
-                            "a seasonal baseline needs a query that downsamples",
-                        ));
-                    };
-                    let period = i64::try_from(period.as_nanos()).map_err(|_| {
-                        Error::invalid("seasonal period does not fit in i64 nanoseconds")
-                    })?;
-                    seasonal_baseline(&s.timestamps, &s.values, period, bucket, threshold)?
-                }
-            };
-            if !anomalies.is_empty() {
-                out.push(SeriesAnomalies {
-                    labels: s.labels,
-                    anomalies,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    /// Shifts of the mean level (CUSUM) in each result series of `query`; see
-    /// [`cusum_change_points`] for `threshold_sigmas` (often 4 to 5) and `drift` (often
-    /// 0.5). Only series with at least one change are returned.
-    pub fn change_points(
-        &self,
-        query: &Query,
-        threshold_sigmas: f64,
-        drift: f64,
-    ) -> Result<Vec<SeriesChangePoints>> {
-        let result = self.query(query)?;
-        let mut out = Vec::new();
-        for s in result {
-            let changes = cusum_change_points(&s.timestamps, &s.values, threshold_sigmas, drift)?;
-            if !changes.is_empty() {
-                out.push(SeriesChangePoints {
-                    labels: s.labels,
-                    changes,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    /// Correlates the result series of two queries bucket by bucket. Both must
-    /// downsample with the same bucket width (that is what aligns them); series are
-    /// paired by [`CorrelateOptions::on`]. The two queries run concurrently.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use sedimentdb::query::CorrelateOptions;
-    /// use sedimentdb::{Aggregate, Db, Options, Query, SeriesKey, WriteBatch};
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let db = Db::open(dir.path(), Options::default()).unwrap();
-    /// let mut batch = WriteBatch::new();
-    /// for host in ["a", "b"] {
-    ///     for i in 0..600i64 {
-    ///         let load = ((i * 7919) % 101) as f64;
-    ///         batch.push_key(&SeriesKey::new("cpu").with("host", host), i * 1_000_000_000, load);
-    ///         batch.push_key(&SeriesKey::new("temp").with("host", host), i * 1_000_000_000, 30.0 + load / 2.0);
-    ///     }
-    /// }
-    /// db.write(&batch).unwrap();
-    /// let minute = Duration::from_secs(60);
-    /// let cpu = Query::metric("cpu").downsample(minute, Aggregate::Avg);
-    /// let temp = Query::metric("temp").downsample(minute, Aggregate::Avg);
-    /// let opts = CorrelateOptions { on: vec!["host".into()], ..Default::default() };
-    /// let pairs = db.correlate(&cpu, &temp, &opts).unwrap();
-    /// assert_eq!(pairs.len(), 2);
-    /// assert!((pairs[0].r.unwrap() - 1.0).abs() < 1e-9);
-    /// ```
-    pub fn correlate(
-        &self,
-        x: &Query,
-        y: &Query,
-        opts: &CorrelateOptions,
-    ) -> Result<Vec<CorrelationPair>> {
-        let width = same_buckets(x, y)?;
-        let (xr, yr) = rayon::join(|| self.query(x), || self.query(y));
-        let (xr, yr) = (xr?, yr?);
-        let limit = x.limits.max_result_points;
-        let mut pairs = Vec::new();
-        let mut pair = |a: &ResultSeries, b: &ResultSeries| -> Result<()> {
-            let (xs, ys) = align(&a.timestamps, &a.values, &b.timestamps, &b.values);
-            let finite = xs
-                .iter()
-                .zip(&ys)
-                .filter(|(p, q)| p.is_finite() && q.is_finite())
-                .count();
-            let lag = if opts.max_lag > 0 {
-                let (xg, yg) = dense_pair(a, b, width, limit)?;
-                best_lag(&xg, &yg, opts.max_lag, opts.method)
-            } else {
-                None
-            };
-            pairs.push(CorrelationPair {
-                x: a.labels.clone(),
-                y: b.labels.clone(),
-                r: opts.method.correlate(&xs, &ys),
-                pairs: finite,
-                lag,
+/// [`crate::Db::change_points`] over one snapshot.
+pub(crate) fn change_points(
+    snap: &Snapshot<'_>,
+    query: &Query,
+    threshold_sigmas: f64,
+    drift: f64,
+) -> Result<Vec<SeriesChangePoints>> {
+    let result = snap.query(query)?;
+    let mut out = Vec::new();
+    for s in result {
+        let changes = cusum_change_points(&s.timestamps, &s.values, threshold_sigmas, drift)?;
+        if !changes.is_empty() {
+            out.push(SeriesChangePoints {
+                labels: s.labels,
+                changes,
             });
-            Ok(())
-        };
-        if opts.on.is_empty() {
-            for a in &xr {
-                for b in &yr {
-                    pair(a, b)?;
-                }
-            }
-        } else {
-            let key = |s: &ResultSeries| -> Option<Vec<String>> {
-                opts.on
-                    .iter()
-                    .map(|d| s.labels.get(d).map(str::to_string))
-                    .collect()
-            };
-            let mut by_key: HashMap<Vec<String>, Vec<&ResultSeries>> = HashMap::new();
-            for b in &yr {
-                if let Some(k) = key(b) {
-                    by_key.entry(k).or_default().push(b);
-                }
-            }
-            for a in &xr {
-                let Some(k) = key(a) else { continue };
-                for b in by_key.get(&k).into_iter().flatten() {
-                    pair(a, b)?;
-                }
-            }
         }
-        Ok(pairs)
     }
+    Ok(out)
+}
 
-    /// The `top_n` result series of `candidates` that correlate most strongly (largest
-    /// `|r|`) with the single result series of `target`, bucket by bucket; both queries
-    /// must downsample with the same bucket width. A candidate with the target's own
-    /// labels is left out.
-    pub fn discover_correlated(
-        &self,
-        target: &Query,
-        candidates: &Query,
-        top_n: usize,
-        method: CorrelationMethod,
-    ) -> Result<Vec<(Labels, f64)>> {
-        same_buckets(target, candidates)?;
-        let (tr, cr) = rayon::join(|| self.query(target), || self.query(candidates));
-        let (tr, cr): (QueryResult, QueryResult) = (tr?, cr?);
-        let target_series = match tr.series.as_slice() {
-            [one] => one,
-            [] => return Ok(Vec::new()),
-            more => {
-                return Err(Error::invalid(format!(
-                    "the target query has {} result series; it must have one (group it, or select one series)",
-                    more.len()
-                )))
-            }
-        };
-        // Align every candidate on the target's buckets: NaN where it has no value.
-        let slots: HashMap<Timestamp, usize> = target_series
-            .timestamps
+/// [`crate::Db::correlate`] over one snapshot.
+pub(crate) fn correlate(
+    snap: &Snapshot<'_>,
+    x: &Query,
+    y: &Query,
+    opts: &CorrelateOptions,
+) -> Result<Vec<CorrelationPair>> {
+    let width = same_buckets(x, y)?;
+    let (xr, yr) = rayon::join(|| snap.query(x), || snap.query(y));
+    let (xr, yr) = (xr?, yr?);
+    let limit = x.limits.max_result_points;
+    let mut pairs = Vec::new();
+    let mut pair = |a: &ResultSeries, b: &ResultSeries| -> Result<()> {
+        let (xs, ys) = align(&a.timestamps, &a.values, &b.timestamps, &b.values);
+        let finite = xs
             .iter()
-            .enumerate()
-            .map(|(i, &t)| (t, i))
-            .collect();
-        let aligned = cr
-            .series
-            .into_iter()
-            .filter(|c| c.labels != target_series.labels)
-            .map(|c| {
-                let mut values = vec![f64::NAN; target_series.len()];
-                for (t, v) in c.points() {
-                    if let Some(&i) = slots.get(&t) {
-                        values[i] = v;
-                    }
-                }
-                (c.labels, values)
-            });
-        Ok(rank_correlated(
-            &target_series.values,
-            aligned,
-            top_n,
-            method,
-        ))
-    }
-
-    /// Breaks the mean of `query`'s points down by the values of each dimension and
-    /// ranks the values by how much their mean differs from the whole (see
-    /// [`breakdown`]). `dimensions` empty: every dimension of the matched series.
-    /// Dimensions come most telling first (largest `|score|` of any of their values).
-    ///
-    /// The query's selection, range, transform and value filters apply; its aggregation
-    /// and grouping are replaced by one scan of each series' sum and count (answered
-    /// from chunk statistics where possible), which is then grouped by each dimension
-    /// with bitmap operations on the catalog.
-    ///
-    /// ```
-    /// use sedimentdb::{Db, Options, Query, SeriesKey, WriteBatch};
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let db = Db::open(dir.path(), Options::default()).unwrap();
-    /// let mut batch = WriteBatch::new();
-    /// for (i, region) in ["eu", "eu", "us", "ap"].iter().enumerate() {
-    ///     let key = SeriesKey::new("latency").with("host", format!("h{i}")).with("region", *region);
-    ///     for t in 0..50i64 {
-    ///         batch.push_key(&key, t * 1_000_000_000, if *region == "us" { 90.0 } else { 20.0 });
-    ///     }
-    /// }
-    /// db.write(&batch).unwrap();
-    /// let ranked = db.breakdown(&Query::metric("latency"), &["region"]).unwrap();
-    /// assert_eq!(ranked[0].contributions[0].label, "region=us");
-    /// ```
-    pub fn breakdown(&self, query: &Query, dimensions: &[&str]) -> Result<Vec<DimensionBreakdown>> {
-        self.inner.check_open()?;
-        let mut q = reduced(query);
-        q.aggregate = Some(Aggregate::Sum);
-        q.bucket = None;
-        let version = self.inner.version.read().clone();
-        let catalog = &self.inner.catalog;
-        let scanned = scan(catalog, &version, &q, true)?;
-        let sums = scanned.series_sums();
-        let with_data: RoaringBitmap = sums.iter().map(|s| s.0).collect();
-        let dims: Vec<String> = if dimensions.is_empty() {
-            let mut all: Vec<String> = with_data
-                .iter()
-                .filter_map(|id| catalog.key(SeriesId(id)))
-                .flat_map(|k| {
-                    k.dimensions()
-                        .iter()
-                        .map(|(d, _)| d.clone())
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            all.sort_unstable();
-            all.dedup();
-            all
+            .zip(&ys)
+            .filter(|(p, q)| p.is_finite() && q.is_finite())
+            .count();
+        let lag = if opts.max_lag > 0 {
+            let (xg, yg) = dense_pair(a, b, width, limit)?;
+            best_lag(&xg, &yg, opts.max_lag, opts.method)
         } else {
-            dimensions.iter().map(|d| d.to_string()).collect()
+            None
         };
-        let agg_of = |members: &RoaringBitmap| {
-            let mut g = GroupAgg::default();
-            for id in members {
-                if let Ok(i) = sums.binary_search_by_key(&id, |s| s.0) {
-                    g.sum += sums[i].1;
-                    g.count += sums[i].2;
+        pairs.push(CorrelationPair {
+            x: a.labels.clone(),
+            y: b.labels.clone(),
+            r: opts.method.correlate(&xs, &ys),
+            pairs: finite,
+            lag,
+        });
+        Ok(())
+    };
+    if opts.on.is_empty() {
+        for a in &xr {
+            for b in &yr {
+                pair(a, b)?;
+            }
+        }
+    } else {
+        let key = |s: &ResultSeries| -> Option<Vec<String>> {
+            opts.on
+                .iter()
+                .map(|d| s.labels.get(d).map(str::to_string))
+                .collect()
+        };
+        let mut by_key: HashMap<Vec<String>, Vec<&ResultSeries>> = HashMap::new();
+        for b in &yr {
+            if let Some(k) = key(b) {
+                by_key.entry(k).or_default().push(b);
+            }
+        }
+        for a in &xr {
+            let Some(k) = key(a) else { continue };
+            for b in by_key.get(&k).into_iter().flatten() {
+                pair(a, b)?;
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+/// [`crate::Db::discover_correlated`] over one snapshot.
+pub(crate) fn discover_correlated(
+    snap: &Snapshot<'_>,
+    target: &Query,
+    candidates: &Query,
+    top_n: usize,
+    method: CorrelationMethod,
+) -> Result<Vec<(Labels, f64)>> {
+    same_buckets(target, candidates)?;
+    let (tr, cr) = rayon::join(|| snap.query(target), || snap.query(candidates));
+    let (tr, cr): (QueryResult, QueryResult) = (tr?, cr?);
+    let target_series = match tr.series.as_slice() {
+        [one] => one,
+        [] => return Ok(Vec::new()),
+        more => {
+            return Err(Error::invalid(format!(
+                "the target query has {} result series; it must have one (group it, or select one series)",
+                more.len()
+            )))
+        }
+    };
+    // Align every candidate on the target's buckets: NaN where it has no value.
+    let slots: HashMap<Timestamp, usize> = target_series
+        .timestamps
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| (t, i))
+        .collect();
+    let aligned = cr
+        .series
+        .into_iter()
+        .filter(|c| c.labels != target_series.labels)
+        .map(|c| {
+            let mut values = vec![f64::NAN; target_series.len()];
+            for (t, v) in c.points() {
+                if let Some(&i) = slots.get(&t) {
+                    values[i] = v;
                 }
             }
-            g
-        };
-        let mut out = Vec::with_capacity(dims.len());
-        for dim in dims {
-            let mut groups = Vec::new();
-            let mut covered = RoaringBitmap::new();
-            for (value, members) in catalog.dimension_values_within(&dim, &with_data) {
-                covered |= &members;
-                groups.push((labels_text(&dim, Some(&value)), agg_of(&members)));
-            }
-            let rest = &with_data - &covered;
-            if !rest.is_empty() {
-                groups.push((labels_text(&dim, None), agg_of(&rest)));
-            }
-            out.push(DimensionBreakdown {
-                contributions: breakdown(groups),
-                dimension: dim,
-            });
-        }
-        let strongest = |b: &DimensionBreakdown| {
-            b.contributions
-                .iter()
-                .map(|c| c.score.abs())
-                .fold(0.0, f64::max)
-        };
-        out.sort_by(|a, b| strongest(b).total_cmp(&strongest(a)));
-        Ok(out)
-    }
+            (c.labels, values)
+        });
+    Ok(rank_correlated(
+        &target_series.values,
+        aligned,
+        top_n,
+        method,
+    ))
+}
 
-    /// Explains a change of `query`'s aggregate during `window` by the values of
-    /// `dimension`: for each value, its mean inside the window against its mean outside
-    /// it, and that delta's share of the overall delta (see [`attribution`]). `query`
-    /// must downsample (e.g. a per-minute sum of errors); its own grouping is replaced:
-    /// one scan is grouped twice with bitmap operations, once over all series and once
-    /// by the dimension's values.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use sedimentdb::{Aggregate, Db, Options, Query, SeriesKey, TimeRange, WriteBatch};
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let db = Db::open(dir.path(), Options::default()).unwrap();
-    /// let mut batch = WriteBatch::new();
-    /// let sec = 1_000_000_000i64;
-    /// for job in ["api", "batch"] {
-    ///     let key = SeriesKey::new("errors").with("job", job);
-    ///     for t in 0..600i64 {
-    ///         let spike = job == "batch" && (300..360).contains(&t);
-    ///         batch.push_key(&key, t * sec, if spike { 50.0 } else { 5.0 });
-    ///     }
-    /// }
-    /// db.write(&batch).unwrap();
-    /// let q = Query::metric("errors").downsample(Duration::from_secs(60), Aggregate::Sum);
-    /// let ranked = db.attribute(&q, TimeRange::new(300 * sec, 360 * sec), "job").unwrap();
-    /// assert_eq!(ranked[0].label, "job=batch");
-    /// assert!((ranked[0].share_of_delta - 1.0).abs() < 1e-9);
-    /// ```
-    pub fn attribute(
-        &self,
-        query: &Query,
-        window: TimeRange,
-        dimension: &str,
-    ) -> Result<Vec<Attribution>> {
-        self.inner.check_open()?;
-        if query.bucket.is_none() {
-            return Err(Error::invalid(
-                "attribution needs a query that downsample()s into buckets",
-            ));
-        }
-        let q = reduced(query);
-        let version = self.inner.version.read().clone();
-        let catalog = &self.inner.catalog;
-        let scanned = scan(catalog, &version, &q, true)?;
-        let overall = scanned.grouped(catalog, &Grouping::All)?;
-        let (overall_ts, overall_vals) = overall
-            .into_iter()
-            .next()
-            .map(|s| (s.timestamps, s.values))
-            .unwrap_or_default();
-        let groups = scanned
-            .grouped(catalog, &Grouping::By(vec![dimension.to_string()]))?
-            .into_iter()
-            .map(|s| {
-                let label = labels_text(dimension, s.labels.get(dimension));
-                (label, s.timestamps, s.values)
+/// [`crate::Db::breakdown`] over one snapshot.
+pub(crate) fn breakdown(
+    snap: &Snapshot<'_>,
+    query: &Query,
+    dimensions: &[&str],
+) -> Result<Vec<DimensionBreakdown>> {
+    let mut q = reduced(query);
+    q.aggregate = Some(Aggregate::Sum);
+    q.bucket = None;
+    let (catalog, version) = (snap.catalog, snap.version);
+    let scanned = scan(catalog, version, &q, true)?;
+    let sums = scanned.series_sums();
+    let with_data: RoaringBitmap = sums.iter().map(|s| s.0).collect();
+    let dims: Vec<String> = if dimensions.is_empty() {
+        let mut all: Vec<String> = with_data
+            .iter()
+            .filter_map(|id| catalog.key(SeriesId(id)))
+            .flat_map(|k| {
+                k.dimensions()
+                    .iter()
+                    .map(|(d, _)| d.clone())
+                    .collect::<Vec<_>>()
             })
             .collect();
-        attribution(
-            (window.start, window.end),
-            (&overall_ts, &overall_vals),
-            groups,
-        )
+        all.sort_unstable();
+        all.dedup();
+        all
+    } else {
+        dimensions.iter().map(|d| d.to_string()).collect()
+    };
+    let agg_of = |members: &RoaringBitmap| {
+        let mut g = GroupAgg::default();
+        for id in members {
+            if let Ok(i) = sums.binary_search_by_key(&id, |s| s.0) {
+                g.sum += sums[i].1;
+                g.count += sums[i].2;
+            }
+        }
+        g
+    };
+    let mut out = Vec::with_capacity(dims.len());
+    for dim in dims {
+        let mut groups = Vec::new();
+        let mut covered = RoaringBitmap::new();
+        for (value, members) in catalog.dimension_values_within(&dim, &with_data) {
+            covered |= &members;
+            groups.push((labels_text(&dim, Some(&value)), agg_of(&members)));
+        }
+        let rest = &with_data - &covered;
+        if !rest.is_empty() {
+            groups.push((labels_text(&dim, None), agg_of(&rest)));
+        }
+        out.push(DimensionBreakdown {
+            contributions: dimensional::breakdown(groups),
+            dimension: dim,
+        });
     }
+    let strongest = |b: &DimensionBreakdown| {
+        b.contributions
+            .iter()
+            .map(|c| c.score.abs())
+            .fold(0.0, f64::max)
+    };
+    out.sort_by(|a, b| strongest(b).total_cmp(&strongest(a)));
+    Ok(out)
+}
+
+/// [`crate::Db::attribute`] over one snapshot.
+pub(crate) fn attribute(
+    snap: &Snapshot<'_>,
+    query: &Query,
+    window: TimeRange,
+    dimension: &str,
+) -> Result<Vec<Attribution>> {
+    if query.bucket.is_none() {
+        return Err(Error::invalid(
+            "attribution needs a query that downsample()s into buckets",
+        ));
+    }
+    let q = reduced(query);
+    let (catalog, version) = (snap.catalog, snap.version);
+    let scanned = scan(catalog, version, &q, true)?;
+    let overall = scanned.grouped(catalog, &Grouping::All)?;
+    let (overall_ts, overall_vals) = overall
+        .into_iter()
+        .next()
+        .map(|s| (s.timestamps, s.values))
+        .unwrap_or_default();
+    let groups = scanned
+        .grouped(catalog, &Grouping::By(vec![dimension.to_string()]))?
+        .into_iter()
+        .map(|s| {
+            let label = labels_text(dimension, s.labels.get(dimension));
+            (label, s.timestamps, s.values)
+        })
+        .collect();
+    attribution(
+        (window.start, window.end),
+        (&overall_ts, &overall_vals),
+        groups,
+    )
 }
 
 /// `query` without grouping, fill and the stages after it: what the dimensional

@@ -118,12 +118,15 @@
 pub(crate) mod select;
 
 mod agg;
-mod analytics;
-mod api;
+pub(crate) mod analytics;
 mod exec;
 mod plan;
 mod result;
 mod spec;
+
+use crate::error::Result;
+use crate::index::Catalog;
+use crate::version::Version;
 
 pub use analytics::{
     AnomalyMethod, CorrelateOptions, CorrelationPair, DimensionBreakdown, SeriesAnomalies,
@@ -134,3 +137,23 @@ pub use spec::{
     Aggregate, Comparison, Fill, Grouping, Parallelism, Query, QueryLimits, RankOrder, TimeSpec,
     Transform, ValueFilter, MAX_BUCKET_NS,
 };
+
+/// What a query reads: the catalog and one version of the live state. The analyses run
+/// all their queries against the same snapshot.
+#[derive(Clone, Copy)]
+pub(crate) struct Snapshot<'a> {
+    pub(crate) catalog: &'a Catalog,
+    pub(crate) version: &'a Version,
+}
+
+impl Snapshot<'_> {
+    /// Runs `query` (see [`crate::Db::query`]) and reports how it ran.
+    pub(crate) fn query_explained(&self, query: &Query) -> Result<(QueryResult, Explain)> {
+        exec::execute(self.catalog, self.version, query)
+    }
+
+    /// Runs `query`.
+    pub(crate) fn query(&self, query: &Query) -> Result<QueryResult> {
+        Ok(self.query_explained(query)?.0)
+    }
+}

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
-use crate::db::Version;
 use crate::error::Result;
 use crate::index::Catalog;
 use crate::points::merge_pieces;
 use crate::types::{SeriesId, SeriesKey, TimeRange};
+use crate::version::Version;
 
 /// The points of one series, columnar and sorted by time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,8 +18,12 @@ pub const MAX_BUCKET_NS: i64 = 1 << 62;
 /// How the points of one bucket (or of one group's bucket) are reduced to one value.
 ///
 /// NaN values are skipped by every aggregate: `Count` counts the non-NaN points, and a
-/// bucket holding only NaN points is empty. Infinities are ordinary values (`Sum` and
-/// `Avg` of a bucket holding `+inf` are `+inf`).
+/// bucket holding only NaN points is empty. Infinities are ordinary values and follow
+/// IEEE 754, the same whether a bucket is answered from the head, from segment chunks
+/// (or their statistics) or from rollups: `Sum` and `Avg` of a bucket holding `+inf` are
+/// `+inf`, and NaN if it holds `-inf` too; `Stddev` of a bucket holding an infinity is
+/// NaN (its deviation from the mean is undefined); a `Quantile` interpolated between a
+/// finite and an infinite neighbour is that infinity, and between `-inf` and `+inf` NaN.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Aggregate {
     /// Number of (non-NaN) points.

@@ -9,3 +9,6 @@ pub(crate) mod writer;
 pub(crate) use reader::Segment;
 pub(crate) use writer::SegmentWriter;
 pub(crate) mod rollup;
+
+#[cfg(test)]
+mod golden_tests;

@@ -2,71 +2,15 @@
 //! file is checked before use: a damaged or hostile file yields `Error::Corruption`
 //! naming the file and offset, never a panic or an unbounded allocation.
 
-use std::cell::RefCell;
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
-use bincode::Options as _;
-
 use crate::error::{Error, Result};
+use crate::format::frame::{parse_framed, with_frame, FrameRef, HEADER_LEN};
 use crate::segment::encoding::{decode_timestamps, decode_values};
 use crate::segment::format::*;
 use crate::storage::{FileBytes, FileSystem, ReadMode};
-
-thread_local! {
-    /// Decompression context and scratch buffer reused across chunks on one thread.
-    static SCRATCH: RefCell<Option<(zstd::bulk::Decompressor<'static>, Vec<u8>)>> = const { RefCell::new(None) };
-}
-
-/// Where one checksummed zstd frame (a segment chunk or a rollup block) lies in a file.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct FrameRef {
-    pub offset: u64,
-    pub len: u32,
-    pub raw_len: u32,
-    pub crc: u32,
-}
-
-/// Checks `frame`'s bounds and CRC in `bytes`, decompresses it into this thread's
-/// scratch buffer (one decompression context per thread, not one per frame) and hands
-/// the decompressed bytes to `decode`. Every failure is a corruption error naming `path`
-/// and the frame's offset; `what` names the frame kind in the message.
-pub(crate) fn with_frame<R>(
-    bytes: &[u8],
-    path: &Path,
-    frame: FrameRef,
-    what: &str,
-    decode: impl FnOnce(&[u8]) -> Result<R>,
-) -> Result<R> {
-    let at = frame.offset;
-    let corrupt = |msg: String| Error::corruption(path, at, msg);
-    let data = usize::try_from(at)
-        .ok()
-        .and_then(|start| Some(start..start.checked_add(frame.len as usize)?))
-        .and_then(|range| bytes.get(range))
-        .ok_or_else(|| corrupt(format!("{what} outside the file")))?;
-    if crc32fast::hash(data) != frame.crc {
-        return Err(corrupt(format!("{what} checksum mismatch")));
-    }
-    SCRATCH.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        if cell.is_none() {
-            let d = zstd::bulk::Decompressor::new().map_err(|e| Error::io("zstd init", path, e))?;
-            *cell = Some((d, Vec::new()));
-        }
-        let Some((decompressor, raw)) = cell.as_mut() else {
-            return Err(Error::Internal("scratch buffer missing".into()));
-        };
-        raw.clear();
-        raw.reserve(frame.raw_len as usize);
-        let n = decompressor
-            .decompress_to_buffer(data, raw)
-            .map_err(|e| corrupt(format!("{what} does not decompress: {e}")))?;
-        if n != frame.raw_len as usize || raw.len() != n {
-            return Err(corrupt(format!("{what} decompressed to the wrong length")));
-        }
-        decode(raw)
-    })
-}
 
 /// An open, validated segment file.
 pub(crate) struct Segment {
@@ -84,18 +28,6 @@ impl std::fmt::Debug for Segment {
     }
 }
 
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
-
 impl Segment {
     /// Opens and validates `path`: header, trailer, footer checksum and every chunk's
     /// placement. Chunk checksums are verified when a chunk is decoded.
@@ -110,8 +42,15 @@ impl Segment {
     }
 
     fn parse(b: &[u8], path: &Path) -> Result<Footer> {
-        let (footer, footer_offset) = parse_framed::<Footer>(b, path, &MAGIC, VERSION)?;
-        Self::validate_chunks(&footer, footer_offset, path)?;
+        let framed = parse_framed(b, path, &MAGIC, VERSION)?;
+        let footer = Footer::decode(&framed.footer).map_err(|e| {
+            Error::corruption(
+                path,
+                framed.footer_offset,
+                format!("footer does not decode: {e}"),
+            )
+        })?;
+        Self::validate_chunks(&footer, framed.footer_offset, path)?;
         Ok(footer)
     }
 
@@ -166,8 +105,9 @@ impl Segment {
     pub(crate) fn series_chunks(&self, series: u32) -> &[ChunkMeta] {
         let chunks = &self.footer.chunks;
         let start = chunks.partition_point(|c| c.series < series);
-        let end = start + chunks[start..].partition_point(|c| c.series == series);
-        &chunks[start..end]
+        let of_series = chunks.get(start..).unwrap_or_default();
+        let len = of_series.partition_point(|c| c.series == series);
+        of_series.get(..len).unwrap_or_default()
     }
 
     /// Decodes one chunk, appending its points to the outputs.
@@ -192,7 +132,7 @@ impl Segment {
                 .map_err(|e| Error::corruption(&self.path, at, format!("timestamps: {}", e.0)))?;
             decode_values(chunk.value_codec, value_bytes, count, val_out)
                 .map_err(|e| Error::corruption(&self.path, at, format!("values: {}", e.0)))?;
-            let decoded = &ts_out[ts_start..];
+            let decoded = ts_out.get(ts_start..).unwrap_or_default();
             if decoded.first() != Some(&chunk.stats.min_ts)
                 || decoded.last() != Some(&chunk.stats.max_ts)
             {
@@ -205,94 +145,4 @@ impl Segment {
             Ok(())
         })
     }
-}
-
-/// Checks the framing shared by segment and rollup files (header, trailer, footer
-/// checksum and size) and decodes the footer. Returns it with its offset.
-pub(crate) fn parse_framed<F: serde::de::DeserializeOwned>(
-    b: &[u8],
-    path: &Path,
-    magic: &[u8; 8],
-    supported: u32,
-) -> Result<(F, u64)> {
-    let corrupt = |offset: usize, what: String| Error::corruption(path, offset as u64, what);
-    if b.len() < HEADER_LEN + TRAILER_LEN {
-        return Err(corrupt(
-            0,
-            format!("file of {} bytes is too short for a segment", b.len()),
-        ));
-    }
-    if b[HEADER_MAGIC..HEADER_MAGIC + 7] != magic[..7] {
-        return Err(corrupt(0, "bad segment magic".into()));
-    }
-    let version = le_u32(b, HEADER_VERSION);
-    if version > supported || b[HEADER_MAGIC + 7] != magic[7] {
-        return Err(Error::UnsupportedVersion {
-            file: path.into(),
-            found: version,
-            supported,
-        });
-    }
-    if version == 0 {
-        return Err(corrupt(HEADER_VERSION, "segment version 0".into()));
-    }
-    // No flag is defined yet. The header is outside every checksum, so this check
-    // is what catches damage here, and a file from a writer that sets a flag this
-    // build does not know is refused rather than misread (as the catalog does).
-    let flags = le_u32(b, HEADER_FLAGS);
-    if flags != 0 {
-        return Err(corrupt(HEADER_FLAGS, format!("unknown flags {flags:#x}")));
-    }
-    let t_at = b.len() - TRAILER_LEN;
-    let t = &b[t_at..];
-    if t[TRAILER_MAGIC..] != *magic {
-        return Err(corrupt(
-            t_at + TRAILER_MAGIC,
-            "bad trailer magic (truncated file?)".into(),
-        ));
-    }
-    if crc32fast::hash(&t[..TRAILER_CRC]) != le_u32(t, TRAILER_CRC) {
-        return Err(corrupt(t_at, "trailer checksum mismatch".into()));
-    }
-    if le_u32(t, TRAILER_VERSION) != version {
-        return Err(corrupt(
-            t_at + TRAILER_VERSION,
-            "trailer and header versions differ".into(),
-        ));
-    }
-    let footer_offset = le_u64(t, TRAILER_FOOTER_OFFSET);
-    let footer_len = u64::from(le_u32(t, TRAILER_FOOTER_LEN));
-    let footer_raw_len = u64::from(le_u32(t, TRAILER_FOOTER_RAW_LEN));
-    if footer_offset < HEADER_LEN as u64 || footer_offset.saturating_add(footer_len) != t_at as u64
-    {
-        return Err(corrupt(
-            t_at,
-            format!("footer at {footer_offset}+{footer_len} does not end at the trailer"),
-        ));
-    }
-    let footer_offset = footer_offset as usize;
-    let compressed = &b[footer_offset..t_at];
-    if crc32fast::hash(compressed) != le_u32(t, TRAILER_FOOTER_CRC) {
-        return Err(corrupt(footer_offset, "footer checksum mismatch".into()));
-    }
-    if footer_raw_len > MAX_FOOTER_RAW_LEN || footer_raw_len > footer_len.saturating_mul(1024) {
-        return Err(corrupt(
-            t_at,
-            format!("implausible footer size {footer_raw_len}"),
-        ));
-    }
-    let raw = zstd::bulk::decompress(compressed, footer_raw_len as usize)
-        .map_err(|e| corrupt(footer_offset, format!("footer does not decompress: {e}")))?;
-    if raw.len() as u64 != footer_raw_len {
-        return Err(corrupt(
-            footer_offset,
-            "footer decompressed to the wrong length".into(),
-        ));
-    }
-    let footer: F = bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_limit(footer_raw_len)
-        .deserialize(&raw)
-        .map_err(|e| corrupt(footer_offset, format!("footer does not decode: {e}")))?;
-    Ok((footer, footer_offset as u64))
 }

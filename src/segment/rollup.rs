@@ -4,20 +4,23 @@
 //! whose buckets are a multiple of the resolution. See FORMAT.md, "Rollup files".
 //!
 //! The file reuses the segment framing (16-byte header, one zstd frame per block, a
-//! bincode footer in a zstd frame, the 36-byte trailer) with its own magic. A block holds
+//! footer in a zstd frame, the 36-byte trailer) with its own magic. A block holds
 //! all buckets of one series, as ten columns encoded with the segment codecs.
+
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
+use crate::format::bytes::{ReadError, Reader};
+use crate::format::compress::Compressor;
+use crate::format::frame::{
+    footer_and_trailer, header, parse_framed, with_frame, FrameRef, HEADER_LEN,
+};
 use crate::segment::encoding::{
     decode_timestamps, decode_values, encode_timestamps, encode_values,
 };
-use crate::segment::format::{HEADER_LEN, MAX_CHUNK_POINTS};
-use crate::segment::reader::{parse_framed, with_frame, FrameRef};
-use crate::segment::writer::frame_footer;
+use crate::segment::format::MAX_CHUNK_POINTS;
 use crate::storage::{FileBytes, FileSystem, ReadMode};
 
 /// Magic of a rollup file; the last byte is the major format version.
@@ -193,7 +196,7 @@ pub(crate) fn merge_buckets(a: &[RollupBucket], b: &[RollupBucket], out: &mut Ve
 }
 
 /// Where one series' block lives.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct BlockMeta {
     pub series: u32,
     /// File offset of the block's zstd frame.
@@ -210,7 +213,7 @@ pub(crate) struct BlockMeta {
 }
 
 /// The footer of a rollup file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RollupFooter {
     pub partition: i64,
     pub resolution: i64,
@@ -221,6 +224,83 @@ pub(crate) struct RollupFooter {
     pub series: u64,
     /// Sorted by series, one per series.
     pub blocks: Vec<BlockMeta>,
+}
+
+/// Bytes of the rollup footer before its block table (FORMAT.md, "Rollup files").
+pub(crate) const ROLLUP_FOOTER_FIXED_LEN: usize = 7 * 8;
+/// Bytes of one block table entry.
+pub(crate) const BLOCK_META_LEN: usize = 4 + 8 + 4 + 4 + 4 + 4 + 8 + 8;
+const _: () = assert!(ROLLUP_FOOTER_FIXED_LEN == 56 && BLOCK_META_LEN == 44);
+
+// Written and read field by field, as the segment footer is (see `Footer::encode`).
+impl RollupFooter {
+    /// The footer's bytes (before compression).
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(ROLLUP_FOOTER_FIXED_LEN + BLOCK_META_LEN * self.blocks.len());
+        for field in [self.partition, self.resolution, self.min_ts, self.max_ts] {
+            out.extend_from_slice(&field.to_le_bytes());
+        }
+        for field in [self.buckets, self.series, self.blocks.len() as u64] {
+            out.extend_from_slice(&field.to_le_bytes());
+        }
+        for b in &self.blocks {
+            out.extend_from_slice(&b.series.to_le_bytes());
+            out.extend_from_slice(&b.offset.to_le_bytes());
+            for field in [b.len, b.raw_len, b.crc, b.buckets] {
+                out.extend_from_slice(&field.to_le_bytes());
+            }
+            out.extend_from_slice(&b.min_ts.to_le_bytes());
+            out.extend_from_slice(&b.max_ts.to_le_bytes());
+        }
+        out
+    }
+
+    /// Decodes footer bytes: exactly [`ROLLUP_FOOTER_FIXED_LEN`] plus
+    /// [`BLOCK_META_LEN`] per block, nothing after.
+    pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<RollupFooter, String> {
+        let short = |e: ReadError| format!("footer {e}");
+        let mut r = Reader::new(bytes);
+        let partition = r.i64().map_err(short)?;
+        let resolution = r.i64().map_err(short)?;
+        let min_ts = r.i64().map_err(short)?;
+        let max_ts = r.i64().map_err(short)?;
+        let buckets = r.u64().map_err(short)?;
+        let series = r.u64().map_err(short)?;
+        let count = r.u64().map_err(short)?;
+        if count.checked_mul(BLOCK_META_LEN as u64) != Some(r.remaining() as u64) {
+            return Err(format!(
+                "footer lists {count} blocks but has {} bytes for them",
+                r.remaining()
+            ));
+        }
+        let mut blocks = Vec::with_capacity(r.remaining() / BLOCK_META_LEN);
+        while r.remaining() > 0 {
+            let block = (|| {
+                Ok::<_, ReadError>(BlockMeta {
+                    series: r.u32()?,
+                    offset: r.u64()?,
+                    len: r.u32()?,
+                    raw_len: r.u32()?,
+                    crc: r.u32()?,
+                    buckets: r.u32()?,
+                    min_ts: r.i64()?,
+                    max_ts: r.i64()?,
+                })
+            })()
+            .map_err(short)?;
+            blocks.push(block);
+        }
+        Ok(RollupFooter {
+            partition,
+            resolution,
+            min_ts,
+            max_ts,
+            buckets,
+            series,
+            blocks,
+        })
+    }
 }
 
 /// What a finished rollup file holds.
@@ -237,7 +317,7 @@ pub(crate) struct RollupSummary {
 /// writes it in one go.
 pub(crate) struct RollupWriter {
     resolution: i64,
-    compressor: zstd::bulk::Compressor<'static>,
+    compressor: Compressor,
     buf: Vec<u8>,
     raw: Vec<u8>,
     blocks: Vec<BlockMeta>,
@@ -248,12 +328,10 @@ pub(crate) struct RollupWriter {
 
 impl RollupWriter {
     pub(crate) fn new(resolution: i64, zstd_level: i32) -> Result<RollupWriter> {
-        let compressor = zstd::bulk::Compressor::new(zstd_level)
-            .map_err(|e| Error::Internal(format!("zstd init: {e}")))?;
+        let compressor =
+            Compressor::new(zstd_level).map_err(|e| Error::Internal(format!("zstd init: {e}")))?;
         let mut buf = Vec::with_capacity(1 << 16);
-        buf.extend_from_slice(&ROLLUP_MAGIC);
-        buf.extend_from_slice(&ROLLUP_VERSION.to_le_bytes());
-        buf.extend_from_slice(&0u32.to_le_bytes());
+        buf.extend_from_slice(&header(&ROLLUP_MAGIC, ROLLUP_VERSION));
         Ok(RollupWriter {
             resolution,
             compressor,
@@ -274,7 +352,9 @@ impl RollupWriter {
         };
         if self.blocks.last().is_some_and(|b| b.series >= series)
             || buckets.len() > MAX_CHUNK_POINTS as usize
-            || buckets.windows(2).any(|w| w[0].start >= w[1].start)
+            || buckets
+                .windows(2)
+                .any(|w| matches!(w, [a, b] if a.start >= b.start))
         {
             return Err(Error::Internal(format!(
                 "rollup of series {series} added out of order"
@@ -342,10 +422,9 @@ impl RollupWriter {
             series: self.blocks.len() as u64,
             blocks: std::mem::take(&mut self.blocks),
         };
-        let raw = bincode::serialize(&footer)
-            .map_err(|e| Error::Internal(format!("rollup footer serialisation: {e}")))?;
+        let raw = footer.encode();
         let footer_offset = self.buf.len() as u64;
-        let tail = frame_footer(
+        let tail = footer_and_trailer(
             &mut self.compressor,
             &raw,
             footer_offset,
@@ -375,9 +454,10 @@ fn put_column(raw: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>) -> u8) {
     let at = raw.len();
     raw.extend_from_slice(&[0; COLUMN_HEADER]);
     let codec = encode(raw);
-    let len = (raw.len() - at - COLUMN_HEADER) as u32;
-    raw[at] = codec;
-    raw[at + 1..at + COLUMN_HEADER].copy_from_slice(&len.to_le_bytes());
+    let [a, b, c, d] = ((raw.len() - at - COLUMN_HEADER) as u32).to_le_bytes();
+    if let Some(header) = raw.get_mut(at..at + COLUMN_HEADER) {
+        header.copy_from_slice(&[codec, a, b, c, d]);
+    }
 }
 
 /// An open, validated rollup file.
@@ -409,8 +489,11 @@ impl Rollup {
         let bytes = fs
             .open_bytes(path, mode)
             .map_err(|e| Error::io("open", path, e))?;
-        let (footer, footer_offset) =
-            parse_framed::<RollupFooter>(&bytes, path, &ROLLUP_MAGIC, ROLLUP_VERSION)?;
+        let framed = parse_framed(&bytes, path, &ROLLUP_MAGIC, ROLLUP_VERSION)?;
+        let footer_offset = framed.footer_offset;
+        let footer = RollupFooter::decode(&framed.footer).map_err(|e| {
+            Error::corruption(path, footer_offset, format!("footer does not decode: {e}"))
+        })?;
         validate_footer(&footer, footer_offset, path)?;
         Ok(Rollup {
             path: path.to_owned(),
@@ -484,30 +567,46 @@ impl Rollup {
         let [count, sum, min, max, first, last, m2] = &val_cols;
         let res = self.footer.resolution;
         out.reserve(n);
+        let mut previous_start = None;
         for i in 0..n {
-            let start = starts[i];
+            let ts = |col: &[i64]| col.get(i).copied();
+            let val = |col: &[f64]| col.get(i).copied();
+            let (Some(start), Some(first_ts), Some(last_ts)) =
+                (ts(starts), ts(first_ts), ts(last_ts))
+            else {
+                return Err(corrupt(format!("rollup bucket {i} is missing")));
+            };
+            let (Some(count), Some(sum), Some(min), Some(max)) =
+                (val(count), val(sum), val(min), val(max))
+            else {
+                return Err(corrupt(format!("rollup bucket {i} is missing")));
+            };
+            let (Some(first), Some(last), Some(m2)) = (val(first), val(last), val(m2)) else {
+                return Err(corrupt(format!("rollup bucket {i} is missing")));
+            };
             let end = start.saturating_add(res);
             let ok = start.rem_euclid(res) == 0
-                && (i == 0 || starts[i - 1] < start)
-                && (start..end).contains(&first_ts[i])
-                && (first_ts[i]..end).contains(&last_ts[i])
-                && count[i] >= 1.0
-                && count[i] <= MAX_CHUNK_POINTS as f64 * 1e6
-                && count[i].fract() == 0.0;
+                && previous_start.is_none_or(|p| p < start)
+                && (start..end).contains(&first_ts)
+                && (first_ts..end).contains(&last_ts)
+                && count >= 1.0
+                && count <= MAX_CHUNK_POINTS as f64 * 1e6
+                && count.fract() == 0.0;
             if !ok {
                 return Err(corrupt(format!("rollup bucket {i} is inconsistent")));
             }
+            previous_start = Some(start);
             out.push(RollupBucket {
                 start,
-                count: count[i] as u64,
-                sum: sum[i],
-                min: min[i],
-                max: max[i],
-                first_ts: first_ts[i],
-                first: first[i],
-                last_ts: last_ts[i],
-                last: last[i],
-                m2: m2[i],
+                count: count as u64,
+                sum,
+                min,
+                max,
+                first_ts,
+                first,
+                last_ts,
+                last,
+                m2,
             });
         }
         if starts.first() != Some(&block.min_ts) || starts.last() != Some(&block.max_ts) {
@@ -520,11 +619,11 @@ impl Rollup {
 }
 
 fn take_column<'a>(rest: &mut &'a [u8]) -> Option<(u8, &'a [u8])> {
-    let header = rest.get(..COLUMN_HEADER)?;
-    let codec = header[0];
-    let len = u32::from_le_bytes([header[1], header[2], header[3], header[4]]) as usize;
-    let bytes = rest.get(COLUMN_HEADER..COLUMN_HEADER.checked_add(len)?)?;
-    *rest = &rest[COLUMN_HEADER + len..];
+    let mut r = Reader::new(rest);
+    let codec = r.u8().ok()?;
+    let len = usize::try_from(r.u32().ok()?).ok()?;
+    let bytes = r.take(len).ok()?;
+    *rest = r.rest();
     Some((codec, bytes))
 }
 
@@ -567,6 +666,7 @@ fn validate_footer(footer: &RollupFooter, footer_offset: u64, path: &Path) -> Re
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::storage::OsFileSystem;

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::format::compress::Compressor;
+use crate::format::frame::{footer_and_trailer, header};
 use crate::segment::encoding::{encode_timestamps, encode_values};
 use crate::segment::format::*;
 use crate::storage::{FileSystem, WritableFile};
@@ -64,7 +66,7 @@ pub(crate) struct EncodedSeries {
 
 /// Encodes and compresses one chunk into `frame` (cleared first); `raw` is scratch.
 fn encode_chunk(
-    compressor: &mut zstd::bulk::Compressor<'static>,
+    compressor: &mut Compressor,
     ts: &[i64],
     values: &[f64],
     raw: &mut Vec<u8>,
@@ -74,9 +76,7 @@ fn encode_chunk(
     let ts_codec = encode_timestamps(ts, raw);
     let ts_len = raw.len();
     let value_codec = encode_values(values, raw);
-    frame.clear();
-    frame.reserve(zstd::zstd_safe::compress_bound(raw.len()));
-    compressor.compress_to_buffer(&raw[..], frame)?;
+    compressor.compress_into(raw, frame)?;
     Ok(EncodedChunk {
         len: frame.len() as u32,
         raw_len: raw.len() as u32,
@@ -90,8 +90,7 @@ fn encode_chunk(
 
 /// A compressor for one zstd level, with scratch for the raw and compressed chunk.
 struct Encoder {
-    zstd_level: i32,
-    compressor: zstd::bulk::Compressor<'static>,
+    compressor: Compressor,
     raw: Vec<u8>,
     frame: Vec<u8>,
 }
@@ -121,10 +120,12 @@ pub(crate) fn encode_series(
     let zstd_error = |e| Error::io("zstd compress", Path::new("<compaction>"), e);
     ENCODER.with(|cell| {
         let mut cell = cell.borrow_mut();
-        if cell.as_ref().is_none_or(|e| e.zstd_level != zstd_level) {
+        if cell
+            .as_ref()
+            .is_none_or(|e| e.compressor.level() != zstd_level)
+        {
             *cell = Some(Encoder {
-                zstd_level,
-                compressor: zstd::bulk::Compressor::new(zstd_level).map_err(zstd_error)?,
+                compressor: Compressor::new(zstd_level).map_err(zstd_error)?,
                 raw: Vec::new(),
                 frame: Vec::new(),
             });
@@ -133,7 +134,6 @@ pub(crate) fn encode_series(
             compressor,
             raw,
             frame,
-            ..
         }) = cell.as_mut()
         else {
             return Err(Error::Internal("encoder missing".into()));
@@ -153,7 +153,7 @@ pub(crate) fn encode_series(
 pub(crate) struct SegmentWriter {
     path: PathBuf,
     file: Arc<dyn WritableFile>,
-    compressor: zstd::bulk::Compressor<'static>,
+    compressor: Compressor,
     chunk_points: usize,
     buf: Vec<u8>,
     raw: Vec<u8>,
@@ -180,11 +180,9 @@ impl SegmentWriter {
             .create_new(path)
             .map_err(|e| Error::io("create", path, e))?;
         let compressor =
-            zstd::bulk::Compressor::new(zstd_level).map_err(|e| Error::io("zstd init", path, e))?;
+            Compressor::new(zstd_level).map_err(|e| Error::io("zstd init", path, e))?;
         let mut buf = Vec::with_capacity(WRITE_BUFFER + (1 << 16));
-        buf.extend_from_slice(&MAGIC);
-        buf.extend_from_slice(&VERSION.to_le_bytes());
-        buf.extend_from_slice(&0u32.to_le_bytes());
+        buf.extend_from_slice(&header(&MAGIC, VERSION));
         Ok(SegmentWriter {
             path: path.to_owned(),
             file,
@@ -341,10 +339,9 @@ impl SegmentWriter {
             series: self.series,
             chunks: std::mem::take(&mut self.chunks),
         };
-        let raw = bincode::serialize(&footer)
-            .map_err(|e| Error::Internal(format!("footer serialisation: {e}")))?;
+        let raw = footer.encode();
         let footer_offset = self.written + self.buf.len() as u64;
-        let tail = frame_footer(
+        let tail = footer_and_trailer(
             &mut self.compressor,
             &raw,
             footer_offset,
@@ -365,36 +362,4 @@ impl SegmentWriter {
             bytes: self.written,
         })
     }
-}
-
-/// The footer frame and trailer that end a segment or rollup file whose footer (bincode
-/// bytes `raw`) starts at `footer_offset` (see FORMAT.md, "Segment files").
-pub(crate) fn frame_footer(
-    compressor: &mut zstd::bulk::Compressor<'static>,
-    raw: &[u8],
-    footer_offset: u64,
-    magic: &[u8; 8],
-    version: u32,
-    path: &Path,
-) -> Result<Vec<u8>> {
-    let compressed = compressor
-        .compress(raw)
-        .map_err(|e| Error::io("zstd compress", path, e))?;
-    let mut out = compressed;
-    let footer_len = out.len();
-    let mut trailer = [0u8; TRAILER_LEN];
-    trailer[TRAILER_FOOTER_OFFSET..TRAILER_FOOTER_LEN]
-        .copy_from_slice(&footer_offset.to_le_bytes());
-    trailer[TRAILER_FOOTER_LEN..TRAILER_FOOTER_RAW_LEN]
-        .copy_from_slice(&(footer_len as u32).to_le_bytes());
-    trailer[TRAILER_FOOTER_RAW_LEN..TRAILER_FOOTER_CRC]
-        .copy_from_slice(&(raw.len() as u32).to_le_bytes());
-    trailer[TRAILER_FOOTER_CRC..TRAILER_VERSION]
-        .copy_from_slice(&crc32fast::hash(&out).to_le_bytes());
-    trailer[TRAILER_VERSION..TRAILER_CRC].copy_from_slice(&version.to_le_bytes());
-    let trailer_crc = crc32fast::hash(&trailer[..TRAILER_CRC]);
-    trailer[TRAILER_CRC..TRAILER_MAGIC].copy_from_slice(&trailer_crc.to_le_bytes());
-    trailer[TRAILER_MAGIC..].copy_from_slice(magic);
-    out.extend_from_slice(&trailer);
-    Ok(out)
 }

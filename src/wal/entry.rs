@@ -43,6 +43,9 @@
 //! inside a run the step does not change. A batch of 1000 series x 10 regular timestamps
 //! costs 9.2 bytes per point: 8 for the value, 1 for the timestamp, 0.2 for the runs.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
+use crate::format::varint::{self, unzigzag, write_u64, zigzag, VarintError, MAX_LEN};
 use crate::types::{SeriesId, SeriesKey};
 
 /// The type byte of a record: which entry its payload holds.
@@ -94,11 +97,11 @@ pub(crate) fn encode_entry(entry: &WalEntry, out: &mut Vec<u8>) -> u8 {
 
 /// Appends a series entry to `out` and returns its record type byte.
 pub(crate) fn encode_series(list: &[(SeriesId, SeriesKey)], out: &mut Vec<u8>) -> u8 {
-    put_varint(out, list.len() as u64);
+    write_u64(list.len() as u64, out);
     for (id, key) in list {
-        put_varint(out, u64::from(id.0));
+        write_u64(u64::from(id.0), out);
         put_str(out, key.name());
-        put_varint(out, key.dimensions().len() as u64);
+        write_u64(key.dimensions().len() as u64, out);
         for (k, v) in key.dimensions() {
             put_str(out, k);
             put_str(out, v);
@@ -129,63 +132,94 @@ pub(crate) fn encode_points(
     );
     let n = series.len();
     let mut run_lens = Vec::new();
-    let mut i = 0;
-    while let Some(&id) = series.get(i) {
-        let run = series[i..].iter().take_while(|&&s| s == id).count();
+    let mut run_ids = Vec::new();
+    let mut rest = series;
+    while let Some(&id) = rest.first() {
+        let run = rest.iter().take_while(|&&s| s == id).count();
         run_lens.push(run);
-        i += run;
+        run_ids.push(id);
+        rest = rest.get(run..).unwrap_or_default();
     }
     // Worst case: two varints per run, a 10-byte varint per timestamp, 8 bytes per value.
-    out.reserve(2 * MAX_VARINT_LEN * (1 + run_lens.len()) + n * (MAX_VARINT_LEN + 8));
+    out.reserve(2 * MAX_LEN * (1 + run_lens.len()) + n * (MAX_LEN + 8));
 
-    put_varint(out, n as u64);
-    put_varint(out, run_lens.len() as u64);
+    write_u64(n as u64, out);
+    write_u64(run_lens.len() as u64, out);
     let mut prev_id = 0i64;
-    let mut i = 0;
-    for &run in &run_lens {
-        let id = i64::from(series[i]);
-        put_varint(out, zigzag(id.wrapping_sub(prev_id)));
-        put_varint(out, run as u64);
+    for (&run, &id) in run_lens.iter().zip(&run_ids) {
+        let id = i64::from(id);
+        write_u64(zigzag(id.wrapping_sub(prev_id)), out);
+        write_u64(run as u64, out);
         prev_id = id;
-        i += run;
     }
 
     // The hot loop writes into a slice sized for the worst case, then gives back what it
     // did not use: no capacity check per byte.
     let start = out.len();
-    out.resize(start + n * MAX_VARINT_LEN, 0);
-    let buf = &mut out[start..];
+    out.resize(start + n * MAX_LEN, 0);
     let mut pos = 0;
-    let mut prev_first = 0i64;
-    let mut prev_delta = 0i64;
-    let mut rest = timestamps;
-    for &run in &run_lens {
-        let (run_ts, after) = rest.split_at(run);
-        rest = after;
-        let Some((&first, following)) = run_ts.split_first() else {
-            continue;
-        };
-        put_varint_at(buf, &mut pos, zigzag(first.wrapping_sub(prev_first)));
-        prev_first = first;
-        let mut prev_ts = first;
-        for &ts in following {
-            let delta = ts.wrapping_sub(prev_ts);
-            put_varint_at(buf, &mut pos, zigzag(delta.wrapping_sub(prev_delta)));
-            prev_ts = ts;
-            prev_delta = delta;
-        }
-    }
+    let fits = put_timestamps(&run_lens, timestamps, |v| {
+        varint::write_u64_at(out.get_mut(start..).unwrap_or_default(), &mut pos, v).is_some()
+    });
     out.truncate(start + pos);
+    if !fits {
+        // Cannot happen (the slice holds a longest varint per timestamp); should it, the
+        // timestamps are written again the slow way rather than logged wrong.
+        out.truncate(start);
+        put_timestamps(&run_lens, timestamps, |v| {
+            write_u64(v, out);
+            true
+        });
+    }
 
     // One resize, then fixed-size chunks: this compiles to a plain copy loop, where a
     // push per value would check the capacity 8 times per point.
     let start = out.len();
     out.resize(start + n * 8, 0);
-    let (words, _) = out[start..].as_chunks_mut::<8>();
+    let (words, _) = out
+        .get_mut(start..)
+        .unwrap_or_default()
+        .as_chunks_mut::<8>();
     for (word, value) in words.iter_mut().zip(values) {
         *word = value.to_bits().to_le_bytes();
     }
     RecordType::Points as u8
+}
+
+/// Calls `put` with the varint of every timestamp, run by run (see the module docs);
+/// stops and returns false as soon as `put` does.
+#[inline(always)]
+fn put_timestamps(
+    run_lens: &[usize],
+    timestamps: &[i64],
+    mut put: impl FnMut(u64) -> bool,
+) -> bool {
+    let mut prev_first = 0i64;
+    let mut prev_delta = 0i64;
+    let mut rest = timestamps;
+    for &run in run_lens {
+        let Some((run_ts, after)) = rest.split_at_checked(run) else {
+            return false;
+        };
+        rest = after;
+        let Some((&first, following)) = run_ts.split_first() else {
+            continue;
+        };
+        if !put(zigzag(first.wrapping_sub(prev_first))) {
+            return false;
+        }
+        prev_first = first;
+        let mut prev_ts = first;
+        for &ts in following {
+            let delta = ts.wrapping_sub(prev_ts);
+            if !put(zigzag(delta.wrapping_sub(prev_delta))) {
+                return false;
+            }
+            prev_ts = ts;
+            prev_delta = delta;
+        }
+    }
+    true
 }
 
 /// Decodes the payload of a record of type `rtype`.
@@ -302,75 +336,14 @@ fn decode_points(payload: &[u8]) -> Result<PointColumns, &'static str> {
     })
 }
 
-#[inline]
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-#[inline]
-fn unzigzag(u: u64) -> i64 {
-    ((u >> 1) as i64) ^ -((u & 1) as i64)
-}
-
-#[inline]
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Writes a varint at `*pos` of a buffer the caller sized for it.
-#[inline(always)]
-fn put_varint_at(buf: &mut [u8], pos: &mut usize, mut v: u64) {
-    while v >= 0x80 {
-        buf[*pos] = v as u8 | 0x80;
-        *pos += 1;
-        v >>= 7;
-    }
-    buf[*pos] = v as u8;
-    *pos += 1;
-}
-
-/// Longest varint of a `u64`.
-const MAX_VARINT_LEN: usize = 10;
-
-/// Reads the varint at `*pos`, advancing it. One-byte varints (most timestamp
-/// deltas-of-deltas) take the inlined fast path.
+/// Reads the varint at `*pos`, advancing it.
 #[inline(always)]
 fn get_varint(buf: &[u8], pos: &mut usize) -> Result<u64, &'static str> {
-    match buf.get(*pos) {
-        Some(&byte) if byte < 0x80 => {
-            *pos += 1;
-            Ok(u64::from(byte))
-        }
-        _ => get_varint_slow(buf, pos),
-    }
-}
-
-#[inline(never)]
-fn get_varint_slow(buf: &[u8], pos: &mut usize) -> Result<u64, &'static str> {
-    let mut result = 0u64;
-    let mut shift = 0u32;
-    loop {
-        let Some(&byte) = buf.get(*pos) else {
-            return Err("varint runs past the end of the payload");
-        };
-        *pos += 1;
-        if shift == 63 && byte > 1 {
-            return Err("varint overflows 64 bits");
-        }
-        result |= u64::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Ok(result);
-        }
-        shift += 7;
-    }
+    varint::read_u64_at(buf, pos).map_err(VarintError::what)
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_varint(out, s.len() as u64);
+    write_u64(s.len() as u64, out);
     out.extend_from_slice(s.as_bytes());
 }
 
@@ -415,6 +388,7 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -521,11 +495,11 @@ pub(crate) mod tests {
     fn hostile_counts_do_not_allocate() {
         // n = 2^63 with a tiny payload, and a run longer than the batch.
         let mut huge = Vec::new();
-        put_varint(&mut huge, 1 << 63);
+        write_u64(1 << 63, &mut huge);
         assert!(decode_points(&huge).is_err());
         let mut long_run = Vec::new();
         for v in [1, 1, 0, u64::MAX] {
-            put_varint(&mut long_run, v);
+            write_u64(v, &mut long_run);
         }
         long_run.extend_from_slice(&[0; 9]);
         assert!(decode_points(&long_run).is_err());

@@ -21,6 +21,8 @@
 //! half-created is removed. Both go through the [`FileSystem`] and are fsynced, so the
 //! next `Wal::open` starts from a clean, durable log.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use super::entry::{decode_entry, WalEntry};

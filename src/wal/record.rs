@@ -54,7 +54,11 @@
 //!   undecodable) as the end of the log and truncates the file there; records after it,
 //!   even intact ones, were never acknowledged as durable by that fsync and are dropped.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
+
+use crate::format::bytes::{u32_at, u64_at};
 
 /// Magic bytes at the start of every WAL file.
 pub(crate) const MAGIC: [u8; 8] = *b"SDWAL\r\n\x1a";
@@ -244,17 +248,8 @@ pub(crate) fn read_record(
     }))
 }
 
-fn u32_at(data: &[u8], offset: usize) -> Option<u32> {
-    let bytes = data.get(offset..offset.checked_add(4)?)?;
-    Some(u32::from_le_bytes(bytes.try_into().ok()?))
-}
-
-fn u64_at(data: &[u8], offset: usize) -> Option<u64> {
-    let bytes = data.get(offset..offset.checked_add(8)?)?;
-    Some(u64::from_le_bytes(bytes.try_into().ok()?))
-}
-
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

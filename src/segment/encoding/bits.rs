@@ -1,5 +1,7 @@
 //! MSB-first bit writer and reader for the Gorilla XOR stream.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use super::DecodeError;
 
 /// Packs bit fields MSB-first into bytes.
@@ -127,6 +129,7 @@ impl<'a> BitReader<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

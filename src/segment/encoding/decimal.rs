@@ -15,8 +15,10 @@
 //! representable power of ten), so the encoder accepts a chunk only if that expression
 //! gives back every value's exact bits: `-0.0`, NaN and infinities never qualify.
 
-use super::varint::{read_i64, unzigzag, write_i64, zigzag};
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use super::{planes, DecodeError};
+use crate::format::varint::{read_i64, unzigzag, write_i64, zigzag};
 
 /// `10^e` for `e` in `0..=15`, all exactly representable in an f64. 10^15 is the largest
 /// power of ten below 2^53; larger exponents would leave no room for a mantissa.
@@ -141,6 +143,7 @@ pub(crate) fn decode(bytes: &[u8], count: usize, out: &mut Vec<f64>) -> Result<(
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -2,6 +2,8 @@
 //! a unit test on pseudo-random inputs. Exposed to the fuzz crate through a hidden
 //! re-export in `lib.rs`; not part of the API.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use super::{
     constant_timestamp_positions, constant_value, decode_timestamps, decode_values,
     encode_timestamps, encode_timestamps_as, encode_values, encode_values_as, TimestampCodec,

@@ -20,13 +20,14 @@
 //! reject short input, trailing bytes and non-canonical padding with a [`DecodeError`].
 //! On error the output vector is left as it was.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 mod bits;
 mod decimal;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz_entry;
 mod planes;
 mod timestamps;
-mod varint;
 mod xor;
 
 use std::fmt;
@@ -43,6 +44,12 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+impl From<crate::format::varint::VarintError> for DecodeError {
+    fn from(e: crate::format::varint::VarintError) -> Self {
+        DecodeError(e.what())
+    }
+}
 
 /// How a chunk's timestamps are encoded. The discriminant is stored on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,7 +166,7 @@ pub(crate) fn encode_values(values: &[f64], out: &mut Vec<u8>) -> ValueCodec {
 
 /// Size after the fastest zstd level: a stand-in for what the segment writer will get.
 fn compressed_len(bytes: &[u8]) -> usize {
-    zstd::bulk::compress(bytes, 1).map_or(bytes.len(), |c| c.len())
+    crate::format::compress::compress(bytes, 1).map_or(bytes.len(), |c| c.len())
 }
 
 /// Decodes exactly `count` values from `bytes` (the whole encoding, nothing after it),
@@ -284,4 +291,5 @@ pub(crate) fn encode_timestamps_as(ts: &[i64], codec: TimestampCodec, out: &mut 
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests;

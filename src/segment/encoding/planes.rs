@@ -26,6 +26,8 @@
 //! Byte planes are also the cheapest to decode, so bytes that are uniform anyway are
 //! kept as byte planes.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use super::DecodeError;
 
 /// Values decoded per block: a multiple of 8 that keeps the scratch block in L1.
@@ -157,7 +159,7 @@ pub(crate) fn encode_with(values: &[u64], layout: Layout, out: &mut Vec<u8>) {
     let plane_len = values.len().div_ceil(8);
     let start = out.len();
     out.resize(start + bit_planes * plane_len, 0);
-    let planes = &mut out[start..];
+    let planes = out.get_mut(start..).unwrap_or_default();
     let base_shift = 8 * u32::from(layout.byte_planes);
     for group in 0..bit_planes.div_ceil(8) {
         let shift = base_shift + 8 * group as u32;
@@ -171,7 +173,10 @@ pub(crate) fn encode_with(values: &[u64], layout: Layout, out: &mut Vec<u8>) {
                 .fold(0u64, |acc, (j, &v)| acc | ((v >> shift) & 0xff) << (8 * j));
             let columns = transpose8(rows);
             for r in 0..in_group {
-                planes[(8 * group + r) * plane_len + i] = (columns >> (8 * r)) as u8;
+                // In bounds: `planes` has `bit_planes` planes of `plane_len` bytes.
+                if let Some(byte) = planes.get_mut((8 * group + r) * plane_len + i) {
+                    *byte = (columns >> (8 * r)) as u8;
+                }
             }
         }
     }
@@ -282,6 +287,8 @@ pub(crate) fn decode(
 
 /// `SPREAD[b]` has bit `j` of `b` in bit 0 of byte `j`: one bit plane byte fanned out to
 /// the eight values it covers.
+// Evaluated at compile time, where an index out of bounds is a compile error.
+#[allow(clippy::indexing_slicing)]
 const SPREAD: [u64; 256] = {
     let mut table = [0u64; 256];
     let mut b = 0;
@@ -308,6 +315,7 @@ fn gather(rows: &[&[u8]], i: usize) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

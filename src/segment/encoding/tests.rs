@@ -6,6 +6,7 @@
 
 use super::fuzz_entry::{check_fast_paths, codecs, round_trip_timestamps, round_trip_values};
 use super::*;
+use crate::format::varint;
 use proptest::prelude::*;
 
 /// Deterministic generator for test data: xorshift64 plus Box-Muller, so the density
@@ -524,7 +525,9 @@ fn walk_density(sigma: f64, chunks: usize) -> f64 {
         let (codec, bytes) = encoded_values(&values);
         assert_eq!(codec, ValueCodec::Decimal);
         assert_eq!(decode_v(codec, &bytes, values.len()), values);
-        total += zstd::bulk::compress(&bytes, 3).expect("zstd").len();
+        total += crate::format::compress::compress(&bytes, 3)
+            .expect("zstd")
+            .len();
     }
     total as f64 / (chunks * 2048) as f64
 }
@@ -549,7 +552,7 @@ fn density_of_layout_variants() {
             let values = random_walk(&mut rng, 2048, sigma);
             let ms: Vec<i64> = values.iter().map(|v| (v * 100.0).round() as i64).collect();
             let deltas: Vec<u64> = ms.windows(2).map(|w| varint::zigzag(w[1] - w[0])).collect();
-            let zstd3 = |b: &[u8]| zstd::bulk::compress(b, 3).expect("zstd").len();
+            let zstd3 = |b: &[u8]| crate::format::compress::compress(b, 3).expect("zstd").len();
             chosen += zstd3(&encoded_values(&values).1);
             let width = (64 - deltas.iter().fold(0, |a, &d| a | d).leading_zeros()).div_ceil(8);
             let mut planes_only = Vec::new();

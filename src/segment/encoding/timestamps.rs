@@ -22,8 +22,10 @@
 //! with 1% missing points 82 / 131, and a regular one 16 bytes (`Constant`). Offsets from
 //! the minimum compressed as well as or better than deltas zig-zagged around their mean.
 
-use super::varint::{read_i64, read_u64, unzigzag, write_i64, write_u64, zigzag};
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use super::{planes, DecodeError, TimestampCodec};
+use crate::format::varint::{read_i64, read_u64, unzigzag, write_i64, write_u64, zigzag};
 
 /// Appends the encoding of `ts` (len >= 1) and returns the codec used.
 pub(crate) fn encode(ts: &[i64], out: &mut Vec<u8>) -> TimestampCodec {
@@ -76,7 +78,7 @@ fn encode_constant(ts: &[i64], out: &mut Vec<u8>) -> bool {
     let Some(&first) = ts.first() else {
         return false;
     };
-    let mut deltas = ts.windows(2).map(|w| w[1].wrapping_sub(w[0]));
+    let mut deltas = successive(ts).map(|(a, b)| b.wrapping_sub(a));
     let step = deltas.next().unwrap_or(0);
     if (step != 0 || ts.len() == 1) && deltas.all(|d| d == step) {
         write_constant(first, step, out);
@@ -102,7 +104,10 @@ impl Scaled {
             divisor,
             quotients: ts
                 .windows(2)
-                .map(|w| w[1].wrapping_sub(w[0]) / divisor)
+                .filter_map(|w| match *w {
+                    [a, b] => Some(b.wrapping_sub(a) / divisor),
+                    _ => None,
+                })
                 .collect(),
         }
     }
@@ -125,9 +130,10 @@ impl Scaled {
     }
 
     fn delta_of_deltas(&self) -> impl Iterator<Item = u64> + '_ {
-        self.quotients
-            .windows(2)
-            .map(|w| zigzag(w[1].wrapping_sub(w[0])))
+        self.quotients.windows(2).filter_map(|w| match *w {
+            [a, b] => Some(zigzag(b.wrapping_sub(a))),
+            _ => None,
+        })
     }
 
     fn write_header(&self, out: &mut Vec<u8>) {
@@ -153,11 +159,16 @@ fn write_constant(first: i64, step: i64, out: &mut Vec<u8>) {
     out.extend_from_slice(&step.to_le_bytes());
 }
 
+/// Each value with the one after it.
+fn successive(ts: &[i64]) -> impl Iterator<Item = (i64, i64)> + '_ {
+    ts.iter().copied().zip(ts.iter().copied().skip(1))
+}
+
 /// Greatest common divisor of the (wrapping) deltas, in `1..=i64::MAX`.
 fn common_divisor(ts: &[i64]) -> i64 {
     let mut g: u64 = 0;
-    for w in ts.windows(2) {
-        let d = w[1].wrapping_sub(w[0]).unsigned_abs();
+    for (a, b) in successive(ts) {
+        let d = b.wrapping_sub(a).unsigned_abs();
         // Most deltas are multiples of the divisor found so far: one division.
         if g == 0 || d % g != 0 {
             g = gcd(g, d);

@@ -17,6 +17,8 @@
 //! are close to random, so zstd gains little either way and the packed form is smaller.
 //! This is the fallback for values that are not short decimals.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use super::bits::{BitReader, BitWriter};
 use super::DecodeError;
 

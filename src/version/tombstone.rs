@@ -9,7 +9,7 @@
 
 use roaring::RoaringBitmap;
 
-use crate::partition::manifest::TombstoneEntry;
+use super::manifest::TombstoneEntry;
 use crate::segment::format::ChunkMeta;
 use crate::types::TimeRange;
 

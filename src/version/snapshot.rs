@@ -1,4 +1,5 @@
-//! A snapshot of everything a reader may look at.
+//! A snapshot of everything a reader may look at: the version readers clone, and the
+//! live segment and rollup files it holds.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,10 +27,24 @@ pub(crate) struct Version {
     pub rollups: Vec<Arc<LiveRollup>>,
 }
 
+impl Version {
+    /// This version with `tombstones` in place of its own: what a deletion's commit will
+    /// publish, read before the commit to see which series it empties.
+    pub(crate) fn with_tombstones(&self, tombstones: Arc<Tombstones>) -> Version {
+        Version {
+            live: self.live.clone(),
+            frozen: self.frozen.clone(),
+            segments: self.segments.clone(),
+            tombstones,
+            rollups: self.rollups.clone(),
+        }
+    }
+}
+
 /// A rollup file with its manifest entry; deleted like a [`LiveSegment`] once obsolete
 /// and unused.
 pub(crate) struct LiveRollup {
-    pub entry: crate::partition::manifest::RollupEntry,
+    pub entry: super::manifest::RollupEntry,
     pub rollup: crate::segment::rollup::Rollup,
     /// The time span `[start, end)` of its partition.
     pub span: (i64, i64),
@@ -38,7 +53,7 @@ pub(crate) struct LiveRollup {
 
 impl LiveRollup {
     pub(crate) fn new(
-        entry: crate::partition::manifest::RollupEntry,
+        entry: super::manifest::RollupEntry,
         rollup: crate::segment::rollup::Rollup,
         partition_duration: i64,
     ) -> LiveRollup {
@@ -72,16 +87,13 @@ impl Drop for LiveRollup {
 /// never loses a file under its feet. (A crash before that leaves an unlisted file, which
 /// the next open removes.)
 pub(crate) struct LiveSegment {
-    pub entry: crate::partition::manifest::SegmentEntry,
+    pub entry: super::manifest::SegmentEntry,
     pub segment: Segment,
     obsolete: Mutex<Option<(Arc<dyn FileSystem>, PathBuf)>>,
 }
 
 impl LiveSegment {
-    pub(crate) fn new(
-        entry: crate::partition::manifest::SegmentEntry,
-        segment: Segment,
-    ) -> LiveSegment {
+    pub(crate) fn new(entry: super::manifest::SegmentEntry, segment: Segment) -> LiveSegment {
         LiveSegment {
             entry,
             segment,

@@ -30,7 +30,7 @@ const MAX_BODY_LEN: usize = 256 << 20;
 pub(crate) struct SegmentEntry {
     /// Unique, increasing with age of creation; larger ids win on equal timestamps.
     pub id: u64,
-    /// Time partition (see [`crate::partition::partition_of`]).
+    /// Time partition (see [`crate::version::partition::partition_of`]).
     pub partition: i64,
     /// 0 = written by a flush; higher = produced by compaction.
     pub level: u8,

@@ -1,6 +1,5 @@
-//! Time partitions and the manifest that lists the live segments.
-
-pub(crate) mod manifest;
+//! Partition arithmetic: which time partition a timestamp falls in, and the levels a
+//! partition's segments are written at (flush, warm, cold).
 
 use crate::types::Timestamp;
 
