@@ -120,6 +120,7 @@ impl WriteBatch {
 
 /// What [`crate::Db::write`] acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WriteReceipt {
     /// Points written.
     pub points: usize,

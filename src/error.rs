@@ -68,6 +68,17 @@ pub enum Error {
         /// The configured value of the limit.
         limit: u64,
     },
+    /// A written timestamp is further ahead of the wall clock than
+    /// [`crate::Options::max_future`] allows; nothing of the batch was written.
+    #[error("timestamp {timestamp} is more than {max_ahead_ns} ns ahead of the wall clock ({now}); Options::max_future sets the bound")]
+    FutureTimestamp {
+        /// The refused timestamp (nanoseconds since the Unix epoch).
+        timestamp: i64,
+        /// The wall clock when the batch was checked.
+        now: i64,
+        /// The configured bound, in nanoseconds.
+        max_ahead_ns: i64,
+    },
     /// An earlier write or fsync failed; the database refuses writes until it is reopened.
     ///
     /// After a failed fsync the kernel may have dropped dirty pages, so retrying the
@@ -77,6 +88,15 @@ pub enum Error {
     /// The database has been closed.
     #[error("database is closed")]
     Closed,
+    /// The database was opened with [`crate::Db::open_read_only`]: writes, flushes,
+    /// compactions, deletions and other changes are refused, and nothing was changed.
+    #[error("database {} is open read-only; {op} needs a read-write open", path.display())]
+    ReadOnly {
+        /// The database directory.
+        path: PathBuf,
+        /// What was refused (`"write"`, `"flush"`, `"compact"`, ...).
+        op: &'static str,
+    },
     /// A bug in sedimentdb.
     #[error("internal error: {0}")]
     Internal(String),

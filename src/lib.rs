@@ -44,6 +44,7 @@ pub(crate) mod format;
 pub(crate) mod head;
 mod options;
 mod points;
+mod selector_text;
 pub mod storage;
 mod types;
 pub(crate) mod version;
@@ -68,15 +69,16 @@ pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
 pub use compaction::{CompactionReport, RetentionReport, SkippedPartition, Tier};
 pub use db::{
     Db, DeleteReport, FlushReport, MaintenanceStatus, PartitionStats, QuarantineReport,
-    RecoveryReport, SegmentDamage, Stats, VerifyReport,
+    RecoveryReport, RefreshReport, SegmentDamage, Stats, VerifyReport,
 };
 pub use error::{Error, Result};
 pub use options::{
-    DamagedSegments, Durability, Maintenance, Options, RecoveryMode, RollupPolicy,
+    DamagedSegments, Durability, Maintenance, Options, RecoveryMode, RetentionClock, RollupPolicy,
     MAX_ROLLUP_BUCKETS,
 };
 pub use query::select::{SelectIter, SeriesPoints};
 pub use query::{Aggregate, Query, QueryResult};
+pub use types::timestamp;
 pub use types::{
     KeyLimits, Matcher, Point, Selector, SeriesId, SeriesKey, TimeRange, Timestamp, MAX_TIMESTAMP,
     MIN_TIMESTAMP,

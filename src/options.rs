@@ -8,6 +8,7 @@ use crate::types::{duration_ns_saturating, KeyLimits};
 
 /// When a write is acknowledged relative to the WAL reaching stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Durability {
     /// fsync the WAL before acknowledging; concurrent writers share one fsync (group
     /// commit). An acknowledged point survives a power cut. The default.
@@ -23,6 +24,7 @@ pub enum Durability {
 
 /// What replay does with a damaged WAL record that is not the torn tail of the last file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum RecoveryMode {
     /// Fail `open` with a corruption error naming file and offset. The default.
     #[default]
@@ -30,6 +32,22 @@ pub enum RecoveryMode {
     /// Skip the rest of the damaged file and carry on with the next one, reporting what
     /// was skipped in [`crate::Db::recovery_report`]. Points in the skipped bytes are lost.
     Salvage,
+}
+
+/// Where retention measures a data age from ([`Options::retention_clock`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RetentionClock {
+    /// The system's wall clock, read at each [`crate::Db::apply_retention`]. The
+    /// default: one point written with a wrong, far-future timestamp cannot make the
+    /// rest of the history look old and have it deleted.
+    #[default]
+    WallClock,
+    /// The newest timestamp in the database (as compaction's tiering does). For replaying
+    /// or backfilling historical data, whose age counts from its own end; a wrong
+    /// far-future point then ages everything else (bound it with
+    /// [`Options::max_future`]).
+    NewestPoint,
 }
 
 /// What [`crate::Db::open`] does with a segment file that fails its checks (header,
@@ -47,6 +65,7 @@ pub enum RecoveryMode {
 /// }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum DamagedSegments {
     /// Fail `open` with [`crate::Error::Corruption`] naming the file and offset, so that
     /// nothing disappears from the database without someone deciding it. The default.
@@ -84,6 +103,8 @@ pub struct Options {
     pub(crate) cold_chunk_points: usize,
     pub(crate) retention: Option<i64>,
     pub(crate) retention_rules: Vec<(crate::types::Selector, i64)>,
+    pub(crate) retention_clock: RetentionClock,
+    pub(crate) max_future: Option<i64>,
     pub(crate) rollups: Vec<(crate::types::Selector, RollupPolicy)>,
     pub(crate) maintenance: Maintenance,
     pub(crate) compaction_io_limit: Option<u64>,
@@ -97,8 +118,20 @@ pub struct Options {
 }
 
 /// Intervals of the background maintenance thread (see [`crate::Options::maintenance`]).
-/// `None` leaves that task to explicit API calls.
+/// `None` leaves that task to explicit API calls. Built with chained setters (the type
+/// may gain tasks, so it cannot be written as a struct literal outside this crate):
+///
+/// ```
+/// use sedimentdb::Maintenance;
+/// use std::time::Duration;
+/// let plan = Maintenance::new()
+///     .flush_every(Duration::from_secs(60))
+///     .compact_every(Duration::from_secs(3600));
+/// assert_eq!(plan.flush_every, Some(Duration::from_secs(60)));
+/// assert_eq!(plan.retention_every, None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Maintenance {
     /// Flush the head at least this often. Default: `None`.
     pub flush_every: Option<Duration>,
@@ -109,12 +142,43 @@ pub struct Maintenance {
 }
 
 impl Maintenance {
+    /// No background task (the default).
+    pub fn new() -> Self {
+        Maintenance::default()
+    }
+
+    /// Flush the head at least every `interval`.
+    pub fn flush_every(mut self, interval: Duration) -> Self {
+        self.flush_every = Some(interval);
+        self
+    }
+
+    /// Run [`crate::Db::compact`] every `interval`.
+    pub fn compact_every(mut self, interval: Duration) -> Self {
+        self.compact_every = Some(interval);
+        self
+    }
+
+    /// Run [`crate::Db::apply_retention`] every `interval`.
+    pub fn retention_every(mut self, interval: Duration) -> Self {
+        self.retention_every = Some(interval);
+        self
+    }
+
     pub(crate) fn is_enabled(&self) -> bool {
         self.flush_every.is_some() || self.compact_every.is_some() || self.retention_every.is_some()
     }
 }
 
 const HOUR_NS: i64 = 3_600_000_000_000;
+/// Smallest [`Options::head_memory_budget`].
+const MIN_HEAD_MEMORY_BUDGET: usize = 1 << 16;
+/// Bounds of [`Options::chunk_points`] and [`Options::cold_chunk_points`] (the upper one
+/// is the segment format's bound on a chunk).
+const MIN_CHUNK_POINTS: usize = 16;
+const MAX_CHUNK_POINTS: usize = 1 << 16;
+/// Smallest [`Options::wal_file_size`] and [`Options::compaction_io_limit`].
+const MIN_IO_BYTES: u64 = 4096;
 
 impl Default for Options {
     fn default() -> Self {
@@ -132,6 +196,8 @@ impl Default for Options {
             cold_chunk_points: 16384,
             retention: None,
             retention_rules: Vec::new(),
+            retention_clock: RetentionClock::WallClock,
+            max_future: Some(24 * HOUR_NS),
             rollups: Vec::new(),
             maintenance: Maintenance::default(),
             compaction_io_limit: None,
@@ -173,9 +239,10 @@ impl Options {
     }
 
     /// Bytes of memory the head may use; at the budget it is flushed and writers wait for
-    /// the flush (backpressure). Default: 256 MiB.
+    /// the flush (backpressure). At least 64 KiB ([`crate::Db::open`] refuses less).
+    /// Default: 256 MiB.
     pub fn head_memory_budget(mut self, bytes: usize) -> Self {
-        self.head_memory_budget = bytes.max(1 << 16);
+        self.head_memory_budget = bytes;
         self
     }
 
@@ -184,23 +251,23 @@ impl Options {
         self.head_memory_budget
     }
 
-    /// Length of a time partition; every segment holds points of one partition.
-    /// Default: 1 day.
+    /// Length of a time partition; every segment holds points of one partition. At
+    /// least 1 ns. Default: 1 day.
     pub fn partition_duration(mut self, duration: Duration) -> Self {
-        self.partition_duration = duration_ns_saturating(duration).max(1);
+        self.partition_duration = duration_ns_saturating(duration);
         self
     }
 
-    /// zstd level for segments written by a flush (1..=22). Default: 3.
+    /// zstd level for segments written by a flush, 1..=22. Default: 3.
     pub fn warm_zstd_level(mut self, level: i32) -> Self {
-        self.warm_zstd_level = level.clamp(1, 22);
+        self.warm_zstd_level = level;
         self
     }
 
     /// Most points in one segment chunk (a chunk is the unit of decompression and of
-    /// statistics). Default: 2048.
+    /// statistics), 16..=65536. Default: 2048.
     pub fn chunk_points(mut self, points: usize) -> Self {
-        self.chunk_points = points.clamp(16, 1 << 16);
+        self.chunk_points = points;
         self
     }
 
@@ -211,36 +278,66 @@ impl Options {
         self
     }
 
-    /// zstd level for cold segments (1..=22). Default: 15 (cold data is written once and
+    /// zstd level for cold segments, 1..=22. Default: 15 (cold data is written once and
     /// read rarely; on the TSBS data 15 is 2% smaller than 9 at half the speed).
     pub fn cold_zstd_level(mut self, level: i32) -> Self {
-        self.cold_zstd_level = level.clamp(1, 22);
+        self.cold_zstd_level = level;
         self
     }
 
-    /// Most points in one chunk of a cold segment. Default: 16384 (a day of 10 s samples
-    /// in about one chunk; fewer chunks mean fewer per-chunk headers and statistics).
+    /// Most points in one chunk of a cold segment, 16..=65536. Default: 16384 (a day of
+    /// 10 s samples in about one chunk; fewer chunks mean fewer per-chunk headers and
+    /// statistics).
     pub fn cold_chunk_points(mut self, points: usize) -> Self {
-        self.cold_chunk_points = points.clamp(16, 1 << 16);
+        self.cold_chunk_points = points;
         self
     }
 
-    /// How long data is kept, measured back from the newest point in the database;
-    /// [`crate::Db::apply_retention`] drops segments wholly older than that. Default:
-    /// forever.
+    /// How long data is kept, measured back from the wall clock (or the newest point,
+    /// see [`Options::retention_clock`]); [`crate::Db::apply_retention`] drops segments
+    /// wholly older than that. Default: forever.
     pub fn retention(mut self, duration: Duration) -> Self {
         self.retention = Some(duration_ns_saturating(duration));
         self
     }
 
-    /// Keeps the series matching `selector` only for `duration` (measured back from the
-    /// newest point in the database), e.g. user metrics 30 days while the rest is kept a
+    /// Keeps the series matching `selector` only for `duration` (measured back as
+    /// [`Options::retention`] is), e.g. user metrics 30 days while the rest is kept a
     /// year. [`crate::Db::apply_retention`] deletes their older points with a tombstone
     /// (invisible at once, removed from disk by the next compaction). Rules add to
     /// [`Options::retention`]; the shortest applicable period wins. Default: none.
     pub fn retention_for(mut self, selector: crate::types::Selector, duration: Duration) -> Self {
         self.retention_rules
             .push((selector, duration_ns_saturating(duration)));
+        self
+    }
+
+    /// Where every retention period ([`Options::retention`], [`Options::retention_for`],
+    /// the rollup policies' retentions) is measured back from. Default:
+    /// [`RetentionClock::WallClock`].
+    pub fn retention_clock(mut self, clock: RetentionClock) -> Self {
+        self.retention_clock = clock;
+        self
+    }
+
+    /// How far ahead of the wall clock a written timestamp may be; a batch holding a
+    /// later one is refused with [`crate::Error::FutureTimestamp`] and nothing of it is
+    /// written. `None` accepts any timestamp up to [`crate::MAX_TIMESTAMP`] (for data
+    /// whose timestamps are not wall-clock times). Default: 24 hours.
+    ///
+    /// ```
+    /// use sedimentdb::{Db, Error, Options, SeriesKey, WriteBatch};
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let opts = Options::default().max_future(Some(Duration::from_secs(3600)));
+    /// let db = Db::open(dir.path(), opts).unwrap();
+    /// let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64;
+    /// let mut batch = WriteBatch::new();
+    /// batch.push_key(&SeriesKey::new("m"), now + 2 * 3_600_000_000_000, 1.0);
+    /// assert!(matches!(db.write(&batch), Err(Error::FutureTimestamp { .. })));
+    /// ```
+    pub fn max_future(mut self, ahead: Option<Duration>) -> Self {
+        self.max_future = ahead.map(duration_ns_saturating);
         self
     }
 
@@ -276,8 +373,54 @@ impl Options {
         &self.rollups
     }
 
-    /// Checks the options that can be wrong whatever the directory holds.
+    /// Checks the options that can be wrong whatever the directory holds: a value out of
+    /// its documented range is [`crate::Error::InvalidArgument`] naming the option, never
+    /// silently replaced by the nearest allowed one.
     pub(crate) fn validate(&self) -> crate::Result<()> {
+        fn check<T: PartialOrd + std::fmt::Display>(
+            option: &str,
+            value: T,
+            min: T,
+            max: T,
+        ) -> crate::Result<()> {
+            if value < min || value > max {
+                return Err(crate::Error::invalid(format!(
+                    "Options::{option} is {value}, outside {min}..={max}"
+                )));
+            }
+            Ok(())
+        }
+        check(
+            "head_memory_budget",
+            self.head_memory_budget,
+            MIN_HEAD_MEMORY_BUDGET,
+            usize::MAX,
+        )?;
+        check(
+            "partition_duration (ns)",
+            self.partition_duration,
+            1,
+            i64::MAX,
+        )?;
+        check("warm_zstd_level", self.warm_zstd_level, 1, 22)?;
+        check("cold_zstd_level", self.cold_zstd_level, 1, 22)?;
+        check(
+            "chunk_points",
+            self.chunk_points,
+            MIN_CHUNK_POINTS,
+            MAX_CHUNK_POINTS,
+        )?;
+        check(
+            "cold_chunk_points",
+            self.cold_chunk_points,
+            MIN_CHUNK_POINTS,
+            MAX_CHUNK_POINTS,
+        )?;
+        if let Some(limit) = self.compaction_io_limit {
+            check("compaction_io_limit", limit, MIN_IO_BYTES, u64::MAX)?;
+        }
+        check("wal_file_size", self.wal_file_size, MIN_IO_BYTES, u64::MAX)?;
+        check("max_batch_points", self.max_batch_points, 1, usize::MAX)?;
         for (i, (_, policy)) in self.rollups.iter().enumerate() {
             policy
                 .validate(self.partition_duration)
@@ -295,15 +438,16 @@ impl Options {
     }
 
     /// Caps the bytes per second compaction writes, so that background compaction does
-    /// not starve the service's own disk I/O. Default: no cap.
+    /// not starve the service's own disk I/O. At least 4096. Default: no cap.
     pub fn compaction_io_limit(mut self, bytes_per_sec: u64) -> Self {
-        self.compaction_io_limit = Some(bytes_per_sec.max(4096));
+        self.compaction_io_limit = Some(bytes_per_sec);
         self
     }
 
-    /// Size at which a WAL file is closed and a new one started. Default: 64 MiB.
+    /// Size at which a WAL file is closed and a new one started. At least 4096.
+    /// Default: 64 MiB.
     pub fn wal_file_size(mut self, bytes: u64) -> Self {
-        self.wal_file_size = bytes.max(4096);
+        self.wal_file_size = bytes;
         self
     }
 
@@ -314,9 +458,9 @@ impl Options {
         self
     }
 
-    /// Most points in one write batch. Default: 1 million.
+    /// Most points in one write batch, at least 1. Default: 1 million.
     pub fn max_batch_points(mut self, points: usize) -> Self {
-        self.max_batch_points = points.max(1);
+        self.max_batch_points = points;
         self
     }
 
@@ -359,8 +503,8 @@ pub const MAX_ROLLUP_BUCKETS: i64 = 1 << 16;
 ///   [`Options::partition_duration`] (so that buckets never straddle partitions and
 ///   nest in every query bucket that is a multiple of it), with at most
 ///   [`MAX_ROLLUP_BUCKETS`] buckets per partition.
-/// - `raw_retention`: after this age (measured back from the newest point, as all
-///   retention is) [`crate::Db::apply_retention`] may drop the raw points of a partition
+/// - `raw_retention`: after this age (measured back as all retention is, see
+///   [`Options::retention_clock`]) [`crate::Db::apply_retention`] may drop the raw points of a partition
 ///   whose segments hold only series whose rollups cover them. Default: `None`, the raw
 ///   points follow [`Options::retention`].
 /// - `retention`: after this age the rollups themselves are dropped. Default: `None`,

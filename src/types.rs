@@ -5,7 +5,8 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
-/// Nanoseconds since the Unix epoch.
+/// Nanoseconds since the Unix epoch (negative before it). Every timestamp and every
+/// time range in the API is in this unit; [`timestamp`] converts from others.
 pub type Timestamp = i64;
 
 /// Smallest timestamp a point may carry (about the year 1823).
@@ -15,6 +16,82 @@ pub type Timestamp = i64;
 pub const MIN_TIMESTAMP: Timestamp = -(1 << 62);
 /// Largest timestamp a point may carry (about the year 2116).
 pub const MAX_TIMESTAMP: Timestamp = (1 << 62) - 1;
+
+/// Conversions to [`Timestamp`] (nanoseconds since the Unix epoch) from the units callers
+/// usually hold, so that a value in seconds or milliseconds is never passed where
+/// nanoseconds are expected (`between(ms, ms)` would silently query 1970).
+///
+/// Each conversion fails with [`Error::InvalidArgument`] when the result lies outside
+/// [`MIN_TIMESTAMP`]`..=`[`MAX_TIMESTAMP`] (about the years 1823 to 2116), the range a
+/// point may carry.
+///
+/// ```
+/// use sedimentdb::timestamp;
+/// assert_eq!(timestamp::from_secs(2)?, 2_000_000_000);
+/// assert_eq!(timestamp::from_millis(-1500)?, -1_500_000_000);
+/// assert_eq!(timestamp::from_micros(7)?, 7_000);
+/// let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(42);
+/// assert_eq!(timestamp::from_system_time(t)?, 42);
+/// assert!(timestamp::now() > timestamp::from_secs(1_700_000_000)?);
+/// assert!(timestamp::from_secs(i64::MAX).is_err());
+/// # Ok::<(), sedimentdb::Error>(())
+/// ```
+pub mod timestamp {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use super::{Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
+    use crate::error::{Error, Result};
+
+    fn scaled(value: i64, ns_per_unit: i64, unit: &str) -> Result<Timestamp> {
+        value
+            .checked_mul(ns_per_unit)
+            .filter(|ns| (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(ns))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "{value} {unit} since the Unix epoch is outside the timestamp range"
+                ))
+            })
+    }
+
+    /// The timestamp `secs` seconds after the Unix epoch (before it when negative).
+    pub fn from_secs(secs: i64) -> Result<Timestamp> {
+        scaled(secs, 1_000_000_000, "seconds")
+    }
+
+    /// The timestamp `millis` milliseconds after the Unix epoch.
+    pub fn from_millis(millis: i64) -> Result<Timestamp> {
+        scaled(millis, 1_000_000, "milliseconds")
+    }
+
+    /// The timestamp `micros` microseconds after the Unix epoch.
+    pub fn from_micros(micros: i64) -> Result<Timestamp> {
+        scaled(micros, 1_000, "microseconds")
+    }
+
+    /// The timestamp of `time`, in nanoseconds since the Unix epoch (exact: a
+    /// `SystemTime` has at most nanosecond precision).
+    pub fn from_system_time(time: SystemTime) -> Result<Timestamp> {
+        let ns = match time.duration_since(UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_nanos()).ok(),
+            Err(before) => i64::try_from(before.duration().as_nanos())
+                .ok()
+                .map(|ns| -ns),
+        };
+        ns.filter(|ns| (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(ns))
+            .ok_or_else(|| Error::invalid(format!("{time:?} is outside the timestamp range")))
+    }
+
+    /// The system clock now, in nanoseconds since the Unix epoch. A clock set outside
+    /// the timestamp range (before 1823 or after 2116) gives the nearest end of it.
+    pub fn now() -> Timestamp {
+        let now = SystemTime::now();
+        from_system_time(now).unwrap_or(if now < UNIX_EPOCH {
+            MIN_TIMESTAMP
+        } else {
+            MAX_TIMESTAMP
+        })
+    }
+}
 
 /// Dense identifier of a series inside one database. Ids are never reused or changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -30,7 +107,9 @@ pub struct Point {
     pub value: f64,
 }
 
-/// A half-open time range `[start, end)` in nanoseconds.
+/// A half-open time range `[start, end)` of timestamps in nanoseconds since the Unix
+/// epoch (see [`timestamp`] for conversions from seconds, milliseconds and
+/// `SystemTime`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TimeRange {
     /// First timestamp included.
@@ -40,7 +119,7 @@ pub struct TimeRange {
 }
 
 impl TimeRange {
-    /// The range `[start, end)`.
+    /// The range `[start, end)`, both in nanoseconds since the Unix epoch.
     pub fn new(start: Timestamp, end: Timestamp) -> Self {
         TimeRange { start, end }
     }
@@ -53,13 +132,14 @@ impl TimeRange {
         }
     }
 
-    /// True when `ts` lies inside the range.
+    /// True when `ts` (nanoseconds since the Unix epoch) lies inside the range.
     #[inline]
     pub fn contains(&self, ts: Timestamp) -> bool {
         ts >= self.start && ts < self.end
     }
 
-    /// True when the closed interval `[min, max]` shares a timestamp with this range.
+    /// True when the closed interval `[min, max]` (nanoseconds since the Unix epoch)
+    /// shares a timestamp with this range.
     #[inline]
     pub fn overlaps(&self, min: Timestamp, max: Timestamp) -> bool {
         min < self.end && max >= self.start
@@ -73,6 +153,7 @@ impl TimeRange {
 
 /// Limits applied when a series key is validated. See [`crate::Options`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct KeyLimits {
     /// Longest metric name, in bytes.
     pub max_name_len: usize,
@@ -275,12 +356,24 @@ pub(crate) fn duration_ns(d: std::time::Duration) -> Option<i64> {
 
 /// [`duration_ns`], saturating at `i64::MAX`: for options where "longer than 292 years"
 /// means "forever".
+/// The wall clock in nanoseconds since the Unix epoch (negative before it, saturated
+/// at the ends of `i64`).
+pub(crate) fn wall_clock_ns() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(after) => duration_ns_saturating(after),
+        Err(before) => duration_ns_saturating(before.duration()).saturating_neg(),
+    }
+}
+
 pub(crate) fn duration_ns_saturating(d: std::time::Duration) -> i64 {
     duration_ns(d).unwrap_or(i64::MAX)
 }
 
-/// One condition on a dimension. Used inside a [`Selector`].
+/// One condition on a dimension. Used inside a [`Selector`]; its text form (`host="a"`,
+/// `host=~"web-.*"`, ...) is described in [`Selector`]'s `FromStr` grammar.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Matcher {
     /// The dimension is present and equals the value.
     Eq(String, String),
@@ -288,6 +381,9 @@ pub enum Matcher {
     Ne(String, String),
     /// The dimension is present and its whole value matches the regular expression.
     Regex(String, regex::Regex),
+    /// The dimension is absent, or its value does not wholly match the regular
+    /// expression (PromQL's `!~`, with the absent-means-true rule of [`Matcher::Ne`]).
+    NotRegex(String, regex::Regex),
     /// The dimension is present and equals one of the values.
     In(String, Vec<String>),
     /// The dimension is present, with any value.
@@ -313,19 +409,13 @@ impl Matcher {
     /// `key =~ pattern`, anchored at both ends. Patterns are compiled with a size limit,
     /// and matching is linear-time, so hostile patterns cannot hang a query.
     pub fn regex(key: impl Into<String>, pattern: &str) -> Result<Self> {
-        if pattern.len() > MAX_REGEX_LEN {
-            return Err(Error::invalid(format!(
-                "regex is {} bytes, the limit is {MAX_REGEX_LEN}",
-                pattern.len()
-            )));
-        }
-        let anchored = format!("^(?:{pattern})$");
-        let re = regex::RegexBuilder::new(&anchored)
-            .size_limit(1 << 20)
-            .dfa_size_limit(1 << 20)
-            .build()
-            .map_err(|e| Error::invalid(format!("bad regex {pattern:?}: {e}")))?;
-        Ok(Matcher::Regex(key.into(), re))
+        Ok(Matcher::Regex(key.into(), anchored_regex(pattern)?))
+    }
+
+    /// `key !~ pattern`: absent, or not wholly matching the pattern (compiled as for
+    /// [`Matcher::regex`]).
+    pub fn not_regex(key: impl Into<String>, pattern: &str) -> Result<Self> {
+        Ok(Matcher::NotRegex(key.into(), anchored_regex(pattern)?))
     }
 
     /// `key` equals one of `values`.
@@ -353,6 +443,7 @@ impl Matcher {
             Matcher::Eq(k, _)
             | Matcher::Ne(k, _)
             | Matcher::Regex(k, _)
+            | Matcher::NotRegex(k, _)
             | Matcher::In(k, _)
             | Matcher::Exists(k)
             | Matcher::Absent(k) => k,
@@ -367,11 +458,29 @@ impl Matcher {
             Matcher::Eq(_, v) => value == Some(v.as_str()),
             Matcher::Ne(_, v) => value != Some(v.as_str()),
             Matcher::Regex(_, re) => value.is_some_and(|x| re.is_match(x)),
+            Matcher::NotRegex(_, re) => !value.is_some_and(|x| re.is_match(x)),
             Matcher::In(_, vs) => value.is_some_and(|x| vs.iter().any(|v| v == x)),
             Matcher::Exists(_) => value.is_some(),
             Matcher::Absent(_) => value.is_none(),
         }
     }
+}
+
+/// Compiles `pattern` anchored at both ends, within the size limits of [`Matcher::regex`].
+fn anchored_regex(pattern: &str) -> Result<regex::Regex> {
+    if pattern.len() > MAX_REGEX_LEN {
+        return Err(Error::invalid(format!(
+            "regex is {} bytes, the limit is {MAX_REGEX_LEN}",
+            pattern.len()
+        )));
+    }
+    let anchored = format!("^(?:{pattern})$");
+    let re = regex::RegexBuilder::new(&anchored)
+        .size_limit(1 << 20)
+        .dfa_size_limit(1 << 20)
+        .build()
+        .map_err(|e| Error::invalid(format!("bad regex {pattern:?}: {e}")))?;
+    Ok(re)
 }
 
 /// Which series a read touches: an optional metric name and dimension matchers, all of
@@ -381,6 +490,52 @@ impl Matcher {
 /// use sedimentdb::{Matcher, Selector};
 /// let sel = Selector::metric("cpu_usage").with(Matcher::eq("region", "eu"));
 /// assert_eq!(sel.metric_name(), Some("cpu_usage"));
+/// ```
+///
+/// # Text form
+///
+/// PromQL's series selector, with three additions for the matchers PromQL lacks
+/// (`in`, `exists`, `absent`):
+///
+/// ```text
+/// selector = ws [ metric ws ] [ "{" ws [ matcher ws { "," ws matcher ws } [ "," ws ] ] "}" ] ws
+/// metric   = [A-Za-z_:] [A-Za-z0-9_:.-]*
+/// matcher  = key ws op ws string
+///          | key ws "in" ws "(" ws [ string ws { "," ws string ws } [ "," ws ] ] ")"
+///          | key ws "exists"
+///          | key ws "absent"
+/// key      = [A-Za-z_] [A-Za-z0-9_.-]*
+/// op       = "=" | "!=" | "=~" | "!~"
+/// string   = '"' { char | escape } '"'  |  "'" { char | escape } "'"
+/// escape   = "\\" ( "\\" | '"' | "'" | "n" | "t" | "r" | "0" | "u{" hex{1,6} "}" )
+/// ws       = { space | tab | newline }
+/// ```
+///
+/// - `=` is [`Matcher::Eq`], `!=` [`Matcher::Ne`] (true also where the dimension is
+///   absent), `=~` [`Matcher::Regex`] and `!~` [`Matcher::NotRegex`] (regular
+///   expressions anchored at both ends, Rust `regex` syntax), `in` [`Matcher::In`],
+///   `exists` [`Matcher::Exists`], `absent` [`Matcher::Absent`].
+/// - `{__name__="cpu"}` names the metric like `cpu{}` does; only `=` is accepted on
+///   `__name__`, and a metric named twice is an error.
+/// - `{}` (or `{ }`) selects every series; the empty string is refused.
+/// - Errors are [`Error::InvalidArgument`] naming the 1-based column (in characters) of
+///   the mistake, e.g. `selector column 10: expected an operator (=, !=, =~, !~, in,
+///   exists, absent) after "host"`.
+///
+/// `Display` prints the canonical form (`metric{k="v",k2=~"re"}`, strings in double
+/// quotes with the escapes above), which parses back to the same selector.
+///
+/// ```
+/// use sedimentdb::Selector;
+///
+/// let sel: Selector = r#"cpu_usage{host="web-1", region=~"eu-.*"}"#.parse()?;
+/// assert_eq!(sel.metric_name(), Some("cpu_usage"));
+/// assert_eq!(sel.to_string(), r#"cpu_usage{host="web-1",region=~"eu-.*"}"#);
+/// assert_eq!(sel.to_string().parse::<Selector>()?.to_string(), sel.to_string());
+///
+/// let err = r#"cpu{host="a" region="b"}"#.parse::<Selector>().unwrap_err();
+/// assert!(err.to_string().contains("column 14"), "{err}");
+/// # Ok::<(), sedimentdb::Error>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Selector {

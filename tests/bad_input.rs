@@ -10,7 +10,9 @@ fn open(dir: &std::path::Path) -> Db {
         Options::default()
             .durability(Durability::None)
             .max_series(5)
-            .max_batch_points(100),
+            .max_batch_points(100)
+            // MAX_TIMESTAMP is written: no bound ahead of the wall clock.
+            .max_future(None),
     )
     .unwrap()
 }

@@ -17,6 +17,8 @@ fn opts() -> Options {
     Options::default()
         .durability(Durability::None)
         .partition_duration(Duration::from_secs(86_400))
+        // Timestamps here are days after the epoch: ages count from the newest point.
+        .retention_clock(sedimentdb::RetentionClock::NewestPoint)
         // No automatic flushes: the tests decide when segments are written.
         .head_window(Duration::from_secs(1000 * 86_400))
         .warm_duration(Duration::from_secs(2 * 86_400))

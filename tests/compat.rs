@@ -19,7 +19,7 @@
 //! To write the directory (only when adding a new version):
 //!
 //! ```text
-//! SEDIMENTDB_GOLDEN_OUT=tests/golden/v2 cargo test --test compat -- --ignored write_golden
+//! SEDIMENTDB_GOLDEN_OUT=tests/golden/v2 cargo test -p sedimentdb --test compat -- --ignored write_golden
 //! ```
 //!
 //! Every test here opens a copy (open rewrites the WAL tail and starts a new WAL file).

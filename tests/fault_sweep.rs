@@ -60,6 +60,7 @@ fn options(fs: &FaultFs) -> Options {
         // Retention drops the oldest partitions' segments; the rule deletes older
         // points of one series with a tombstone.
         .retention(RETENTION)
+        .retention_clock(sedimentdb::RetentionClock::NewestPoint)
         .retention_for(rule_selector(), RULE_KEEP)
         // Cold compactions also write rollup files, in the same manifest swap; they
         // leave with the raw points, so that counts from rollups and raw points agree.
@@ -602,11 +603,12 @@ const MAINTENANCE_FAULTS: &[(Op, Fault, &str)] = &[
 fn maintenance_trial(trial: u64) -> (bool, Vec<String>) {
     let mut rng = Rng(trial);
     let fs = FaultFs::new(trial);
-    let opts = options(&fs).maintenance(Maintenance {
-        flush_every: Some(Duration::from_millis(2)),
-        compact_every: Some(Duration::from_millis(5)),
-        retention_every: Some(Duration::from_millis(7)),
-    });
+    let opts = options(&fs).maintenance(
+        Maintenance::new()
+            .flush_every(Duration::from_millis(2))
+            .compact_every(Duration::from_millis(5))
+            .retention_every(Duration::from_millis(7)),
+    );
     let mut out = Outcome::default();
     let db = match Db::open(DB, opts) {
         Ok(db) => db,

@@ -14,12 +14,14 @@ fn scheduler_flushes_compacts_and_stops_on_close() {
         .durability(Durability::None)
         .partition_duration(Duration::from_secs(1))
         .retention(Duration::from_secs(5))
+        .retention_clock(sedimentdb::RetentionClock::NewestPoint)
         .compaction_io_limit(1 << 20)
-        .maintenance(Maintenance {
-            flush_every: Some(Duration::from_millis(20)),
-            compact_every: Some(Duration::from_millis(50)),
-            retention_every: Some(Duration::from_millis(50)),
-        });
+        .maintenance(
+            Maintenance::new()
+                .flush_every(Duration::from_millis(20))
+                .compact_every(Duration::from_millis(50))
+                .retention_every(Duration::from_millis(50)),
+        );
     let db = Db::open(dir.path(), opts).unwrap();
     let h = db.series(&SeriesKey::new("m")).unwrap();
     let sec = 1_000_000_000i64;
@@ -77,11 +79,11 @@ fn dropping_right_after_open_does_not_wait_for_the_next_tick() {
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for _ in 0..50 {
-            let opts = Options::default().maintenance(Maintenance {
-                flush_every: Some(Duration::from_secs(3600)),
-                compact_every: Some(Duration::from_secs(3600)),
-                retention_every: None,
-            });
+            let opts = Options::default().maintenance(
+                Maintenance::new()
+                    .flush_every(Duration::from_secs(3600))
+                    .compact_every(Duration::from_secs(3600)),
+            );
             drop(Db::open(&path, opts).unwrap());
         }
         done.send(()).unwrap();
@@ -101,11 +103,8 @@ fn scheduler_applies_per_selector_rules_without_a_global_retention() {
     let opts = Options::default()
         .durability(Durability::None)
         .retention_for(Selector::metric("short"), Duration::from_secs(10))
-        .maintenance(Maintenance {
-            flush_every: None,
-            compact_every: None,
-            retention_every: Some(Duration::from_millis(10)),
-        });
+        .retention_clock(sedimentdb::RetentionClock::NewestPoint)
+        .maintenance(Maintenance::new().retention_every(Duration::from_millis(10)));
     let db = Db::open(dir.path(), opts).unwrap();
     let mut batch = WriteBatch::new();
     for t in 0..100i64 {

@@ -46,6 +46,7 @@ fn opts() -> Options {
         .partition_duration(Duration::from_nanos(PART as u64))
         .warm_duration(Duration::from_nanos(2 * PART as u64))
         .retention(Duration::from_nanos(RETENTION as u64))
+        .retention_clock(sedimentdb::RetentionClock::NewestPoint)
         .chunk_points(16)
         .cold_chunk_points(64)
 }

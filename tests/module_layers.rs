@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["error"],
     &["types"],
-    &["batch", "analytics"],
+    &["batch", "analytics", "selector_text"],
     &["storage"],
     &["options", "points", "format"],
     &["wal", "head", "segment", "index"],

@@ -399,10 +399,7 @@ fn the_maintenance_thread_reports_a_damaged_partition_and_carries_on() {
     fs.set_contents(&seg, &damaged).expect("damage");
     let db = Db::open(
         DB,
-        options(&fs).maintenance(Maintenance {
-            compact_every: Some(Duration::from_millis(5)),
-            ..Maintenance::default()
-        }),
+        options(&fs).maintenance(Maintenance::new().compact_every(Duration::from_millis(5))),
     )
     .expect("open");
     // Bounded wait for two compaction runs.
@@ -430,7 +427,13 @@ fn retention_drops_an_expired_partition_whose_segment_is_damaged() {
     fs.set_contents(&seg, &damaged).expect("damage");
     // The newest point is ~24 minutes in: 10 minutes of retention expire the first
     // partition (0-10 minutes) at least.
-    let db = Db::open(DB, options(&fs).retention(Duration::from_secs(600))).expect("open");
+    let db = Db::open(
+        DB,
+        options(&fs)
+            .retention(Duration::from_secs(600))
+            .retention_clock(sedimentdb::RetentionClock::NewestPoint),
+    )
+    .expect("open");
     assert!(read_all(&db).is_err(), "the damage is visible before");
     assert_eq!(db.compact().expect("compact").skipped.len(), 1);
     let first = db.stats().partitions[0].clone();

@@ -18,6 +18,7 @@ fn base() -> Options {
     Options::default()
         .durability(sedimentdb::Durability::None)
         .partition_duration(Duration::from_nanos(PART as u64))
+        .retention_clock(sedimentdb::RetentionClock::NewestPoint)
         .warm_duration(Duration::from_nanos(2 * PART as u64))
         .head_window(Duration::from_secs(3600))
         .chunk_points(16)

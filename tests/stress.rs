@@ -74,6 +74,7 @@ fn options() -> Options {
         .cold_chunk_points(512)
         .warm_duration(Duration::from_secs(2 * PARTITION_K))
         .retention(Duration::from_secs(RETENTION_K))
+        .retention_clock(sedimentdb::RetentionClock::NewestPoint)
         .wal_file_size(256 << 10)
 }
 

@@ -10,10 +10,15 @@
 //!
 //! **When the MAD is 0** — more than half of the baseline is one value, as with error
 //! counts that are mostly 0 — the spread falls back to the mean absolute deviation
-//! around the same centre, scaled by √(π/2) (also a σ estimate for normal data). If
-//! that is 0 too, the baseline is constant: a value equal to it scores 0 and any other
-//! value scores `±inf` (infinitely far from a baseline with no spread), which passes any
-//! threshold.
+//! around the same centre, scaled by √(π/2) (also a σ estimate for normal data).
+//!
+//! **The spread has a floor**, so no score is infinite or absurdly large on repeated or
+//! stepped values: it is never taken below the data's resolution (the smallest non-zero
+//! step between consecutive finite values before the point; the rolling score only, as
+//! a seasonal series' steps include its seasonal motion), a millionth of the
+//! centre's magnitude, or 1e-12. A sensor sitting on one value that moves by one quantum
+//! scores 1, not infinity. A deviation too large for an `f64` (a huge-range series)
+//! scores `±f64::MAX`.
 //!
 //! Non-finite values are skipped (see [`crate::analytics`]): they are neither scored nor
 //! part of any baseline.
@@ -22,6 +27,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use crate::analytics::detector::spread::Resolution;
 use crate::analytics::stats::{median_in_place, midpoint, MAD_TO_SIGMA, MEAN_AD_TO_SIGMA};
 use crate::{Error, Result, Timestamp};
 
@@ -34,8 +40,8 @@ pub struct Anomaly {
     pub value: f64,
     /// What the baseline expected at this point (a median).
     pub expected: f64,
-    /// Robust z-score of the deviation, signed: positive above the expectation. May be
-    /// `±inf` when the baseline has no spread at all (see the [module docs](self)).
+    /// Robust z-score of the deviation, signed: positive above the expectation. Always
+    /// finite: the spread has a floor (see the [module docs](self)).
     pub score: f64,
 }
 
@@ -82,18 +88,31 @@ fn finite_points(ts: &[Timestamp], values: &[f64]) -> Vec<(Timestamp, f64)> {
 }
 
 /// Robust z-score of `x` against a centre and its spread (MAD, then mean absolute
-/// deviation as the fallback; see the module docs).
-fn robust_score(x: f64, centre: f64, mad: f64, mean_abs_dev: f64) -> f64 {
+/// deviation as the fallback, never below `floor`; see the module docs). Finite.
+fn robust_score(x: f64, centre: f64, mad: f64, mean_abs_dev: f64, floor: f64) -> f64 {
     let dev = x - centre;
     if dev == 0.0 {
-        0.0
-    } else if mad > 0.0 {
-        dev / (MAD_TO_SIGMA * mad)
-    } else if mean_abs_dev > 0.0 {
-        dev / (MEAN_AD_TO_SIGMA * mean_abs_dev)
-    } else {
-        dev.signum() * f64::INFINITY
+        return 0.0;
     }
+    let spread = if mad > 0.0 {
+        MAD_TO_SIGMA * mad
+    } else if mean_abs_dev > 0.0 {
+        MEAN_AD_TO_SIGMA * mean_abs_dev
+    } else {
+        0.0
+    };
+    let score = dev / spread.max(floor);
+    if score.is_finite() {
+        score
+    } else {
+        dev.signum() * f64::MAX
+    }
+}
+
+/// The smallest spread a score is divided by: the resolution (smallest non-zero step
+/// between consecutive values), a millionth of the centre, 1e-12.
+fn spread_floor(centre: f64, resolution: f64) -> f64 {
+    resolution.max(centre.abs() * 1e-6).max(1e-12)
 }
 
 /// Median of a sorted slice of finite values (mean of the two middle values for even
@@ -261,11 +280,13 @@ pub fn rolling_robust_zscore(
         )));
     }
     let mut win = SortedWindow::new(window);
+    let mut resolution = Resolution::new();
     let mut out = Vec::new();
     for (t, x) in finite_points(ts, values) {
         if win.is_full() {
             if let Some((median, mad, mean_ad)) = win.spread() {
-                let score = robust_score(x, median, mad, mean_ad);
+                let floor = spread_floor(median, resolution.step());
+                let score = robust_score(x, median, mad, mean_ad, floor);
                 if score.abs() > threshold {
                     out.push(Anomaly {
                         ts: t,
@@ -277,6 +298,7 @@ pub fn rolling_robust_zscore(
             }
         }
         win.push(x);
+        resolution.observe(x);
     }
     Ok(out)
 }
@@ -371,10 +393,12 @@ pub fn seasonal_baseline(
         return Ok(Vec::new());
     };
     let mean_ad = if mad > 0.0 { 0.0 } else { mean_abs };
+    // No resolution floor here: the step between consecutive values includes the
+    // seasonal motion itself, so it says nothing about the residuals' resolution.
     Ok(scored
         .into_iter()
         .filter_map(|(t, x, expected)| {
-            let score = robust_score(x, expected, mad, mean_ad);
+            let score = robust_score(x, expected, mad, mean_ad, spread_floor(expected, 0.0));
             (score.abs() > threshold).then_some(Anomaly {
                 ts: t,
                 value: x,

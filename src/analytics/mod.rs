@@ -8,6 +8,7 @@
 //! | [`stats`] | mean, variance (Welford), quantiles (type 7, exact), median, MAD, Student t quantile |
 //! | [`trend`] | least-squares slope per second, R², forecast with a prediction interval, a degrading verdict |
 //! | [`anomaly`] | rolling robust z-score, seasonal baseline, period detection, CUSUM change points |
+//! | [`detector`] | a streaming, calibrated anomaly detector: per-series state, a score in `[0, 1]` per point |
 //! | [`correlation`] | Pearson, Spearman, alignment on timestamps, lag search, top-N discovery |
 //! | [`dimensional`] | which dimension values differ from the whole, and which moved with a spike |
 //!
@@ -43,6 +44,7 @@
 
 pub mod anomaly;
 pub mod correlation;
+pub mod detector;
 pub mod dimensional;
 pub mod stats;
 pub mod trend;

@@ -20,7 +20,7 @@ use crate::index::Catalog;
 use crate::options::Options;
 use crate::version::VersionSet;
 
-pub(crate) use worker::{apply_retention, compact, compact_partition, newest_timestamp};
+pub(crate) use worker::{apply_retention, compact, compact_partition, retention_now};
 pub use worker::{CompactionReport, RetentionReport, SkippedPartition, Tier};
 
 /// What the worker needs of a database: its options, the catalog (for the rollup

@@ -13,11 +13,12 @@ use super::plan::{
 use super::rollup::{plan_rollup_retention, raw_droppable, Coverage};
 use super::Context;
 use crate::error::{Error, Result};
-use crate::options::Options;
+use crate::options::{Options, RetentionClock};
 use crate::points::merge_pieces;
 use crate::segment::rollup::{merge_buckets, summarise, Rollup, RollupBucket, RollupWriter};
 use crate::segment::writer::{encode_series, EncodedSeries};
 use crate::segment::{Segment, SegmentWriter};
+use crate::types::wall_clock_ns;
 use crate::version::manifest::{RollupEntry, SegmentEntry};
 use crate::version::partition::{partition_of, LEVEL_COLD, LEVEL_WARM};
 use crate::version::{
@@ -26,6 +27,7 @@ use crate::version::{
 
 /// What [`crate::Db::compact`] did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CompactionReport {
     /// Partitions compacted.
     pub partitions: u64,
@@ -57,6 +59,7 @@ pub struct CompactionReport {
 /// [`crate::Db::quarantine_segment`] sets the damaged file aside, after which the rest of
 /// the partition compacts again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SkippedPartition {
     /// First timestamp of the partition.
     pub partition_start: i64,
@@ -81,13 +84,23 @@ impl std::fmt::Display for SkippedPartition {
     }
 }
 
-/// The newest timestamp in the database, if any (see `data_now`).
-pub(crate) fn newest_timestamp(versions: &VersionSet) -> Option<i64> {
-    data_now(&versions.read())
+/// "Now" for retention: the wall clock, or the newest timestamp in the database (see
+/// `data_now`), as [`crate::Options::retention_clock`] says. `None` for an empty
+/// database measured by its newest point.
+pub(crate) fn retention_now(opts: &Options, versions: &VersionSet) -> Option<i64> {
+    retention_now_of(opts, &versions.read())
+}
+
+fn retention_now_of(opts: &Options, version: &Version) -> Option<i64> {
+    match opts.retention_clock {
+        RetentionClock::WallClock => Some(wall_clock_ns()),
+        RetentionClock::NewestPoint => data_now(version),
+    }
 }
 
 /// What [`crate::Db::apply_retention`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RetentionReport {
     /// Points older than this timestamp were due for removal.
     pub cutoff: i64,
@@ -756,14 +769,14 @@ fn merge_series(
 }
 
 /// Drops segments whose points are all older than the retention period, measured back
-/// from the newest point in the database (`None`: no database-wide retention), the raw
+/// from the retention clock's now (`None`: no database-wide retention), the raw
 /// segments that rollup policies' raw retention lets go, and the rollups past their own
 /// retention.
 pub(crate) fn apply_retention(cx: &Context<'_>, retention: Option<i64>) -> Result<RetentionReport> {
     let lock = cx.versions.lock();
     cx.check_open()?;
     let version = cx.versions.current();
-    let Some(now) = data_now(&version) else {
+    let Some(now) = retention_now_of(cx.opts, &version) else {
         return Ok(RetentionReport::default());
     };
     let cutoff = retention.map_or(i64::MIN, |r| now.saturating_sub(r));
@@ -914,7 +927,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let opts = Options::default()
             .partition_duration(std::time::Duration::from_secs(1000))
-            .retention(std::time::Duration::from_secs(1000));
+            .retention(std::time::Duration::from_secs(1000))
+            .retention_clock(RetentionClock::NewestPoint);
         let db = Db::open(dir.path(), opts).unwrap();
         let key = SeriesKey::new("m");
         let write_and_flush = |points: &[(i64, f64)]| {

@@ -14,6 +14,7 @@ use crate::version::{Edit, Tombstone, TombstoneEdit};
 
 /// What [`crate::Db::delete_series`] did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DeleteReport {
     /// Series the selector matched.
     pub series: u64,

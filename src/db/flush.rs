@@ -23,6 +23,7 @@ use crate::version::{Edit, LiveSegment, Version};
 
 /// What a flush did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FlushReport {
     /// Points written to segments.
     pub points: u64,
@@ -51,7 +52,9 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
     let started = Instant::now();
     // Rotate the WAL and freeze the live head in one step under the WAL append lock: every
     // record in files before `checkpoint` is in a frozen head, none after it is.
-    let (checkpoint, frozen) = db.wal.rotate_with(|| versions.freeze_live(&lock))?;
+    let (checkpoint, frozen) = db
+        .wal("flush")?
+        .rotate_with(|| versions.freeze_live(&lock))?;
 
     let layout = versions.layout();
     let first_id = versions.next_id(&lock);
@@ -114,7 +117,7 @@ pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Resul
         },
     )?;
 
-    db.wal.remove_before(checkpoint)?;
+    db.wal("flush")?.remove_before(checkpoint)?;
     if old_catalog_seq != 0 && catalog.is_some() {
         let _ = fs.remove(&layout.catalog_file(old_catalog_seq));
     }

@@ -12,6 +12,7 @@ use crate::options::Maintenance;
 
 /// What the scheduler has done since open.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MaintenanceStatus {
     /// Flushes run.
     pub flushes: u64,

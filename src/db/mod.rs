@@ -6,6 +6,7 @@ mod maintenance;
 mod open;
 mod quarantine;
 mod query;
+mod read_only;
 mod verify;
 
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ use crate::index::Catalog;
 use crate::options::{Durability, Options};
 use crate::query::select::SelectIter;
 use crate::storage::DirLock;
-use crate::types::{validate_timestamp, Selector, SeriesId, SeriesKey, TimeRange};
+use crate::types::{validate_timestamp, wall_clock_ns, Selector, SeriesId, SeriesKey, TimeRange};
 use crate::version::VersionSet;
 use crate::wal::{self, Wal};
 
@@ -31,6 +32,7 @@ pub use delete::DeleteReport;
 pub use flush::FlushReport;
 pub use maintenance::MaintenanceStatus;
 pub use quarantine::QuarantineReport;
+pub use read_only::RefreshReport;
 pub use verify::{SegmentDamage, VerifyReport};
 
 /// Distinguishes databases within a process, so that a [`SeriesHandle`] made by one is
@@ -84,6 +86,7 @@ impl std::fmt::Debug for Db {
 
 /// What happened while the database was opened.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RecoveryReport {
     /// WAL files replayed.
     pub wal_files: usize,
@@ -104,6 +107,7 @@ pub struct RecoveryReport {
 
 /// Sizes per tier. Hot = head (memory) and WAL (disk); warm = segments.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Stats {
     /// Series in the catalog.
     pub series: u64,
@@ -136,6 +140,7 @@ pub struct Stats {
 
 /// Segments of one time partition.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PartitionStats {
     /// First timestamp of the partition.
     pub start: crate::Timestamp,
@@ -153,7 +158,11 @@ pub(crate) struct DbInner {
     pub(crate) opts: Options,
     pub(crate) tag: u64,
     pub(crate) catalog: Arc<Catalog>,
-    pub(crate) wal: Wal,
+    /// `None` for a read-only open: every change is refused ([`DbInner::wal`]).
+    pub(crate) wal: Option<Wal>,
+    /// A read-only open: the manifest bytes its snapshot was loaded from (empty for a
+    /// read-write open).
+    pub(crate) loaded_manifest: Mutex<Vec<u8>>,
     /// The manifest, the version readers see, the directory layout and the commit lock.
     pub(crate) versions: VersionSet,
     /// Series whose points were all deleted; left out of selections until written again.
@@ -195,6 +204,68 @@ impl Db {
             *db.inner.scheduler.lock() = Some(scheduler);
         }
         Ok(db)
+    }
+
+    /// Opens the database in `path` read-only, beside a process that may hold it open
+    /// for writing (a service keeps running while an operator queries it).
+    ///
+    /// Takes no lock and writes, creates, truncates and deletes nothing: the WAL is
+    /// replayed into memory (a torn tail, typically the record the writer is appending,
+    /// is skipped in memory and left on disk), segments are mapped, and queries see one
+    /// consistent snapshot, every write batch whole or not at all. [`Db::refresh`]
+    /// picks up what the writer has written since. Writes, flushes, compactions,
+    /// deletions, retention and quarantine fail with [`Error::ReadOnly`]. A damaged
+    /// segment fails the open (quarantining it would write). No background thread runs.
+    ///
+    /// ```
+    /// use sedimentdb::{Db, Error, Options, SeriesKey, TimeRange, WriteBatch, Selector};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let writer = Db::open(dir.path(), Options::default())?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.push_key(&SeriesKey::new("cpu"), 1, 0.5);
+    /// writer.write(&batch)?;
+    ///
+    /// let reader = Db::open_read_only(dir.path(), Options::default())?; // writer still open
+    /// assert_eq!(reader.stats().head_points, 1);
+    /// assert!(matches!(reader.write(&batch), Err(Error::ReadOnly { .. })));
+    ///
+    /// batch.clear();
+    /// batch.push_key(&SeriesKey::new("cpu"), 2, 0.7);
+    /// writer.write(&batch)?;
+    /// writer.flush()?;
+    /// reader.refresh()?;
+    /// let points: usize = reader.select(&Selector::metric("cpu"), TimeRange::all())?
+    ///     .map(|s| s.map(|s| s.len()))
+    ///     .sum::<Result<_, _>>()?;
+    /// assert_eq!(points, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_read_only(path: impl AsRef<std::path::Path>, opts: Options) -> Result<Db> {
+        let inner = Arc::new(read_only::open_read_only(path.as_ref(), opts)?);
+        Ok(Db {
+            _workers: Arc::new(Workers(inner.clone())),
+            inner,
+        })
+    }
+
+    /// For a database opened with [`Db::open_read_only`]: loads what the writer has
+    /// published since (a new manifest, new segments, new WAL records) and makes it the
+    /// snapshot later reads see. Reads already running keep the old snapshot. Fails with
+    /// [`Error::InvalidArgument`] on a read-write open, which is always current.
+    pub fn refresh(&self) -> Result<RefreshReport> {
+        self.inner.check_open()?;
+        if self.inner.wal.is_some() {
+            return Err(Error::invalid(
+                "refresh is for read-only opens; a read-write open is always current",
+            ));
+        }
+        read_only::refresh(&self.inner)
+    }
+
+    /// True for a database opened with [`Db::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.wal.is_none()
     }
 
     fn start_flusher(&self) {
@@ -337,7 +408,7 @@ impl Db {
     /// Writes the head to segment files, records them in the manifest and removes the WAL
     /// files they make redundant.
     pub fn flush(&self) -> Result<FlushReport> {
-        self.inner.check_open()?;
+        self.inner.check_writable("flush")?;
         flush::flush(&self.inner)
     }
 
@@ -350,7 +421,7 @@ impl Db {
     /// damaged is left as it was and listed in [`CompactionReport::skipped`]; the others
     /// are compacted all the same.
     pub fn compact(&self) -> Result<CompactionReport> {
-        self.inner.check_open()?;
+        self.inner.check_writable("compact")?;
         crate::compaction::compact(&self.inner.compaction())
     }
 
@@ -360,7 +431,7 @@ impl Db {
     /// next compaction of the partitions involved. A series left with no point at all
     /// disappears from [`Db::list_series`] and selections until it is written again.
     pub fn delete_series(&self, selector: &Selector, range: TimeRange) -> Result<DeleteReport> {
-        self.inner.check_open()?;
+        self.inner.check_writable("delete")?;
         delete::delete_series(&self.inner, selector, range)
     }
 
@@ -369,7 +440,7 @@ impl Db {
     /// in it fails the call with [`Error::Corruption`] naming the file and offset (the
     /// caller asked for this partition; [`Db::compact`] skips it instead).
     pub fn compact_partition(&self, ts: crate::Timestamp, tier: Tier) -> Result<CompactionReport> {
-        self.inner.check_open()?;
+        self.inner.check_writable("compact")?;
         crate::compaction::compact_partition(&self.inner.compaction(), ts, tier)
     }
 
@@ -377,7 +448,7 @@ impl Db {
     /// newest point), by deleting files: nothing is rewritten; then applies the
     /// per-series rules of [`Options::retention_for`] with tombstones.
     pub fn apply_retention(&self) -> Result<RetentionReport> {
-        self.inner.check_open()?;
+        self.inner.check_writable("retention")?;
         self.inner.apply_retention()
     }
 
@@ -416,7 +487,7 @@ impl Db {
         &self,
         file: impl AsRef<std::path::Path>,
     ) -> Result<QuarantineReport> {
-        self.inner.check_open()?;
+        self.inner.check_writable("quarantine")?;
         quarantine::quarantine_segment(&self.inner, file.as_ref())
     }
 
@@ -476,7 +547,7 @@ impl Db {
         // Wait for a flush (or other commit) another thread may be running before the
         // WAL goes away.
         let _commit = self.inner.versions.lock();
-        let result = self.inner.wal.close();
+        let result = self.inner.wal.as_ref().map_or(Ok(()), Wal::close);
         self.inner.dir_lock.lock().take();
         result
     }
@@ -492,7 +563,7 @@ impl DbInner {
         let mut report =
             crate::compaction::apply_retention(&inner.compaction(), inner.opts.retention)?;
         for (selector, keep) in &inner.opts.retention_rules {
-            let Some(now) = crate::compaction::newest_timestamp(&inner.versions) else {
+            let Some(now) = crate::compaction::retention_now(&inner.opts, &inner.versions) else {
                 break;
             };
             let cutoff = now.saturating_sub(*keep);
@@ -548,6 +619,20 @@ impl DbInner {
         Ok(())
     }
 
+    /// [`DbInner::check_open`], and refuses `op` on a read-only open.
+    pub(crate) fn check_writable(&self, op: &'static str) -> Result<()> {
+        self.check_open()?;
+        self.wal(op).map(|_| ())
+    }
+
+    /// The WAL, or [`Error::ReadOnly`] naming `op` on a read-only open.
+    pub(crate) fn wal(&self, op: &'static str) -> Result<&Wal> {
+        self.wal.as_ref().ok_or_else(|| Error::ReadOnly {
+            path: self.versions.layout().root.clone(),
+            op,
+        })
+    }
+
     fn stop_flusher(&self) {
         if let Some(scheduler) = self.scheduler.lock().take() {
             scheduler.stop();
@@ -581,17 +666,22 @@ impl DbInner {
         let (ids, _created) = self.catalog.get_or_create_with(keys, limit, |created| {
             let mut payload = Vec::new();
             let rtype = wal::encode_series(created, &mut payload);
-            lsn = Some(self.wal.append_with(rtype, &payload, || ())?.0);
+            lsn = Some(
+                self.wal("create series")?
+                    .append_with(rtype, &payload, || ())?
+                    .0,
+            );
             Ok(())
         })?;
         if let (Some(lsn), Durability::Sync) = (lsn, self.opts.durability) {
-            self.wal.sync_to(lsn)?;
+            self.wal("create series")?.sync_to(lsn)?;
         }
         Ok(ids)
     }
 
     fn write(&self, batch: &WriteBatch) -> Result<WriteReceipt> {
         self.check_open()?;
+        let wal = self.wal("write")?;
         let n = batch.len();
         if n == 0 {
             return Ok(WriteReceipt {
@@ -612,6 +702,19 @@ impl DbInner {
         }
         for &ts in &batch.timestamps {
             validate_timestamp(ts)?;
+        }
+        if let (Some(max_ahead_ns), Some(&newest)) =
+            (self.opts.max_future, batch.timestamps.iter().max())
+        {
+            // One clock read per batch; a batch is refused whole, like every bad input.
+            let now = wall_clock_ns();
+            if newest.saturating_sub(now) > max_ahead_ns {
+                return Err(Error::FutureTimestamp {
+                    timestamp: newest,
+                    now,
+                    max_ahead_ns,
+                });
+            }
         }
         let resolved;
         let series: &[u32] = if batch.keys.is_empty() {
@@ -637,7 +740,7 @@ impl DbInner {
         };
         let mut payload = Vec::with_capacity(n * 10 + 64);
         let rtype = wal::encode_points(series, &batch.timestamps, &batch.values, &mut payload);
-        let (lsn, ()) = self.wal.append_with(rtype, &payload, || {
+        let (lsn, ()) = wal.append_with(rtype, &payload, || {
             let version = self.versions.read();
             version
                 .live
@@ -653,10 +756,10 @@ impl DbInner {
         }
         let durable = match self.opts.durability {
             Durability::Sync => {
-                self.wal.sync_to(lsn)?;
+                wal.sync_to(lsn)?;
                 true
             }
-            _ => self.wal.durable_lsn() >= lsn,
+            _ => wal.durable_lsn() >= lsn,
         };
         self.after_write();
         Ok(WriteReceipt { points: n, durable })

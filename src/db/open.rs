@@ -70,25 +70,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
     }
 
-    let catalog = if manifest.catalog_seq > 0 {
-        let file = layout.catalog_file(manifest.catalog_seq);
-        let bytes = read_whole(&*fs, &file)?;
-        let catalog = Catalog::decode(&bytes, &file)?;
-        if (catalog.len() as u64) < manifest.catalog_series {
-            return Err(Error::corruption(
-                &file,
-                0,
-                format!(
-                    "catalog holds {} series, the manifest expects {}",
-                    catalog.len(),
-                    manifest.catalog_series
-                ),
-            ));
-        }
-        catalog
-    } else {
-        Catalog::new()
-    };
+    let catalog = read_catalog(&*fs, &layout, &manifest)?;
 
     let mut report = RecoveryReport::default();
     let mut segments = Vec::with_capacity(manifest.segments.len());
@@ -112,20 +94,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
     let manifest_tombstones = manifest.tombstones.clone();
     let mut rollups = Vec::with_capacity(manifest.rollups.len());
     for entry in &manifest.rollups {
-        let file = layout.segment_file(entry.id);
-        let rollup = Rollup::open(&*fs, &file, opts.read_mode)?;
-        if rollup.resolution() != entry.resolution {
-            return Err(Error::corruption(
-                &file,
-                0,
-                "rollup resolution disagrees with the manifest",
-            ));
-        }
-        rollups.push(Arc::new(LiveRollup::new(
-            entry.clone(),
-            rollup,
-            opts.partition_duration,
-        )));
+        rollups.push(Arc::new(open_rollup(&*fs, &layout, &opts, entry)?));
     }
 
     let live = Arc::new(Head::new());
@@ -151,35 +120,13 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         .orphans_removed
         .extend(quarantine::remove_temporaries(&*fs, &layout)?);
 
-    let wal_dir = layout.wal.clone();
     let mut points = 0u64;
     let replay = wal::replay(
         &*fs,
         &layout.wal,
         manifest.wal_checkpoint,
         opts.recovery,
-        |entry| {
-            match entry {
-                WalEntry::Series(list) => {
-                    for (id, key) in list {
-                        catalog
-                            .insert_recovered(id, key)
-                            .map_err(|c| c.into_error(&wal_dir, 0))?;
-                    }
-                }
-                WalEntry::Points(cols) => {
-                    let known = catalog.len() as u32;
-                    if let Some(bad) = cols.series.iter().find(|&&s| s >= known) {
-                        return Err(Error::Internal(format!(
-                            "WAL names series {bad} before defining it"
-                        )));
-                    }
-                    live.insert(&cols.series, &cols.timestamps, &cols.values);
-                    points += cols.series.len() as u64;
-                }
-            }
-            Ok(())
-        },
+        |entry| apply_wal_entry(&catalog, &layout.wal, &live, &mut points, entry),
     )?;
     report.wal_files = replay.files;
     report.wal_records = replay.records;
@@ -198,7 +145,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         }
     }
 
-    let wal = Wal::open(
+    let wal = Some(Wal::open(
         fs.clone(),
         &layout.wal,
         WalOptions {
@@ -206,13 +153,14 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
             durability: opts.durability,
         },
         (replay.max_seq + 1).max(manifest.wal_checkpoint),
-    )?;
+    )?);
 
     Ok(DbInner {
         tag: NEXT_DB_TAG.fetch_add(1, Ordering::Relaxed),
         catalog: Arc::new(catalog),
         wal,
         versions,
+        loaded_manifest: Mutex::new(Vec::new()),
         hidden: RwLock::new(hidden),
         recovery: report,
         closed: AtomicBool::new(false),
@@ -223,6 +171,87 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         dir_lock: Mutex::new(Some(lock)),
         opts,
     })
+}
+
+/// The catalog file the manifest names (an empty catalog if none yet), checked against
+/// the series count the manifest expects.
+pub(super) fn read_catalog(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    manifest: &ManifestBody,
+) -> Result<Catalog> {
+    if manifest.catalog_seq == 0 {
+        return Ok(Catalog::new());
+    }
+    let file = layout.catalog_file(manifest.catalog_seq);
+    let bytes = read_whole(fs, &file)?;
+    let catalog = Catalog::decode(&bytes, &file)?;
+    if (catalog.len() as u64) < manifest.catalog_series {
+        return Err(Error::corruption(
+            &file,
+            0,
+            format!(
+                "catalog holds {} series, the manifest expects {}",
+                catalog.len(),
+                manifest.catalog_series
+            ),
+        ));
+    }
+    Ok(catalog)
+}
+
+/// Opens the rollup file of `entry`, checked against it.
+pub(super) fn open_rollup(
+    fs: &dyn FileSystem,
+    layout: &Layout,
+    opts: &Options,
+    entry: &crate::version::manifest::RollupEntry,
+) -> Result<LiveRollup> {
+    let file = layout.segment_file(entry.id);
+    let rollup = Rollup::open(fs, &file, opts.read_mode)?;
+    if rollup.resolution() != entry.resolution {
+        return Err(Error::corruption(
+            &file,
+            0,
+            "rollup resolution disagrees with the manifest",
+        ));
+    }
+    Ok(LiveRollup::new(
+        entry.clone(),
+        rollup,
+        opts.partition_duration,
+    ))
+}
+
+/// Applies one replayed WAL entry: new series into `catalog`, points into `head`
+/// (counted in `points`).
+pub(super) fn apply_wal_entry(
+    catalog: &Catalog,
+    wal_dir: &Path,
+    head: &Head,
+    points: &mut u64,
+    entry: WalEntry,
+) -> Result<()> {
+    match entry {
+        WalEntry::Series(list) => {
+            for (id, key) in list {
+                catalog
+                    .insert_recovered(id, key)
+                    .map_err(|c| c.into_error(wal_dir, 0))?;
+            }
+        }
+        WalEntry::Points(cols) => {
+            let known = catalog.len() as u32;
+            if let Some(bad) = cols.series.iter().find(|&&s| s >= known) {
+                return Err(Error::Internal(format!(
+                    "WAL names series {bad} before defining it"
+                )));
+            }
+            head.insert(&cols.series, &cols.timestamps, &cols.values);
+            *points += cols.series.len() as u64;
+        }
+    }
+    Ok(())
 }
 
 /// True when `e` is damage found in `file` (and not, say, an I/O error reading it).
@@ -319,7 +348,7 @@ fn create(fs: &dyn FileSystem, layout: &Layout, opts: &Options) -> Result<Manife
         fs.create_dir_all(dir)
             .map_err(|e| Error::io("mkdir", dir, e))?;
     }
-    write_atomic(fs, &layout.manifest, &manifest.encode())?;
+    write_atomic(fs, &layout.manifest, &manifest.encode()?)?;
     Ok(manifest)
 }
 

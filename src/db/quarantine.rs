@@ -29,6 +29,7 @@ use crate::version::{Edit, TombstoneEdit};
 /// Every point the segment held is gone from the database (figures below, from the
 /// manifest); the file's bytes are kept, unchanged, at `quarantined_as`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct QuarantineReport {
     /// The segment file as it was named in `segments/` (and in [`Error::Corruption`]).
     pub segment: PathBuf,

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 
 /// What [`crate::Db::verify`] checked and found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// Segment files checked.
     pub segments: u64,
@@ -21,6 +22,7 @@ pub struct VerifyReport {
 
 /// A damaged segment file, as [`Error::Corruption`] names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SegmentDamage {
     /// The file; pass it to [`crate::Db::quarantine_segment`] to set it aside.
     pub file: PathBuf,

@@ -260,9 +260,6 @@ pub(crate) fn parse_framed(
 /// The one bincode configuration: fixed-width little-endian integers, `u64` lengths,
 /// no trailing bytes, and a size limit on decoding (the bytes' own length), so that a
 /// damaged length cannot make the decoder allocate more than the input.
-// Used by the manifest body once `partition/manifest.rs` moves to `version/` (the
-// house-version change); until then only by the tests below.
-#[cfg_attr(not(test), allow(dead_code))]
 fn bincode_options() -> impl bincode::Options {
     bincode::DefaultOptions::new()
         .with_fixint_encoding()
@@ -271,7 +268,6 @@ fn bincode_options() -> impl bincode::Options {
 }
 
 /// `value` in the one bincode configuration.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn to_bincode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
     bincode_options()
         .serialize(value)
@@ -279,7 +275,6 @@ pub(crate) fn to_bincode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
 }
 
 /// Decodes `bytes` (all of them) in the one bincode configuration.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn from_bincode<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
 ) -> std::result::Result<T, bincode::Error> {

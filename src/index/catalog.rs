@@ -12,12 +12,9 @@ use roaring::RoaringBitmap;
 
 use super::file;
 use super::postings::Postings;
+use super::MAX_SERIES;
 use crate::error::{Error, Result};
 use crate::types::{Selector, SeriesId, SeriesKey};
-
-/// Most series one catalog holds. Ids run from 0 to `MAX_SERIES - 1`, so that the number
-/// of series and the exclusive end of the id range both fit in a `u32`.
-pub(super) const MAX_SERIES: u64 = u32::MAX as u64;
 
 /// What [`Catalog::get_or_create`] returns: the id of each requested key, in order, and
 /// the series that the call created, in id order (for the caller's write-ahead log).
@@ -400,7 +397,17 @@ impl Catalog {
     /// Damaged bytes give [`Error::Corruption`], a newer format
     /// [`Error::UnsupportedVersion`].
     pub fn decode(bytes: &[u8], path: &Path) -> Result<Catalog> {
-        file::decode(bytes, path)
+        let decoded = file::decode(bytes, path)?;
+        Catalog::from_parts(decoded.keys, decoded.postings).map_err(|id| {
+            Error::corruption(
+                path,
+                decoded.keys_at,
+                format!(
+                    "key table: series {} repeats the key of an earlier series",
+                    id.0
+                ),
+            )
+        })
     }
 }
 

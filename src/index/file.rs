@@ -1,120 +1,12 @@
-//! The catalog file: every series key and every posting of a catalog.
-//!
-//! # Layout, format version 1
-//!
-//! All fixed-width integers are little-endian. A `varint` is an unsigned LEB128 integer
-//! (7 bits per byte, least significant group first, high bit set on every byte but the
-//! last), at most 10 bytes, never above 2^64 - 1; a varint that counts or indexes
-//! something must also fit the bound given below.
-//!
-//! ```text
-//! offset 0        +------------------------------+
-//!                 | header                  16 B |
-//! 16              +------------------------------+
-//!                 | block 1: key table           |
-//!                 +------------------------------+
-//!                 | block 2: postings            |
-//! file_len - 12   +------------------------------+
-//!                 | trailer                 12 B |
-//! file_len        +------------------------------+
-//! ```
-//!
-//! ## Header (16 bytes)
-//!
-//! | offset | size | field     | content                                             |
-//! |-------:|-----:|-----------|-----------------------------------------------------|
-//! | 0      | 8    | `magic`   | `53 44 43 41 54 00 00 01` (`"SDCAT\0\0\x01"`)       |
-//! | 8      | 4    | `version` | u32, format version, `1`                            |
-//! | 12     | 4    | `flags`   | u32, reserved, `0`                                  |
-//!
-//! ## Block (12 bytes of frame, then the payload)
-//!
-//! | offset | size          | field         | content                                  |
-//! |-------:|--------------:|---------------|------------------------------------------|
-//! | +0     | 8             | `payload_len` | u64, bytes of the payload                |
-//! | +8     | 4             | `payload_crc` | u32, CRC-32 (IEEE) of the payload bytes  |
-//! | +12    | `payload_len` | payload       | see below                                |
-//!
-//! Payload:
-//!
-//! | offset | size | field     | content                                                |
-//! |-------:|-----:|-----------|--------------------------------------------------------|
-//! | +0     | 1    | `kind`    | `1` key table, `2` postings; the blocks come in that order |
-//! | +1     | 1    | `codec`   | `0` stored, `1` zstd                                   |
-//! | +2     | 8    | `raw_len` | u64, length of the body once decoded                   |
-//! | +10    | rest | `data`    | the body: as is (`raw_len` = its length), or one zstd frame |
-//!
-//! A zstd body must satisfy `raw_len <= 256 * len(data)` (the writer stores a body
-//! instead when it compresses better than that), so that a damaged or hostile file
-//! cannot make the reader allocate more than 256 times its own size.
-//!
-//! ## Key table body (kind 1)
-//!
-//! ```text
-//! series_count  varint               <= 2^32 - 1; series ids are 0..series_count
-//! symbol_count  varint
-//! symbols       symbol_count x { len varint, len bytes of UTF-8 }
-//! pair_count    varint
-//! pairs         pair_count x { key_sym varint, value_sym varint }
-//! series        series_count x { name_sym varint, dim_count varint, dim_count x pair varint }
-//! ```
-//!
-//! - Symbols (metric names, dimension keys and values) are distinct and sorted by their
-//!   bytes, so comparing two symbol indexes compares the strings.
-//! - A pair is a `dimension=value`; pairs are distinct and sorted by `(key_sym,
-//!   value_sym)`. Pair `i` is the `i`-th.
-//! - Series `i` is the `i`-th record: its metric name and its dimensions as pair
-//!   indexes, strictly increasing, with strictly increasing `key_sym` (dimensions sorted
-//!   by key, no key twice). No two series have the same key.
-//! - Every index is below the count of the table it indexes.
-//!
-//! ## Postings body (kind 2)
-//!
-//! ```text
-//! name_count    varint
-//! names         name_count x { name_sym varint, bitmap_len varint, bitmap }
-//! pair_count    varint               equal to the key table's pair_count
-//! pairs         pair_count x { bitmap_len varint, bitmap }        (the i-th is pair i)
-//! ```
-//!
-//! A `bitmap` is `bitmap_len` bytes of a roaring bitmap in the portable roaring format
-//! (<https://github.com/RoaringBitmap/RoaringFormatSpec>) without run containers (cookie
-//! `12346`), as `RoaringBitmap::serialize_into` writes it. Names are sorted by
-//! `name_sym`, one entry per metric name. Each bitmap is non-empty and holds exactly the
-//! ids of the series with that metric name or that pair, so the postings must agree with
-//! the key table; the reader checks that they do.
-//!
-//! ## Trailer (12 bytes)
-//!
-//! | offset | size | field      | content                                                   |
-//! |-------:|-----:|------------|-----------------------------------------------------------|
-//! | +0     | 8    | `file_len` | u64, length of the whole file                             |
-//! | +8     | 4    | `file_crc` | u32, CRC-32 (IEEE) of every byte before this field        |
-//!
-//! ## What the checks catch
-//!
-//! `file_len` catches truncation and appended garbage, `file_crc` any damage anywhere
-//! (header included), and each `payload_crc` says which block is damaged. The reader
-//! checks, in order: length >= 28, magic, version (a newer one is
-//! `UnsupportedVersion`, not corruption), `file_len`, `file_crc`, flags, then each block
-//! and the agreement of postings with keys. CRC-32 detects every burst of up to 32 bits
-//! and all but 2^-32 of random damage; it does not defend against deliberate forgery, so
-//! every length and index is still bounds-checked and no input can make the reader
-//! panic.
-//!
-//! The writer is expected to replace the file atomically (write a temporary file, fsync,
-//! rename, fsync the directory), so a crash leaves the old or the new file whole; the
-//! checks above are for damage at rest and for bugs.
+//! The catalog file: every series key and every posting of a catalog. The byte layout
+//! and what its checks catch are in FORMAT.md ("Catalog files"), the one description of
+//! them; the offsets below are chained constants that mirror its tables.
 //!
 //! ## Why postings are stored although keys imply them
 //!
 //! Loading is the point: for 100 k TSBS-like series, reading and cross-checking the
 //! stored bitmaps takes about 12 ms, rebuilding them from the keys 70-100 ms. The check
 //! against the key table walks each bitmap once and costs no hashing.
-//!
-//! ## Versions
-//!
-//! - 1: this layout.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
@@ -124,8 +16,10 @@ use std::sync::Arc;
 
 use roaring::{MultiOps, RoaringBitmap};
 
-use super::catalog::{Catalog, MAX_SERIES};
+#[cfg(test)]
+use super::catalog::Catalog;
 use super::postings::{DimPostings, Postings};
+use super::MAX_SERIES;
 use crate::error::{Error, Result};
 use crate::format::bytes::{u32_at, u64_at};
 use crate::format::compress;
@@ -320,8 +214,18 @@ fn put_frame(out: &mut Vec<u8>, kind: u8, codec: u8, raw_len: u64, data: &[u8]) 
 // Decoding
 // ---------------------------------------------------------------------------------------
 
+/// What a catalog file holds, checked against itself; the catalog builds itself from
+/// it (and checks that no key repeats).
+pub(super) struct Decoded {
+    /// Series `i` is `keys[i]`.
+    pub keys: Vec<Arc<SeriesKey>>,
+    pub postings: Postings,
+    /// File offset of the key table block, for errors about keys.
+    pub keys_at: u64,
+}
+
 /// Decodes a catalog file; `path` only names the file in errors.
-pub(super) fn decode(bytes: &[u8], path: &Path) -> Result<Catalog> {
+pub(super) fn decode(bytes: &[u8], path: &Path) -> Result<Decoded> {
     let corrupt = |offset: usize, what: String| Error::corruption(path, offset as u64, what);
 
     let too_short = || {
@@ -395,15 +299,10 @@ pub(super) fn decode(bytes: &[u8], path: &Path) -> Result<Catalog> {
         .map_err(|damage| corrupt(keys_at, format!("key table: {damage}")))?;
     let postings = parse_postings(&postings_body, &table)
         .map_err(|damage| corrupt(postings_at, format!("postings: {damage}")))?;
-    let keys = table.keys();
-    Catalog::from_parts(keys, postings).map_err(|id| {
-        corrupt(
-            keys_at,
-            format!(
-                "key table: series {} repeats the key of an earlier series",
-                id.0
-            ),
-        )
+    Ok(Decoded {
+        keys: table.keys(),
+        postings,
+        keys_at: keys_at as u64,
     })
 }
 
@@ -1185,8 +1084,8 @@ mod tests {
                 bytes[..MAGIC.len()].copy_from_slice(&MAGIC);
                 bytes[VERSION_AT..FLAGS_AT].copy_from_slice(&VERSION.to_le_bytes());
             }
-            let _ = decode(&bytes, &path());
-            let _ = decode(&finish(bytes), &path());
+            let _ = Catalog::decode(&bytes, &path());
+            let _ = Catalog::decode(&finish(bytes), &path());
         }
 
         /// Damage behind valid checksums (a writer bug, or forgery): the decoder must
@@ -1211,7 +1110,7 @@ mod tests {
                 let at = at.index(target.len() + 1);
                 target.truncate(at);
             }
-            if let Ok(decoded) = decode(&assemble(&table, &body), &path()) {
+            if let Ok(decoded) = Catalog::decode(&assemble(&table, &body), &path()) {
                 decoded.assert_consistent();
                 for selector in &selectors {
                     prop_assert_eq!(decoded.select(selector), reference(&decoded, selector));

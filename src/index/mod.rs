@@ -13,4 +13,10 @@ mod catalog;
 mod file;
 mod postings;
 
+/// Most series one catalog holds: a bound of the formats (series ids are `u32` in the
+/// WAL, the catalog file and segment chunk tables). Ids run from 0 to `MAX_SERIES - 1`,
+/// so that the number of series and the exclusive end of the id range both fit in a
+/// `u32`.
+pub(crate) const MAX_SERIES: u64 = u32::MAX as u64;
+
 pub(crate) use catalog::Catalog;

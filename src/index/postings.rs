@@ -106,14 +106,15 @@ impl Postings {
     /// Ids of the series among `keys` (series `i` is `keys[i]`) that `selector` matches.
     ///
     /// Plan: the metric name and every positive matcher (`Eq`, `In`, `Exists`) give a
-    /// set; they are intersected smallest first. Negative matchers (`Ne`, `Absent`) are
+    /// set; they are intersected smallest first. Negative matchers (`Ne`, `Absent`,
+    /// `NotRegex`) are
     /// subtracted from that, or from all ids if there is no positive set. A regex is
     /// answered per distinct value of its dimension (union of the matching values'
     /// bitmaps), unless the candidates left are fewer than those values: then each
     /// candidate's own value is tested instead, which is cheaper and gives the same set.
     pub(super) fn select(&self, selector: &Selector, keys: &[Arc<SeriesKey>]) -> RoaringBitmap {
         let mut positives: Vec<Cow<'_, RoaringBitmap>> = Vec::new();
-        let mut negatives: Vec<&RoaringBitmap> = Vec::new();
+        let mut negatives: Vec<Cow<'_, RoaringBitmap>> = Vec::new();
         let mut regexes: Vec<(&str, &Regex, &DimPostings)> = Vec::new();
 
         if let Some(name) = selector.metric_name() {
@@ -147,12 +148,19 @@ impl Postings {
                 },
                 Matcher::Ne(k, v) => {
                     if let Some(bitmap) = self.value(k, v) {
-                        negatives.push(bitmap);
+                        negatives.push(Cow::Borrowed(bitmap));
                     }
                 }
                 Matcher::Absent(k) => {
                     if let Some(dim) = self.dims.get(k.as_str()) {
-                        negatives.push(&dim.all);
+                        negatives.push(Cow::Borrowed(&dim.all));
+                    }
+                }
+                // The series whose value matches are subtracted (answered per distinct
+                // value); those without the dimension stay.
+                Matcher::NotRegex(k, re) => {
+                    if let Some(dim) = self.dims.get(k.as_str()) {
+                        negatives.push(Cow::Owned(regex_union(re, dim)));
                     }
                 }
                 Matcher::Regex(k, re) => match self.dims.get(k.as_str()) {
@@ -192,7 +200,7 @@ impl Postings {
             if result.is_empty() {
                 return result;
             }
-            result -= bitmap;
+            result -= bitmap.as_ref();
         }
         for (k, re, dim) in regexes {
             if result.is_empty() {
@@ -310,6 +318,8 @@ pub(super) mod tests {
             (key.clone(), value.clone()).prop_map(|(k, v)| Matcher::ne(k, v)),
             (key.clone(), prop::sample::select(PATTERNS.to_vec()))
                 .prop_map(|(k, p)| Matcher::regex(k, p).unwrap()),
+            (key.clone(), prop::sample::select(PATTERNS.to_vec()))
+                .prop_map(|(k, p)| Matcher::not_regex(k, p).unwrap()),
             (key.clone(), prop::collection::vec(value, 0..4))
                 .prop_map(|(k, vs)| Matcher::one_of(k, vs)),
             key.clone().prop_map(Matcher::exists),

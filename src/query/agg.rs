@@ -13,9 +13,10 @@ use crate::types::Timestamp;
 pub(crate) enum Bucketing {
     /// One bucket for the whole range, labelled with the given timestamp.
     Whole(Timestamp),
-    /// Buckets `[k w, (k + 1) w)` for every integer `k` (aligned to the epoch), labelled
-    /// with their start. `w` is in `1..=MAX_BUCKET_NS`.
-    Every(i64),
+    /// Buckets `[k w + o, (k + 1) w + o)` for every integer `k`, labelled with their
+    /// start: width `w` in `1..=MAX_BUCKET_NS`, offset `o` in `0..w` from the Unix epoch
+    /// (0 unless the query sets a bucket origin).
+    Every(i64, i64),
 }
 
 impl Bucketing {
@@ -25,7 +26,11 @@ impl Bucketing {
         match self {
             Bucketing::Whole(_) => 0,
             // div_euclid overflows only for a divisor of -1; widths are positive.
-            Bucketing::Every(w) => ts.div_euclid(w),
+            Bucketing::Every(w, 0) => ts.div_euclid(w),
+            // In i128: `ts - o` may leave i64 for timestamps near i64::MIN.
+            Bucketing::Every(w, o) => {
+                saturate((i128::from(ts) - i128::from(o)).div_euclid(i128::from(w)))
+            }
         }
     }
 
@@ -33,7 +38,7 @@ impl Bucketing {
     pub(crate) fn start(self, index: i64) -> Timestamp {
         match self {
             Bucketing::Whole(label) => label,
-            Bucketing::Every(w) => saturate(i128::from(index) * i128::from(w)),
+            Bucketing::Every(w, o) => saturate(i128::from(index) * i128::from(w) + i128::from(o)),
         }
     }
 
@@ -42,7 +47,9 @@ impl Bucketing {
     pub(crate) fn end(self, index: i64) -> Timestamp {
         match self {
             Bucketing::Whole(_) => i64::MAX,
-            Bucketing::Every(w) => saturate((i128::from(index) + 1) * i128::from(w)),
+            Bucketing::Every(w, o) => {
+                saturate((i128::from(index) + 1) * i128::from(w) + i128::from(o))
+            }
         }
     }
 }
@@ -476,14 +483,14 @@ mod tests {
 
     #[test]
     fn buckets_align_to_epoch_and_never_overflow() {
-        let b = Bucketing::Every(10);
+        let b = Bucketing::Every(10, 0);
         assert_eq!(b.index(-1), -1);
         assert_eq!(b.start(-1), -10);
         assert_eq!(b.end(-1), 0);
         assert_eq!(b.index(i64::MIN), i64::MIN / 10 - 1);
         assert_eq!(b.start(b.index(i64::MIN)), i64::MIN, "saturated");
         assert_eq!(b.end(b.index(i64::MAX)), i64::MAX);
-        let wide = Bucketing::Every(crate::query::spec::MAX_BUCKET_NS);
+        let wide = Bucketing::Every(crate::query::spec::MAX_BUCKET_NS, 0);
         for ts in [crate::MIN_TIMESTAMP, crate::MAX_TIMESTAMP, 0, -1] {
             let i = wide.index(ts);
             assert!(wide.start(i) <= ts && ts < wide.end(i));

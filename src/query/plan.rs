@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn chunk_actions() {
-        let every = Bucketing::Every(100);
+        let every = Bucketing::Every(100, 0);
         let need = |agg: Option<Aggregate>, filters: &'static [ValueFilter]| Needed {
             range: TimeRange::new(0, 1000),
             aggregate: agg.map(|a| (a, every)),

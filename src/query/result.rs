@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{SeriesKey, Timestamp};
+use crate::types::{SeriesId, SeriesKey, Timestamp};
 
 /// Who a result series stands for.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -67,6 +67,9 @@ impl fmt::Display for Labels {
 pub struct ResultSeries {
     /// The series or group.
     pub labels: Labels,
+    /// The stored series' id, as [`crate::SeriesHandle::id`] gives it, for an ungrouped
+    /// result (so a caller holding handles needs no key lookup); `None` for a group.
+    pub series_id: Option<SeriesId>,
     /// How many stored series contributed points.
     pub series_count: u32,
     /// Timestamps: point times, or bucket starts.

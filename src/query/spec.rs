@@ -310,7 +310,8 @@ pub enum Parallelism {
 /// 3. **transform** each series: [`rate`](Query::rate) or [`derivative`](Query::derivative);
 /// 4. keep the points passing every [`where_value`](Query::where_value) filter;
 /// 5. **aggregate** into buckets of a fixed width aligned to multiples of the width
-///    from the Unix epoch ([`downsample`](Query::downsample)), or over the whole range
+///    from the Unix epoch ([`downsample`](Query::downsample)) or from a chosen
+///    [`bucket_origin`](Query::bucket_origin), or over the whole range
 ///    ([`aggregate`](Query::aggregate)); per series, per group of series
 ///    ([`group_by`](Query::group_by), [`group_all`](Query::group_all)), optionally first
 ///    per series and then [`across_series`](Query::across_series);
@@ -322,7 +323,11 @@ pub enum Parallelism {
 /// Bucket timestamps are bucket starts; the first bucket may start before the range (it
 /// only holds points inside the range). A whole-range aggregate is labelled with the
 /// range start, except `First` and `Last`, which carry the timestamp of the point they
-/// pick. Series with no point left after stage 4 do not appear in the result.
+/// pick; a range starting before [`MIN_TIMESTAMP`] (such as [`TimeRange::all`], the
+/// default) starts at `MIN_TIMESTAMP`, the earliest storable timestamp, so the label is
+/// always a storable timestamp. Series with no point left after stage 4 do not appear in
+/// the result. Ungrouped result series carry their [`SeriesId`](crate::SeriesId) as well
+/// as their key ([`ResultSeries::series_id`](crate::query::ResultSeries::series_id)).
 ///
 /// ```
 /// use std::time::Duration;
@@ -359,6 +364,8 @@ pub struct Query {
     pub(crate) transform: Option<Transform>,
     pub(crate) where_values: Vec<ValueFilter>,
     pub(crate) bucket: Option<i64>,
+    /// Where the bucket grid is anchored (see [`Query::bucket_origin`]).
+    pub(crate) bucket_origin: Option<Timestamp>,
     pub(crate) aggregate: Option<Aggregate>,
     pub(crate) grouping: Grouping,
     pub(crate) across: Option<Aggregate>,
@@ -382,6 +389,7 @@ impl Query {
             transform: None,
             where_values: Vec::new(),
             bucket: None,
+            bucket_origin: None,
             aggregate: None,
             grouping: Grouping::None,
             across: None,
@@ -490,6 +498,38 @@ impl Query {
         self
     }
 
+    /// Anchors the buckets of [`downsample`](Query::downsample) at `origin` (ns since
+    /// the Unix epoch) instead of at the epoch: buckets are `[origin + k w, origin +
+    /// (k + 1) w)` for every integer `k`, labelled with their start. Only the offset of
+    /// `origin` within one bucket width matters, so any bucket start will do, in the past
+    /// or the future: days starting at 06:00 UTC, or weeks starting on a Monday (the epoch
+    /// was a Thursday). Rollups answer such a query only where the offset is a multiple
+    /// of their resolution; elsewhere the raw points do. Needs `downsample()`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sedimentdb::{Aggregate, Db, Options, Query, SeriesKey, WriteBatch};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = Db::open(dir.path(), Options::default()).unwrap();
+    /// let hour = 3_600_000_000_000i64;
+    /// let mut batch = WriteBatch::new();
+    /// for h in 0..48 {
+    ///     batch.push_key(&SeriesKey::new("orders"), h * hour, 1.0);
+    /// }
+    /// db.write(&batch).unwrap();
+    /// // Business days from 06:00 to 06:00.
+    /// let q = Query::metric("orders")
+    ///     .downsample(Duration::from_secs(24 * 3600), Aggregate::Sum)
+    ///     .bucket_origin(6 * hour);
+    /// let r = db.query(&q).unwrap();
+    /// assert_eq!(r.series[0].timestamps, vec![-18 * hour, 6 * hour, 30 * hour]);
+    /// assert_eq!(r.series[0].values, vec![6.0, 24.0, 18.0]);
+    /// ```
+    pub fn bucket_origin(mut self, origin: Timestamp) -> Self {
+        self.bucket_origin = Some(origin);
+        self
+    }
+
     /// Aggregates each series (or group) over the whole range into one value.
     pub fn aggregate(mut self, aggregate: Aggregate) -> Self {
         self.bucket = None;
@@ -580,6 +620,16 @@ impl Query {
         self.bucket
     }
 
+    /// Where the first bucket at or after the Unix epoch starts, in `0..width` ns (0
+    /// unless [`Query::bucket_origin`] moved the grid); 0 if the query does not
+    /// downsample.
+    pub fn bucket_offset_ns(&self) -> i64 {
+        match (self.bucket, self.bucket_origin) {
+            (Some(w), Some(origin)) if w > 0 => origin.rem_euclid(w),
+            _ => 0,
+        }
+    }
+
     /// The grouping.
     pub fn grouping(&self) -> &Grouping {
         &self.grouping
@@ -652,6 +702,11 @@ impl Query {
                 return Err(Error::invalid("fill() needs downsample()"));
             }
         }
+        if self.bucket_origin.is_some() && self.bucket.is_none() {
+            return Err(Error::invalid(
+                "bucket_origin() needs downsample() with a bucket width",
+            ));
+        }
         if self.fill != Fill::None && self.bucket.is_none() {
             return Err(Error::invalid(
                 "fill() needs downsample() with a bucket width",
@@ -693,7 +748,8 @@ impl Query {
 /// A query's time facts after validation.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Resolved {
-    /// The range as asked (labels of whole-range aggregates use its start).
+    /// The range as asked (the tests of `resolve` check it; the engine reads `range`).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub requested: TimeRange,
     /// The range clamped to storable timestamps; empty when the requested range holds no
     /// storable timestamp.

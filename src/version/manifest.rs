@@ -1,21 +1,18 @@
 //! The manifest: which segment and catalog files are live, and where WAL replay starts.
 //!
 //! Replaced atomically (write a temporary file, fsync, rename, fsync the directory), so
-//! after a crash it is either the old or the new version. Layout (see FORMAT.md):
-//!
-//! ```text
-//! 0   magic      8  b"SDMANIF\x01"
-//! 8   version    4  u32 LE, currently 2 (1 = before rollups; still read)
-//! 12  body_len   4  u32 LE
-//! 16  body_crc   4  u32 LE, CRC32 of body
-//! 20  body       body_len bytes, bincode of ManifestBody
-//! ```
+//! after a crash it is either the old or the new version. The byte layout is in
+//! FORMAT.md ("Manifest"), the one description of it.
+
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::format::bytes::u32_at;
+use crate::format::frame::{from_bincode, to_bincode};
 
 pub(crate) const MAGIC: [u8; 8] = *b"SDMANIF\x01";
 pub(crate) const VERSION: u32 = 2;
@@ -112,15 +109,15 @@ pub(crate) struct ManifestBody {
 
 impl ManifestBody {
     /// Serialises the manifest file.
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let body = bincode::serialize(self).expect("manifest serialisation cannot fail");
+    pub(crate) fn encode(&self) -> Result<Vec<u8>> {
+        let body = to_bincode(self)?;
         let mut out = Vec::with_capacity(HEADER_LEN + body.len());
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&(body.len() as u32).to_le_bytes());
         out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
         out.extend_from_slice(&body);
-        out
+        Ok(out)
     }
 
     /// Parses a manifest file; `path` names it in errors.
@@ -128,23 +125,26 @@ impl ManifestBody {
         let header = bytes
             .get(..HEADER_LEN)
             .ok_or_else(|| Error::corruption(path, 0, "manifest shorter than its header"))?;
-        if header[..7] != MAGIC[..7] {
+        if header.get(..7) != MAGIC.get(..7) {
             return Err(Error::corruption(path, 0, "bad manifest magic"));
         }
-        let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+        let field = |at: usize| {
+            u32_at(header, at)
+                .ok_or_else(|| Error::corruption(path, 0, "manifest shorter than its header"))
+        };
+        let version = field(8)?;
         if version == 0 {
             return Err(Error::corruption(path, 8, "manifest version 0"));
         }
-        if version > VERSION || header[7] != MAGIC[7] {
+        if version > VERSION || header.get(7) != MAGIC.get(7) {
             return Err(Error::UnsupportedVersion {
                 file: path.into(),
                 found: version,
                 supported: VERSION,
             });
         }
-        let body_len =
-            u32::from_le_bytes([header[12], header[13], header[14], header[15]]) as usize;
-        let crc = u32::from_le_bytes([header[16], header[17], header[18], header[19]]);
+        let body_len = field(12)? as usize;
+        let crc = field(16)?;
         if body_len > MAX_BODY_LEN || bytes.len() != HEADER_LEN + body_len {
             return Err(Error::corruption(
                 path,
@@ -155,7 +155,7 @@ impl ManifestBody {
                 ),
             ));
         }
-        let body = &bytes[HEADER_LEN..];
+        let body = bytes.get(HEADER_LEN..).unwrap_or_default();
         if crc32fast::hash(body) != crc {
             return Err(Error::corruption(
                 path,
@@ -163,14 +163,11 @@ impl ManifestBody {
                 "manifest checksum mismatch",
             ));
         }
-        let options = bincode::DefaultOptions::new()
-            .with_fixint_encoding()
-            .with_limit(MAX_BODY_LEN as u64);
         let bad_body = |e: bincode::Error| {
             Error::corruption(path, HEADER_LEN as u64, format!("manifest body: {e}"))
         };
         if version == VERSION_NO_ROLLUPS {
-            let v1: ManifestBodyV1 = options.deserialize(body).map_err(bad_body)?;
+            let v1: ManifestBodyV1 = from_bincode(body).map_err(bad_body)?;
             return Ok(ManifestBody {
                 generation: v1.generation,
                 next_segment_id: v1.next_segment_id,
@@ -183,14 +180,13 @@ impl ManifestBody {
                 rollups: Vec::new(),
             });
         }
-        let manifest: ManifestBody = options.deserialize(body).map_err(bad_body)?;
+        let manifest: ManifestBody = from_bincode(body).map_err(bad_body)?;
         Ok(manifest)
     }
 }
 
-use bincode::Options as _;
-
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -235,13 +231,13 @@ mod tests {
     #[test]
     fn round_trip() {
         let m = sample();
-        let bytes = m.encode();
+        let bytes = m.encode().unwrap();
         assert_eq!(ManifestBody::decode(&bytes, Path::new("M")).unwrap(), m);
     }
 
     #[test]
     fn every_truncation_and_bit_flip_is_detected() {
-        let bytes = sample().encode();
+        let bytes = sample().encode().unwrap();
         for len in 0..bytes.len() {
             assert!(ManifestBody::decode(&bytes[..len], Path::new("M")).is_err());
         }
@@ -259,7 +255,7 @@ mod tests {
 
     #[test]
     fn newer_version_is_refused() {
-        let mut bytes = sample().encode();
+        let mut bytes = sample().encode().unwrap();
         bytes[8] = 3;
         assert!(matches!(
             ManifestBody::decode(&bytes, Path::new("M")),

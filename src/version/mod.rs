@@ -131,6 +131,14 @@ impl VersionSet {
         frozen
     }
 
+    /// For a read-only open: makes `manifest` and `version`, loaded from what another
+    /// process committed, the current state. Writes nothing (the read-only open's
+    /// refresh is the one caller; every change there is refused).
+    pub(crate) fn adopt(&self, _lock: &CommitGuard<'_>, manifest: ManifestBody, version: Version) {
+        *self.manifest.lock() = manifest;
+        *self.current.write() = Arc::new(version);
+    }
+
     /// Applies `edit`: writes the new manifest atomically (durable when this returns),
     /// then publishes the new version and marks the files it no longer holds for
     /// deletion once unused. On error nothing changed in memory, and the files the edit
@@ -225,7 +233,7 @@ impl VersionSet {
             }
         };
 
-        write_atomic(&*self.fs, &self.layout.manifest, &manifest.encode())?;
+        write_atomic(&*self.fs, &self.layout.manifest, &manifest.encode()?)?;
         *self.manifest.lock() = manifest;
 
         let mut slot = self.current.write();

@@ -5,40 +5,10 @@
 //! delta-of-delta varints, values as raw bits. The series entry is hand-written too so
 //! that its bytes do not change when a field is added to [`SeriesKey`].
 //!
-//! # Payload layouts (format version 1)
+//! The payload layouts are in FORMAT.md ("WAL files", "Entry payloads").
 //!
-//! `varint` is unsigned LEB128 (7 bits per byte, low groups first, at most 10 bytes);
-//! `zigzag` maps a signed integer to an unsigned one (`0, -1, 1, -2, ..` to
-//! `0, 1, 2, 3, ..`) before it is written as a varint. Differences of timestamps and
-//! series ids are computed in wrapping 64-bit arithmetic, so every `i64` round-trips.
-//!
-//! ## Type 1: series entry (new series, written before any points that use them)
-//!
-//! ```text
-//! varint count
-//! count x { varint id (< 2^32)
-//!           varint name_len, name (UTF-8)
-//!           varint dims
-//!           dims x { varint key_len, key (UTF-8), varint value_len, value (UTF-8) } }
-//! ```
-//!
-//! ## Type 2: points entry (one write batch, in the order the batch was written)
-//!
-//! ```text
-//! varint n                      number of points
-//! varint runs                   number of runs of equal series ids (0 when n = 0)
-//! runs x { zigzag id - previous run's id (the first run from 0),
-//!          varint run length (>= 1; the lengths add up to n) }
-//! timestamps, run by run:
-//!   first point of a run:  zigzag t - (first timestamp of the previous run, 0 for the first run)
-//!   every other point:     zigzag dod, where d = t - (previous timestamp of the run) and
-//!                          dod = d - (the previous such d, carried across runs, initially 0)
-//! n x u64 LE value bits (f64::to_bits: NaN payloads, infinities and -0.0 kept exactly)
-//! ```
-//!
-//! The payload ends exactly after the values. Why this timestamp scheme: a batch is
-//! usually either series-major (each series' points in turn, all at the same regular
-//! step) or time-major (one point per series, all at the same instant). In both, every
+//! Why this timestamp scheme: a batch is usually either series-major (each series'
+//! points in turn, all at the same regular step) or time-major (one point per series, all at the same instant). In both, every
 //! timestamp then costs one byte: a run starts where the previous run started, and
 //! inside a run the step does not change. A batch of 1000 series x 10 regular timestamps
 //! costs 9.2 bytes per point: 8 for the value, 1 for the timestamp, 0.2 for the runs.

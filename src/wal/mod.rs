@@ -2,7 +2,7 @@
 //! that a crash loses nothing that was acknowledged.
 //!
 //! - `record.rs`: file names, the file header and record framing (length, CRC, type);
-//!   the byte layout is documented there.
+//!   the byte layout is in FORMAT.md ("WAL files").
 //! - `entry.rs`: what a record says ([`WalEntry`]: new series, or a batch of points)
 //!   and its compact encoding.
 //! - `writer.rs`: [`Wal`], appends with group commit, rotation, and the handling of
@@ -22,7 +22,7 @@ mod writer;
 mod tests;
 
 pub(crate) use entry::{encode_points, encode_series, WalEntry};
-pub(crate) use reader::replay;
+pub(crate) use reader::{replay, replay_read_only};
 #[cfg(feature = "fuzzing")]
 pub(crate) use record::file_name;
 pub(crate) use record::parse_file_seq;

@@ -74,6 +74,40 @@ pub(crate) fn replay(
     dir: &Path,
     from_seq: u64,
     mode: RecoveryMode,
+    visit: impl FnMut(WalEntry) -> Result<()>,
+) -> Result<ReplayReport> {
+    replay_files(fs, dir, from_seq, mode, Repair::OnDisk, visit)
+}
+
+/// [`replay`] for a read-only open, beside a writer that may be appending to the newest
+/// file: nothing on disk is touched. A torn or half-created newest file ends the log in
+/// memory only (`truncated_tail` says where; the bytes stay, and are usually the record
+/// the writer is in the middle of); the rest of the damage rules are those of `replay`.
+pub(crate) fn replay_read_only(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    from_seq: u64,
+    mode: RecoveryMode,
+    visit: impl FnMut(WalEntry) -> Result<()>,
+) -> Result<ReplayReport> {
+    replay_files(fs, dir, from_seq, mode, Repair::InMemory, visit)
+}
+
+/// What replay may do about the newest file's torn tail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repair {
+    /// Cut it off (or remove a half-created file) and make the rest durable.
+    OnDisk,
+    /// Stop reading there; write nothing.
+    InMemory,
+}
+
+fn replay_files(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    from_seq: u64,
+    mode: RecoveryMode,
+    repair: Repair,
     mut visit: impl FnMut(WalEntry) -> Result<()>,
 ) -> Result<ReplayReport> {
     let mut report = ReplayReport::default();
@@ -87,12 +121,16 @@ pub(crate) fn replay(
     let newest = report.max_seq;
 
     for (seq, path) in files.into_iter().filter(|(seq, _)| *seq >= from_seq) {
-        let data = read_whole(fs, &path)?;
+        let data = match repair {
+            Repair::OnDisk => read_whole(fs, &path)?,
+            // The writer may append meanwhile: the file may only have grown.
+            Repair::InMemory => read_growing(fs, &path)?,
+        };
         report.files += 1;
         let is_newest = seq == newest;
         let damage = match replay_file(&data, seq, &path, &mut visit, &mut report.records)? {
             None => {
-                if is_newest {
+                if is_newest && repair == Repair::OnDisk {
                     rewrite(fs, &path, &data)?;
                 }
                 continue;
@@ -100,6 +138,13 @@ pub(crate) fn replay(
             Some(damage) => damage,
         };
         match damage {
+            Damage::TornCreation | Damage::Record { .. }
+                if is_newest && repair == Repair::InMemory =>
+            {
+                if damage != Damage::TornCreation || !data.is_empty() {
+                    report.truncated_tail = Some((path, damage.position().0));
+                }
+            }
             Damage::TornCreation if is_newest => {
                 fs.remove(&path)
                     .map_err(|e| Error::io("remove", &path, e))?;
@@ -122,6 +167,25 @@ pub(crate) fn replay(
         }
     }
     Ok(report)
+}
+
+/// Reads a file another process may be appending to: the read must have returned at
+/// least as many bytes as the file held before it (a short read must not pass for a
+/// shorter file), and any more bytes than that are the writer's latest appends.
+fn read_growing(fs: &dyn FileSystem, path: &Path) -> Result<Vec<u8>> {
+    let before = fs.size(path).map_err(|e| Error::io("stat", path, e))?;
+    let bytes = fs.read(path).map_err(|e| Error::io("read", path, e))?;
+    if (bytes.len() as u64) < before {
+        return Err(Error::io(
+            "read",
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("short read: {} of {before} bytes", bytes.len()),
+            ),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Where the readable part of a file ended, and why.

@@ -1,58 +1,7 @@
-//! WAL file naming, the file header, and record framing.
-//!
-//! # On-disk layout (format version 1)
-//!
-//! The WAL of a database lives in `<db>/wal/`. It is a sequence of files named
-//! `{seq:020}.wal` (`seq` is a `u64`, zero-padded to 20 decimal digits so that name
-//! order is sequence order), starting at 1 and increasing by one per new file. Every
-//! other name in the directory (`*.tmp`, editor backups, ...) is ignored. Integers are
-//! little-endian.
-//!
-//! ## File header (24 bytes)
-//!
-//! ```text
-//! offset  size  field
-//!      0     8  magic     b"SDWAL\r\n\x1a"
-//!      8     4  version   u32 = 1
-//!     12     8  seq       u64, equal to the seq in the file name
-//!     20     4  crc       u32, CRC-32 (crc32fast, IEEE) of bytes 0..20
-//! ```
-//!
-//! The magic carries `\r\n` and `\x1a` (as PNG's does) so that a file that went through
-//! a newline conversion or a text-mode copy is recognised as damaged at once. Magic and
-//! version keep their places in every future version, and a reader checks the version
-//! before the header CRC: a file from a newer writer is reported as
-//! [`crate::Error::UnsupportedVersion`], not as corruption, even if the newer header is
-//! laid out differently after byte 12.
-//!
-//! ## Records (from offset 24 to the end of the file)
-//!
-//! ```text
-//! offset  size  field
-//!      0     4  len       u32, payload length in bytes (at most MAX_RECORD_LEN = 64 MiB)
-//!      4     4  crc       u32, CRC-32 (crc32fast, IEEE) of type + payload
-//!      8     1  type      u8, 1 = series entry, 2 = points entry (see `entry.rs`)
-//!      9   len  payload
-//! ```
-//!
-//! Records follow each other without padding; the file ends after the last record.
-//! The CRC covers the type byte and the payload, not the length: a damaged length either
-//! points past the end of the file or makes the CRC cover the wrong bytes, and both are
-//! detected. The length cap keeps a damaged length from being trusted for more than a
-//! bounds check. A run of zero bytes (what some file systems leave after a power cut) is
-//! never a valid record: the CRC of a single zero type byte is not zero.
-//!
-//! ## What the writer guarantees, and what replay assumes
-//!
-//! - A new file is created, its header written and fsynced, and the directory fsynced,
-//!   before any record is written to it. So a file with a missing or partial header can
-//!   only be the newest file, left by a crash during its creation; it holds no records.
-//! - Before the writer starts file `n + 1` it fsyncs file `n`. So only the newest file
-//!   can end in a torn record; damage anywhere else is real damage to stable storage.
-//! - Within the newest file, bytes after the last fsync may reach the disk in any order.
-//!   Replay therefore treats the first bad record of the newest file (torn, bad CRC or
-//!   undecodable) as the end of the log and truncates the file there; records after it,
-//!   even intact ones, were never acknowledged as durable by that fsync and are dropped.
+//! WAL file naming, the file header, and record framing. The byte layout, what the
+//! writer guarantees and what replay assumes are in FORMAT.md ("WAL files": file header,
+//! records, guarantees), the one description of them; the offsets below are chained
+//! constants that mirror its tables.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 

@@ -232,11 +232,12 @@ fn main() -> BoxResult<()> {
         .warm_duration(Duration::from_secs(60))
         .retention(Duration::from_secs(args.retention))
         .wal_file_size(8 << 20)
-        .maintenance(Maintenance {
-            flush_every: Some(Duration::from_secs(5)),
-            compact_every: Some(Duration::from_secs(10)),
-            retention_every: Some(Duration::from_secs(10)),
-        });
+        .maintenance(
+            Maintenance::new()
+                .flush_every(Duration::from_secs(5))
+                .compact_every(Duration::from_secs(10))
+                .retention_every(Duration::from_secs(10)),
+        );
     let db = Db::open(&dir, opts)?;
     let handles = (0..args.series)
         .map(|i| {

@@ -68,4 +68,26 @@ pub enum Command {
         after_help = "Examples:\n  sediment dashboard --refresh 30s\n  sediment dashboard --layout dash.toml --window 24h\n  sediment dashboard --once --format json"
     )]
     Dashboard(commands::dashboard::DashboardArgs),
+    /// Serve the Prometheus HTTP API (for Grafana and promtool), read-only, on loopback.
+    #[command(
+        after_help = "Example:\n  sediment --db ./data serve --listen 127.0.0.1:9090\n  promtool query instant http://127.0.0.1:9090 'rate(cpu_usage_user[5m])'"
+    )]
+    Serve(crate::serve::ServeArgs),
+    /// The series matching a selector, with their attributes.
+    #[command(
+        after_help = "Example:\n  sediment --db ./data series 'cpu_usage{host=~\"web-.*\"}' --format json"
+    )]
+    Series(commands::series::SeriesArgs),
+    /// Import points: InfluxDB line protocol, OpenMetrics, CSV, metric-event JSONL, or an
+    /// `.ai_onboard` directory. Exit status 1 when lines were skipped.
+    #[command(
+        after_help = "Examples:\n  sediment --db ./data import cpu.lp --precision s\n  sediment --db ./data import metrics.csv --columns ts=time,metric=name,value=v\n  sediment --db ./data import ~/.ai_onboard --dry-run"
+    )]
+    Import(commands::import::ImportArgs),
+    /// Export points of a selection and time range as CSV, JSONL, line protocol or
+    /// OpenMetrics, streaming.
+    #[command(
+        after_help = "Examples:\n  sediment --db ./data export --metric cpu_usage_user --start 2016-01-01 --format csv > cpu.csv\n  sediment --db ./data export --last 24h --format openmetrics --out last-day.om\n  sediment --db ./data export 'cpu_usage_user{hostname=~\"host_[12]\"}' --format jsonl"
+    )]
+    Export(commands::export::ExportArgs),
 }

@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod exit;
 mod output;
+mod serve;
 
 use std::process::ExitCode;
 

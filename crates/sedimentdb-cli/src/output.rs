@@ -38,13 +38,11 @@ impl Global {
         }
     }
 
-    /// Opens the database for a command that only reads.
-    ///
-    /// Until the engine has a read-only open, this takes the writer's lock; a database
-    /// another process holds is then reported as locked.
+    /// Opens the database for a command that only reads: read-only, beside a process
+    /// that may hold it open for writing; nothing in it is changed.
     pub fn open_for_reading(&self) -> CliResult<sedimentdb::Db> {
         self.require_database()?;
-        Ok(sedimentdb::Db::open(
+        Ok(sedimentdb::Db::open_read_only(
             &self.db,
             sedimentdb::Options::default(),
         )?)

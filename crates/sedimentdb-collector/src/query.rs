@@ -223,9 +223,13 @@ impl fmt::Display for MetricQuery {
                 Matcher::Eq(k, v) => format!("{k}={v:?}"),
                 Matcher::Ne(k, v) => format!("{k}!={v:?}"),
                 Matcher::Regex(k, re) => format!("{k}=~{:?}", re.as_str()),
+                Matcher::NotRegex(k, re) => format!("{k}!~{:?}", re.as_str()),
                 Matcher::In(k, vs) => format!("{k} in {vs:?}"),
                 Matcher::Exists(k) => format!("{k} exists"),
                 Matcher::Absent(k) => format!("{k} absent"),
+                // Matcher is non-exhaustive: a future kind prints in the engine's
+                // selector syntax.
+                other => other.to_string(),
             });
         }
         if !conds.is_empty() {

@@ -192,9 +192,12 @@ fn retention_is_enforced_per_data_class() {
 fn retention_classes_can_be_handed_to_the_engine() {
     let dir = tempfile::tempdir().unwrap();
     let privacy = PrivacyConfig::with_secret(SECRET).unwrap();
+    // The events are from 2024 on a manual clock: retention counts back from the newest
+    // point, not from the machine's wall clock (the engine's default).
     let options = privacy
         .engine_retention(Options::default())
-        .durability(Durability::None);
+        .durability(Durability::None)
+        .retention_clock(sedimentdb::RetentionClock::NewestPoint);
     let db = Db::open(dir.path(), options).unwrap();
     let c = UnifiedMetricsCollector::new(
         db,

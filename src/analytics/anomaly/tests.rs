@@ -25,19 +25,30 @@ fn naive_spread(v: &[f64]) -> (f64, f64, f64) {
     (med, mad, mean)
 }
 
-fn naive_score(x: f64, centre: f64, mad: f64, mean_ad: f64) -> f64 {
+fn naive_score(x: f64, centre: f64, mad: f64, mean_ad: f64, resolution: f64) -> f64 {
     let dev = x - centre;
+    let spread = if mad > 0.0 {
+        mad / 0.674_489_750_196_081_7
+    } else if mean_ad > 0.0 {
+        mean_ad * (std::f64::consts::PI / 2.0).sqrt()
+    } else {
+        0.0
+    };
+    let floor = resolution.max(centre.abs() * 1e-6).max(1e-12);
     if dev == 0.0 {
         0.0
-    } else if mad > 0.0 {
-        0.674_489_750_196_081_7 * dev / mad
-    } else if mean_ad > 0.0 {
-        dev / (mean_ad * (std::f64::consts::PI / 2.0).sqrt())
-    } else if dev > 0.0 {
-        f64::INFINITY
     } else {
-        f64::NEG_INFINITY
+        dev / spread.max(floor)
     }
+}
+
+/// Smallest non-zero step between consecutive values, 0 if none.
+fn naive_resolution(v: &[f64]) -> f64 {
+    v.windows(2)
+        .map(|w| ((w[1] - w[0]).abs(), w[1]))
+        .filter(|&(d, x)| d > 0.0 && d > x.abs() * 1e-12)
+        .map(|(d, _)| d)
+        .fold(0.0, |acc: f64, d| if acc == 0.0 { d } else { acc.min(d) })
 }
 
 fn finite(ts: &[i64], vs: &[f64]) -> Vec<(i64, f64)> {
@@ -54,7 +65,8 @@ fn naive_rolling(ts: &[i64], vs: &[f64], w: usize, thr: f64) -> Vec<Anomaly> {
     for i in w..pts.len() {
         let base: Vec<f64> = pts[i - w..i].iter().map(|p| p.1).collect();
         let (med, mad, mean_ad) = naive_spread(&base);
-        let score = naive_score(pts[i].1, med, mad, mean_ad);
+        let before: Vec<f64> = pts[..i].iter().map(|p| p.1).collect();
+        let score = naive_score(pts[i].1, med, mad, mean_ad, naive_resolution(&before));
         if score.abs() > thr {
             out.push(Anomaly {
                 ts: pts[i].0,
@@ -90,7 +102,7 @@ fn naive_seasonal(ts: &[i64], vs: &[f64], period: i64, bucket: i64, thr: f64) ->
     scored
         .into_iter()
         .filter_map(|(t, x, e)| {
-            let score = naive_score(x, e, mad, mean);
+            let score = naive_score(x, e, mad, mean, 0.0);
             (score.abs() > thr).then_some(Anomaly {
                 ts: t,
                 value: x,
@@ -332,21 +344,32 @@ fn rolling_zscore_with_zero_mad() {
         .map(|i| if i % 10 == 3 { 1.0 } else { 0.0 })
         .collect();
     vs[35] = 10.0;
-    // The lone 1s score 1 / (0.1 · 1.2533) ≈ 8; the 10 scores ≈ 80.
-    let found = rolling_robust_zscore(&ts, &vs, 20, 10.0).unwrap();
+    // The mean |x - 0| over the window is 2/20, scaled by √(π/2): 0.125, below the
+    // resolution of 1, which is the spread then. The lone 1s score 1, the 10 scores 10.
+    let found = rolling_robust_zscore(&ts, &vs, 20, 5.0).unwrap();
     assert_eq!(found.iter().map(|a| a.ts).collect::<Vec<_>>(), vec![35]);
-    // mean |x - 0| over the window = 2/20, scaled by √(π/2).
-    assert!(close(
-        found[0].score,
-        10.0 / (0.1 * MEAN_AD_TO_SIGMA),
-        1e-12
-    ));
-    // Perfectly constant baseline: equal values score 0, others infinity.
+    assert!(close(found[0].score, 10.0, 1e-12));
+    // The same with quanta of 0.01: the floor is the resolution again, 0.01.
+    let fine: Vec<f64> = (0..40)
+        .map(|i| if i % 10 == 3 { 0.01 } else { 0.0 })
+        .chain([0.5])
+        .collect();
+    let fine_ts: Vec<i64> = (0..41).collect();
+    let found = rolling_robust_zscore(&fine_ts, &fine, 20, 5.0).unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(close(found[0].score, 0.5 / 0.01, 1e-9));
+    // Perfectly constant baseline: equal values score 0, others are measured against
+    // the floor (a millionth of the centre, as no step was ever seen): finite.
     let mut flat = vec![5.0; 10];
     flat[7] = 5.5;
     let found = rolling_robust_zscore(&ts[..10], &flat, 5, 1000.0).unwrap();
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].score, f64::INFINITY);
+    assert!(close(found[0].score, 0.5 / 5e-6, 1e-9));
+    // A deviation too large for f64 scores f64::MAX, never infinity.
+    let wild = [-f64::MAX, -f64::MAX, -f64::MAX, -f64::MAX, f64::MAX];
+    let found = rolling_robust_zscore(&ts[..5], &wild, 3, 1.0).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].score, f64::MAX);
     assert!(rolling_robust_zscore(&ts[..10], &[5.0; 10], 5, 0.0)
         .unwrap()
         .is_empty());

@@ -41,6 +41,7 @@ impl Ctx<'_> {
                     };
                     series.push(ResultSeries {
                         labels: Labels::Series(key_of(out.id)?),
+                        series_id: Some(SeriesId(out.id)),
                         series_count: 1,
                         timestamps,
                         values,
@@ -98,6 +99,7 @@ impl Ctx<'_> {
             let (timestamps, values) = finish_buckets(parts, group_agg, bucketing);
             result.push(ResultSeries {
                 labels,
+                series_id: None,
                 series_count: members.len() as u32,
                 timestamps,
                 values,
@@ -185,9 +187,8 @@ pub(super) fn post_process(
 
 /// Puts every series on the full bucket grid when the query fills.
 pub(super) fn fill_all(series: &mut [ResultSeries], ctx: &Ctx<'_>) -> Result<()> {
-    if let (Some(Bucketing::Every(width)), fill) = (ctx.bucketing, ctx.fill) {
+    if let (Some(bucketing @ Bucketing::Every(..)), fill) = (ctx.bucketing, ctx.fill) {
         if fill != Fill::None {
-            let bucketing = Bucketing::Every(width);
             let first = bucketing.index(ctx.range.start);
             let last = bucketing.index(ctx.range.end.saturating_sub(1));
             let per_series = (i128::from(last) - i128::from(first) + 1).max(0) as u128;
@@ -314,6 +315,7 @@ mod tests {
     fn series(ts: Vec<i64>, values: Vec<f64>) -> ResultSeries {
         ResultSeries {
             labels: Labels::Group(Vec::new()),
+            series_id: None,
             series_count: 1,
             timestamps: ts,
             values,
@@ -322,7 +324,7 @@ mod tests {
 
     #[test]
     fn fills() {
-        let b = Bucketing::Every(10);
+        let b = Bucketing::Every(10, 0);
         let base = || series(vec![10, 40], vec![1.0, 4.0]);
         let run = |fill| {
             let mut s = base();

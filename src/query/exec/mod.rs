@@ -334,8 +334,9 @@ impl<'v> Ctx<'v> {
             .collect();
 
         let bucketing = query.aggregate.map(|_| match query.bucket {
-            Some(w) => Bucketing::Every(w),
-            None => Bucketing::Whole(resolved.requested.start),
+            Some(w) => Bucketing::Every(w, query.bucket_offset_ns()),
+            // The clamped start: a storable timestamp even for an unbounded range.
+            None => Bucketing::Whole(resolved.range.start),
         });
         let series_aggregate = query.aggregate;
         let (rollup_parts, segment_part) = rollup_parts(version, query, bucketing, range, &heads);

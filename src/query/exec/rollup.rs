@@ -170,7 +170,9 @@ pub(super) fn rollup_parts<'v>(
     };
     let fits = |resolution: i64| match bucketing {
         Bucketing::Whole(_) => true,
-        Bucketing::Every(w) => w % resolution == 0,
+        // A rollup's buckets are aligned to the epoch: they fit a grid whose width and
+        // offset are multiples of their resolution.
+        Bucketing::Every(w, o) => w % resolution == 0 && o % resolution == 0,
     };
     let mut by_partition: BTreeMap<i64, &'v Arc<LiveRollup>> = BTreeMap::new();
     for r in &version.rollups {

@@ -2,7 +2,10 @@
 
 pub mod completions;
 pub mod dashboard;
+pub mod export;
+pub mod import;
 pub mod report;
+pub mod series;
 pub mod stats;
 
 use crate::cli::{Cli, Command};
@@ -16,5 +19,9 @@ pub fn run(cli: Cli) -> CliResult<Status> {
         Command::Completions(args) => completions::run(args),
         Command::Report(args) => report::run(&global, args),
         Command::Dashboard(args) => dashboard::run(&global, args),
+        Command::Serve(args) => crate::serve::run(&global, args),
+        Command::Series(args) => series::run(&global, args),
+        Command::Import(args) => import::run(&global, args),
+        Command::Export(args) => export::run(&global, args),
     }
 }

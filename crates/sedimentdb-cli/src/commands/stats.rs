@@ -83,20 +83,19 @@ mod tests {
 
     #[test]
     fn text_lists_partitions_and_bytes_per_point() {
-        let stats = Stats {
-            series: 2,
-            segment_points: 100,
-            segment_bytes: 150,
-            segments: 1,
-            partitions: vec![sedimentdb::PartitionStats {
-                start: 86_400_000_000_000,
-                cold: true,
-                segments: 1,
-                points: 100,
-                bytes: 150,
-            }],
-            ..Stats::default()
-        };
+        // The report types are #[non_exhaustive]: built from defaults, field by field.
+        let mut partition = sedimentdb::PartitionStats::default();
+        partition.start = 86_400_000_000_000;
+        partition.cold = true;
+        partition.segments = 1;
+        partition.points = 100;
+        partition.bytes = 150;
+        let mut stats = Stats::default();
+        stats.series = 2;
+        stats.segment_points = 100;
+        stats.segment_bytes = 150;
+        stats.segments = 1;
+        stats.partitions = vec![partition];
         let text = render_text(&stats);
         assert!(text.contains("bytes per point             1.50"), "{text}");
         assert!(text.contains("1970-01-02T00:00:00Z"), "{text}");

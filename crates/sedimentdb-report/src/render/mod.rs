@@ -1,4 +1,4 @@
-//! Renderers: each reads a [`Report`](crate::Report) and writes one document.
+//! Renderers: each reads a [`Report`] and writes one document.
 //!
 //! - [`text`]: plain text for a terminal or an e-mail;
 //! - [`markdown`]: GitHub-flavoured Markdown with tables;
