@@ -13,6 +13,7 @@ use crate::analytics::anomaly::{
 use crate::analytics::correlation::{
     align, best_lag, rank_correlated, CorrelationMethod, LagResult,
 };
+use crate::analytics::detector::{Detector, DetectorConfig};
 use crate::analytics::dimensional::{self, attribution, Attribution, Contribution, GroupAgg};
 use crate::analytics::trend::{linear_trend, Direction, Forecast, Trend, Verdict};
 use crate::error::{Error, Result};
@@ -93,6 +94,24 @@ pub struct SeriesAnomalies {
     pub labels: Labels,
     /// The anomalous points, in time order.
     pub anomalies: Vec<Anomaly>,
+}
+
+/// The streaming detector's score for every point of one result series, from
+/// [`crate::Db::anomaly_scores`]. `scores[i]` belongs to `timestamps[i]`/`values[i]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SeriesScores {
+    /// The series or group.
+    pub labels: Labels,
+    /// The series' id when the result series is one stored series (not a group).
+    pub series_id: Option<SeriesId>,
+    /// Timestamps of the points, nanoseconds since the Unix epoch, ascending.
+    pub timestamps: Vec<Timestamp>,
+    /// The points' values.
+    pub values: Vec<f64>,
+    /// Each point's score in `[0, 1)` (see [`crate::analytics::detector`]); 0 for a
+    /// value that is not finite.
+    pub scores: Vec<f64>,
 }
 
 /// Change points of one result series, from [`crate::Db::change_points`].
@@ -230,6 +249,35 @@ pub(crate) fn anomalies(
         }
     }
     Ok(out)
+}
+
+/// [`crate::Db::anomaly_scores`] over one snapshot: one fresh detector per result
+/// series, fed the series in time order, so the scores are exactly what a streaming
+/// monitor that saw the same points would have returned.
+pub(crate) fn anomaly_scores(
+    snap: &Snapshot<'_>,
+    query: &Query,
+    config: &DetectorConfig,
+) -> Result<Vec<SeriesScores>> {
+    config.validate()?;
+    let result = snap.query(query)?;
+    // Series are independent: score them on the rayon pool, keeping the result order.
+    use rayon::prelude::*;
+    result
+        .series
+        .into_par_iter()
+        .map(|s| {
+            let mut detector = Detector::new(*config)?;
+            let scores = detector.score_all(&s.timestamps, &s.values);
+            Ok(SeriesScores {
+                labels: s.labels,
+                series_id: s.series_id,
+                timestamps: s.timestamps,
+                values: s.values,
+                scores,
+            })
+        })
+        .collect()
 }
 
 /// [`crate::Db::change_points`] over one snapshot.
