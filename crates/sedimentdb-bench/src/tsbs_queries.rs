@@ -181,10 +181,15 @@ pub fn sediment_queries(name: &str, p: &Params) -> Vec<Query> {
     }
 }
 
-/// `high_cpu_1`'s second step: the 10 fields of the host over the window, of which the
-/// points at the first step's timestamps are the answer.
-fn high_cpu_fields(p: &Params) -> Query {
-    let (s, e) = p.window(6, 12);
+/// `high_cpu_1`'s second step: the 10 fields of the host from the first to the last of
+/// the first step's timestamps (`when`, sorted), of which the points at those timestamps
+/// are the answer. Without `when`, the whole window (for `explain`).
+fn high_cpu_fields(p: &Params, when: Option<&[i64]>) -> Query {
+    let (s, e) = match when {
+        Some([first, .., last]) => (*first, last + 1),
+        Some([only]) => (*only, only + 1),
+        _ => p.window(6, 12),
+    };
     Query::metrics(field_metrics(FIELDS.len()))
         .filter(Matcher::eq("hostname", p.high_cpu_host.as_str()))
         .between(s, e)
@@ -224,7 +229,10 @@ pub fn run_sediment(db: &Db, name: &str, p: &Params) -> BoxResult<Digest> {
                 when.extend(&s.timestamps);
             }
             when.sort_unstable();
-            for s in db.query(&high_cpu_fields(p))?.iter() {
+            if when.is_empty() {
+                return Ok(d);
+            }
+            for s in db.query(&high_cpu_fields(p, Some(&when)))?.iter() {
                 for (ts, v) in s.timestamps.iter().zip(&s.values) {
                     if when.binary_search(ts).is_ok() {
                         d.add(*v);
@@ -251,7 +259,7 @@ pub fn run_sediment(db: &Db, name: &str, p: &Params) -> BoxResult<Digest> {
 pub fn explain_sediment(db: &Db, name: &str, p: &Params) -> BoxResult<Explain> {
     let mut queries = sediment_queries(name, p);
     if name == "high_cpu_1" {
-        queries.push(high_cpu_fields(p));
+        queries.push(high_cpu_fields(p, None));
     }
     let mut total: Option<Explain> = None;
     for query in &queries {
