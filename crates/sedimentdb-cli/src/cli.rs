@@ -56,6 +56,18 @@ pub enum Command {
         after_help = "Example:\n  sediment completions bash > /etc/bash_completion.d/sediment"
     )]
     Completions(commands::completions::CompletionsArgs),
+    /// A report: per metric the headline figures, change, trend, anomalies and the
+    /// values behind the change, plus alerts and recommendations.
+    #[command(
+        after_help = "Examples:\n  sediment report --type performance --last 7d\n  sediment report --type all --last 24h --format html --out report.html\n  sediment report --start 2026-11-24T00:00:00Z --end 2026-12-01T00:00:00Z --format json"
+    )]
+    Report(commands::report::ReportArgs),
+    /// A terminal dashboard over a live database: metric charts, alerts, anomalies, top
+    /// series, recommendations; keys 1/2/3 switch the window, Tab moves, q quits.
+    #[command(
+        after_help = "Examples:\n  sediment dashboard --refresh 30s\n  sediment dashboard --layout dash.toml --window 24h\n  sediment dashboard --once --format json"
+    )]
+    Dashboard(commands::dashboard::DashboardArgs),
     /// Serve the Prometheus HTTP API (for Grafana and promtool), read-only, on loopback.
     #[command(
         after_help = "Example:\n  sediment --db ./data serve --listen 127.0.0.1:9090\n  promtool query instant http://127.0.0.1:9090 'rate(cpu_usage_user[5m])'"

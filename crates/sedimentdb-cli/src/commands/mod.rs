@@ -1,8 +1,10 @@
 //! One module per subcommand; `run` dispatches.
 
 pub mod completions;
+pub mod dashboard;
 pub mod export;
 pub mod import;
+pub mod report;
 pub mod series;
 pub mod stats;
 
@@ -15,6 +17,8 @@ pub fn run(cli: Cli) -> CliResult<Status> {
     match cli.command {
         Command::Stats(args) => stats::run(&global, args),
         Command::Completions(args) => completions::run(args),
+        Command::Report(args) => report::run(&global, args),
+        Command::Dashboard(args) => dashboard::run(&global, args),
         Command::Serve(args) => crate::serve::run(&global, args),
         Command::Series(args) => series::run(&global, args),
         Command::Import(args) => import::run(&global, args),
