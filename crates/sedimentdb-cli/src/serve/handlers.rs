@@ -94,10 +94,7 @@ fn required<'p>(p: &'p Params, name: &str) -> Result<&'p str, PromError> {
 }
 
 /// `/api/v1/query`: `query`, `time` (default now), `lookback_delta`.
-pub async fn query(
-    State(state): State<Arc<ServerState>>,
-    ApiParams(p): ApiParams,
-) -> ApiResponse {
+pub async fn query(State(state): State<Arc<ServerState>>, ApiParams(p): ApiParams) -> ApiResponse {
     blocking(move || {
         let text = required(&p, "query")?.to_owned();
         let time = p.time("time", now_ns())?;
@@ -176,10 +173,7 @@ fn matching_series(
 }
 
 /// `/api/v1/series`: `match[]` (required), `start`, `end`.
-pub async fn series(
-    State(state): State<Arc<ServerState>>,
-    ApiParams(p): ApiParams,
-) -> ApiResponse {
+pub async fn series(State(state): State<Arc<ServerState>>, ApiParams(p): ApiParams) -> ApiResponse {
     blocking(move || {
         let (selectors, window) = selectors_and_window(&p)?;
         if selectors.is_empty() {
@@ -201,10 +195,7 @@ pub async fn series(
 }
 
 /// `/api/v1/labels`: `match[]`, `start`, `end`.
-pub async fn labels(
-    State(state): State<Arc<ServerState>>,
-    ApiParams(p): ApiParams,
-) -> ApiResponse {
+pub async fn labels(State(state): State<Arc<ServerState>>, ApiParams(p): ApiParams) -> ApiResponse {
     blocking(move || {
         let (selectors, window) = selectors_and_window(&p)?;
         let db = state.snapshot.current();
