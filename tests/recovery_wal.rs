@@ -134,3 +134,66 @@ fn a_wal_file_emptied_is_reported_and_fails_open_unless_newest() {
         Some(&(POINTS as usize))
     );
 }
+
+/// Start offsets of the records of a (version 2) WAL file: 24-byte file header, then
+/// records of a 17-byte header (length u32 first) and the payload.
+fn record_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut at = 24;
+    while at < bytes.len() {
+        starts.push(at);
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        at += 17 + len;
+    }
+    assert_eq!(at, bytes.len());
+    starts
+}
+
+#[test]
+fn a_damaged_record_followed_by_durable_records_is_corruption_not_a_torn_tail() {
+    // 13 acknowledged `Sync` batches of one series in one file: a series record, then
+    // 13 points records. A flipped bit in the 6th batch must not cut the 7 after it.
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default().durability(Durability::Sync)).unwrap();
+    for b in 0..13i64 {
+        let mut batch = WriteBatch::new();
+        batch.push_key(&key(0), b, b as f64);
+        db.write(&batch).unwrap();
+    }
+    db.close().unwrap();
+    let files = wal_files(dir.path());
+    assert_eq!(files.len(), 1);
+    let file = files[0].clone();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let starts = record_starts(&bytes);
+    assert_eq!(starts.len(), 14);
+    let sixth = starts[6];
+    bytes[sixth + 20] ^= 0x01;
+    std::fs::write(&file, &bytes).unwrap();
+
+    match Db::open(dir.path(), options()) {
+        Err(Error::Corruption {
+            file: f,
+            offset,
+            what,
+        }) => {
+            assert_eq!((&f, offset), (&file, sixth as u64), "{what}");
+        }
+        other => panic!("expected corruption at {sixth}, got {other:?}"),
+    }
+    let db = Db::open(dir.path(), salvage()).unwrap();
+    let report = db.recovery_report().clone();
+    assert_eq!(report.truncated_tail, None);
+    assert_eq!(report.salvaged.len(), 1, "{:?}", report.salvaged);
+    assert_eq!(
+        (&report.salvaged[0].0, report.salvaged[0].1),
+        (&file, sixth as u64)
+    );
+    let got: Vec<i64> = db
+        .select(&Selector::any(), TimeRange::all())
+        .unwrap()
+        .flat_map(|s| s.unwrap().timestamps)
+        .collect();
+    let want: Vec<i64> = (0..13).filter(|&t| t != 5).collect();
+    assert_eq!(got, want, "every batch but the damaged one");
+}

@@ -126,7 +126,7 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         &layout.wal,
         manifest.wal_checkpoint,
         opts.recovery,
-        |entry| apply_wal_entry(&catalog, &layout.wal, &live, &mut points, entry),
+        |entry, _at| apply_wal_entry(&catalog, &layout.wal, &live, &mut points, entry),
     )?;
     report.wal_files = replay.files;
     report.wal_records = replay.records;

@@ -274,7 +274,7 @@ fn load_from(
         &layout.wal,
         manifest.wal_checkpoint,
         opts.recovery,
-        |entry| apply_wal_entry(catalog, &layout.wal, &head, &mut points, entry),
+        |entry, _at| apply_wal_entry(catalog, &layout.wal, &head, &mut points, entry),
     )?;
     report.wal_files = replay.files;
     report.wal_records = replay.records;
