@@ -197,3 +197,51 @@ fn a_damaged_record_followed_by_durable_records_is_corruption_not_a_torn_tail() 
     let want: Vec<i64> = (0..13).filter(|&t| t != 5).collect();
     assert_eq!(got, want, "every batch but the damaged one");
 }
+
+#[test]
+fn salvage_opens_when_the_damaged_part_defined_a_series_and_reports_its_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_batches(dir.path(), 3);
+    // Batch 1's series entry (file 2): a flipped bit in its payload.
+    let mut bytes = std::fs::read(&files[2]).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&files[2], &bytes).unwrap();
+
+    match Db::open(dir.path(), options()) {
+        Err(Error::Corruption { file, offset, .. }) => {
+            assert_eq!((file, offset), (files[2].clone(), 24))
+        }
+        other => panic!("expected corruption in {:?}, got {other:?}", files[2]),
+    }
+    let db = Db::open(dir.path(), salvage()).unwrap();
+    let got = contents(&db);
+    assert_eq!(got.get(&key(0).to_string()), Some(&(POINTS as usize)));
+    assert_eq!(got.len(), 1, "{got:?}");
+    let report = db.recovery_report();
+    // Series ids are dense: with id 1 undefined, id 2 cannot be defined either.
+    let skipped: Vec<(u32, u64, &Path, u64)> = report
+        .skipped_points
+        .iter()
+        .map(|s| (s.series, s.points, s.file.as_path(), s.offset))
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![
+            (1, POINTS as u64, files[3].as_path(), 24),
+            (2, POINTS as u64, files[5].as_path(), 24)
+        ]
+    );
+    let salvaged: Vec<&Path> = report
+        .salvaged
+        .iter()
+        .map(|(f, _, _)| f.as_path())
+        .collect();
+    assert_eq!(salvaged, vec![files[2].as_path(), files[4].as_path()]);
+    // The database is writable, and a new series takes the next free id.
+    let mut batch = WriteBatch::new();
+    batch.push_key(&key(9), 1, 1.0);
+    db.write(&batch).unwrap();
+    db.flush().unwrap();
+    assert_eq!(contents(&db).len(), 2);
+}

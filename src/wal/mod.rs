@@ -22,8 +22,8 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use entry::{encode_points, encode_series, WalEntry};
-pub(crate) use reader::{replay, replay_read_only};
+pub(crate) use entry::{encode_points, encode_series, PointColumns, WalEntry};
+pub(crate) use reader::{replay, replay_read_only, RecordAt};
 #[cfg(feature = "fuzzing")]
 pub(crate) use record::file_name;
 pub(crate) use record::parse_file_seq;
