@@ -513,9 +513,11 @@ impl Db {
         quarantine::quarantine_segment(&self.inner, file.as_ref())
     }
 
-    /// Decodes every chunk of every live segment (checksums, decompression, codecs) and
-    /// lists the damaged segments, so that damage is found before a query or compaction
-    /// meets it; [`Db::quarantine_segment`] then sets them aside. Reads every segment
+    /// Decodes every chunk of every live segment (checksums, decompression, codecs),
+    /// recomputes each chunk's statistics from its decoded points and lists the damaged
+    /// segments (a chunk that fails to decode, or whose stored statistics, which answer
+    /// aggregates without decoding, disagree with its points), so that damage is found
+    /// before a query or compaction meets it; [`Db::quarantine_segment`] then sets them aside. Reads every segment
     /// byte: as costly as reading the whole database once. Works on a snapshot; writes,
     /// flushes and compactions go on meanwhile.
     ///
