@@ -65,21 +65,23 @@ pub fn draw(f: &mut Frame, data: &DashboardData, state: &UiState) {
 }
 
 fn footer_line(data: &DashboardData, state: &UiState) -> Line<'static> {
-    let mut spans = vec![
-        Span::styled(format!(" window {} ", state.window), Style::new().add_modifier(Modifier::REVERSED)),
-        Span::raw(format!(
-            " to {} UTC · refresh #{} every {} · 1/2/3: 1h/24h/7d · Tab: next panel · r: refresh · q: quit",
-            time(data.end.saturating_sub(1)),
-            state.refreshes,
-            state.refresh
-        )),
-    ];
+    let mut spans = vec![Span::styled(
+        format!(" window {} ", state.window),
+        Style::new().add_modifier(Modifier::REVERSED),
+    )];
+    // A failed refresh comes first, so that a narrow terminal does not cut it off.
     if let Some(e) = &state.error {
         spans.push(Span::styled(
-            format!("  refresh failed: {e}"),
+            format!(" refresh failed: {e} ·"),
             Style::new().fg(Color::Red),
         ));
     }
+    spans.push(Span::raw(format!(
+        " to {} UTC · refresh #{} every {} · 1/2/3: 1h/24h/7d · Tab: panel · r: refresh · q: quit",
+        time(data.end.saturating_sub(1)),
+        state.refreshes,
+        state.refresh
+    )));
     Line::from(spans)
 }
 
