@@ -225,7 +225,12 @@ fn topk_panel(f: &mut Frame, area: Rect, t: &TopkPanel, selected: bool) {
             .map(|s| {
                 let bar = ((s.value / top).clamp(0.0, 1.0) * 12.0).round() as usize;
                 let mut text = format!("{} {}", number(Some(s.value)), unit);
-                text = format!("{text:<14} {}", s.series);
+                // The title names the metric: the labels are what tells series apart.
+                let labels = s
+                    .series
+                    .strip_prefix(t.metric.as_str())
+                    .unwrap_or(&s.series);
+                text = format!("{text:<14} {labels}");
                 text.truncate(width.saturating_sub(13));
                 Line::from(vec![
                     Span::styled(
