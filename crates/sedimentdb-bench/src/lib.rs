@@ -10,6 +10,7 @@ pub mod anomaly_corpus;
 pub mod sqlite_baseline;
 pub mod sys;
 pub mod tsbs_data;
+pub mod tsbs_dataset;
 pub mod tsbs_queries;
 
 // README.md's Rust examples (engine and collector) are compiled and run as doctests here,

@@ -90,4 +90,10 @@ pub enum Command {
         after_help = "Examples:\n  sediment --db ./data export --metric cpu_usage_user --start 2016-01-01 --format csv > cpu.csv\n  sediment --db ./data export --last 24h --format openmetrics --out last-day.om\n  sediment --db ./data export 'cpu_usage_user{hostname=~\"host_[12]\"}' --format jsonl"
     )]
     Export(commands::export::ExportArgs),
+    /// Query a selection over a time range: raw points, or downsampled, aggregated,
+    /// grouped, filtered and ranked. Read-only: works while a service writes.
+    #[command(
+        after_help = "Examples:\n  sediment --db ./data query 'cpu_usage{host=\"web-1\"}' --last 1h\n  sediment --db ./data query --metric cpu_usage --last 24h --step 5m --agg p99 --group-by region\n  sediment --db ./data query --metric cpu_usage --days 7 --step 1h --agg max --where '> 90' --top 5\n  sediment --db ./data query --metric cpu_usage --start 2016-01-01 --end now-1h --agg avg --format json\n  sediment --db ./data query --metric cpu_usage --now latest --last 1h --explain"
+    )]
+    Query(commands::query::QueryArgs),
 }

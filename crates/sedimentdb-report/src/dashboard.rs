@@ -37,7 +37,7 @@ use crate::build::{by_points, Reporter};
 use crate::error::{ReportError, Result};
 use crate::figures::{anomalies, labels_text, Frame};
 use crate::model::{AlertReport, AnomalyReport, RecommendationReport, TimelinePoint};
-use crate::select::MetricInfo;
+use crate::select::{metric_query, MetricInfo};
 use crate::spec::{step_for, system_now, ReportType};
 
 /// The schema identifier of [`DashboardData`].
@@ -143,8 +143,10 @@ impl Layout {
     }
 }
 
-/// What a dashboard refresh computes.
+/// What a dashboard refresh computes. Build with [`DashboardSpec::new`] and the builder
+/// methods; checked by [`Reporter::dashboard`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DashboardSpec {
     /// The window up to now.
     pub window: Duration,
@@ -152,16 +154,38 @@ pub struct DashboardSpec {
     pub panels: Option<Vec<PanelSpec>>,
     /// "Now"; default the system clock.
     pub now: Option<Timestamp>,
+    /// Only series matching this selector (every panel, and the choice of the default
+    /// panels); `None` for every series.
+    pub selector: Option<Selector>,
 }
 
 impl DashboardSpec {
-    /// The default panels over the last `window`.
+    /// The default panels over the last `window`, every series, up to the system clock.
     pub fn new(window: Duration) -> Self {
         DashboardSpec {
             window,
             panels: None,
             now: None,
+            selector: None,
         }
+    }
+
+    /// These panels instead of the defaults.
+    pub fn panels(mut self, panels: Vec<PanelSpec>) -> Self {
+        self.panels = Some(panels);
+        self
+    }
+
+    /// What "now" is. Default: the system clock.
+    pub fn now(mut self, now: Timestamp) -> Self {
+        self.now = Some(now);
+        self
+    }
+
+    /// Only series matching `selector`.
+    pub fn selector(mut self, selector: Selector) -> Self {
+        self.selector = Some(selector);
+        self
     }
 }
 
@@ -275,10 +299,19 @@ impl Reporter {
         let now = spec.now.unwrap_or_else(system_now);
         let period = TimeRange::new(now.saturating_sub(window), now.saturating_add(1));
         let frame = Frame::new(period, step_for(window));
-        let all = self.metrics(&[Selector::any()])?;
+        let scope = [spec.selector.clone().unwrap_or_else(Selector::any)];
+        let all = self.metrics(&scope)?;
         let panels = match &spec.panels {
             Some(p) => p.clone(),
-            None => default_panels(self, all.clone(), period)?,
+            None => default_panels(self, &scope, all.clone(), period)?,
+        };
+        // A metric the selector excludes would only ever show an empty panel.
+        let scoped = |metric: &str| {
+            metric_query(&scope, metric).ok_or_else(|| {
+                ReportError::invalid(format!(
+                    "the panel metric {metric:?} is not one the selector matches"
+                ))
+            })
         };
         let metric_names: Vec<String> = panels
             .iter()
@@ -292,13 +325,14 @@ impl Reporter {
         for p in &panels {
             out.push(match p {
                 PanelSpec::Metric { metric, title } => Panel::Metric(self.metric_panel(
+                    scoped(metric)?,
                     metric,
                     title.clone().unwrap_or_else(|| metric.clone()),
                     info(metric),
                     &frame,
                 )?),
                 PanelSpec::Topk { metric, k } => {
-                    let q = Query::metric(metric.clone())
+                    let q = scoped(metric)?
                         .range(period)
                         .aggregate(Aggregate::Avg)
                         .top_k(*k, Aggregate::Avg);
@@ -326,8 +360,7 @@ impl Reporter {
                 PanelSpec::Anomalies => {
                     let mut items = Vec::new();
                     for name in &metric_names {
-                        let (found, _) =
-                            anomalies(self.db(), &Query::metric(name.clone()), &frame)?;
+                        let (found, _) = anomalies(self.db(), &scoped(name)?, &frame)?;
                         items.extend(found.into_iter().map(|a| DashboardAnomaly {
                             metric: name.clone(),
                             anomaly: a,
@@ -358,15 +391,17 @@ impl Reporter {
         })
     }
 
+    /// The panel of `metric`, over the series `query` selects.
     fn metric_panel(
         &self,
+        query: Query,
         metric: &str,
         title: String,
         info: Option<&MetricInfo>,
         frame: &Frame,
     ) -> Result<MetricPanel> {
         let db = self.db();
-        let q = Query::metric(metric.to_string()).range(frame.period);
+        let q = query.range(frame.period);
         let whole = |agg: Aggregate| -> Result<Option<f64>> {
             let r = db.query(&q.clone().aggregate(agg).group_all())?;
             Ok(r.series
@@ -408,10 +443,11 @@ impl Reporter {
 /// busiest metric, recommendations.
 fn default_panels(
     reporter: &Reporter,
+    scope: &[Selector],
     all: Vec<MetricInfo>,
     period: TimeRange,
 ) -> Result<Vec<PanelSpec>> {
-    let busy = busiest_ordered(reporter, all, period)?;
+    let busy = busiest_ordered(reporter, scope, all, period)?;
     let mut panels: Vec<PanelSpec> = busy
         .iter()
         .take(DEFAULT_METRIC_PANELS)
@@ -435,10 +471,11 @@ fn default_panels(
 /// Metric names, busiest first.
 fn busiest_ordered(
     reporter: &Reporter,
+    scope: &[Selector],
     all: Vec<MetricInfo>,
     period: TimeRange,
 ) -> Result<Vec<String>> {
-    Ok(by_points(reporter.db(), &[Selector::any()], all, period)?
+    Ok(by_points(reporter.db(), scope, all, period)?
         .into_iter()
         .map(|m| m.name)
         .collect())

@@ -4,6 +4,7 @@ pub mod completions;
 pub mod dashboard;
 pub mod export;
 pub mod import;
+pub mod query;
 pub mod report;
 pub mod series;
 pub mod stats;
@@ -23,5 +24,6 @@ pub fn run(cli: Cli) -> CliResult<Status> {
         Command::Series(args) => series::run(&global, args),
         Command::Import(args) => import::run(&global, args),
         Command::Export(args) => export::run(&global, args),
+        Command::Query(args) => query::run(&global, args),
     }
 }

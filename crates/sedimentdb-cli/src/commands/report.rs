@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use sedimentdb_collector::{parse_rfc3339, AlertRule};
 use sedimentdb_report::{render, ReportSpec, ReportType, Reporter};
 
+use crate::commands::series::parse_selector;
 use crate::exit::{CliError, CliResult, Status};
 use crate::output::Global;
 
@@ -53,6 +54,13 @@ pub struct ReportArgs {
     /// Most metrics in the report (the busiest are kept).
     #[arg(long, default_value_t = 200)]
     pub max_metrics: usize,
+    /// Only series matching this selector, e.g. `cpu_usage_user{hostname=~"host_[12]"}`
+    /// (on a plain engine database, what to report on); narrows `--type`.
+    #[arg(long)]
+    pub selector: Option<String>,
+    /// "Now" (RFC 3339) for `--last` instead of the system clock: for replayed data.
+    #[arg(long, value_parser = timestamp, conflicts_with_all = ["start", "end"])]
+    pub now: Option<i64>,
 }
 
 fn report_type(text: &str) -> Result<ReportType, String> {
@@ -74,6 +82,12 @@ pub fn run(global: &Global, args: ReportArgs) -> CliResult<Status> {
         (Some(start), Some(end)) => spec.between(start, end),
         _ => spec.last(args.last),
     };
+    if let Some(now) = args.now {
+        spec = spec.now(now);
+    }
+    if let Some(text) = &args.selector {
+        spec = spec.selector(parse_selector(text)?, text.clone());
+    }
     if let Some(path) = &args.rules {
         let rules = AlertRule::load(path).map_err(|e| CliError::new(e.to_string()))?;
         spec = spec.rules(rules);

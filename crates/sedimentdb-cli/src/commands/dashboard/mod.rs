@@ -3,14 +3,18 @@
 
 mod app;
 pub mod ui;
+#[cfg(test)]
+mod ui_tests;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use sedimentdb::Selector;
 use sedimentdb_report::{DashboardData, DashboardSpec, Layout, Reporter};
 
 use crate::commands::report::report_error;
+use crate::commands::series::parse_selector;
 use crate::exit::{CliError, CliResult, Status};
 use crate::output::Global;
 
@@ -48,6 +52,10 @@ pub struct DashboardArgs {
     /// Screen height of `--once --format text`.
     #[arg(long, default_value_t = 40, requires = "once")]
     pub height: u16,
+    /// Only series matching this selector, e.g. `cpu_usage_user{region="eu-west-1"}`:
+    /// every panel, and which metrics the default panels show.
+    #[arg(long)]
+    pub selector: Option<String>,
     /// "Now" (RFC 3339) instead of the system clock: for replaying old data.
     #[arg(long, value_parser = crate::commands::report::timestamp)]
     pub now: Option<i64>,
@@ -59,6 +67,7 @@ pub(crate) struct Source {
     pub global: Global,
     pub layout: Option<Layout>,
     pub now: Option<i64>,
+    pub selector: Option<Selector>,
 }
 
 impl Source {
@@ -67,11 +76,16 @@ impl Source {
     pub fn refresh(&self, window: Duration) -> CliResult<DashboardData> {
         let db = self.global.open_for_reading()?;
         let reporter = Reporter::new(db).map_err(report_error)?;
-        let spec = DashboardSpec {
-            window,
-            panels: self.layout.as_ref().map(|l| l.panels.clone()),
-            now: self.now,
-        };
+        let mut spec = DashboardSpec::new(window);
+        if let Some(layout) = &self.layout {
+            spec = spec.panels(layout.panels.clone());
+        }
+        if let Some(now) = self.now {
+            spec = spec.now(now);
+        }
+        if let Some(selector) = &self.selector {
+            spec = spec.selector(selector.clone());
+        }
         let data = reporter.dashboard(&spec).map_err(report_error)?;
         reporter
             .into_collector()
@@ -95,11 +109,13 @@ pub fn run(global: &Global, args: DashboardArgs) -> CliResult<Status> {
         .window
         .or_else(|| layout.as_ref().and_then(Layout::window))
         .unwrap_or(Duration::from_secs(3600));
+    let selector = args.selector.as_deref().map(parse_selector).transpose()?;
     global.require_database()?;
     let source = Source {
         global: global.clone(),
         layout,
         now: args.now,
+        selector,
     };
     if args.once {
         let data = source.refresh(window)?;
