@@ -53,6 +53,7 @@ impl Default for TrendOptions {
 
 /// The trend of one result series, from [`crate::Db::trend`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SeriesTrend {
     /// The series or group.
     pub labels: Labels,
@@ -66,6 +67,7 @@ pub struct SeriesTrend {
 
 /// How [`crate::Db::anomalies`] decides what is unusual.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum AnomalyMethod {
     /// Robust z-score of each point against the median and MAD of the `window` points
     /// before it (see [`rolling_robust_zscore`]); flagged when `|score| > threshold`
@@ -89,6 +91,7 @@ pub enum AnomalyMethod {
 
 /// Anomalies of one result series, from [`crate::Db::anomalies`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SeriesAnomalies {
     /// The series or group.
     pub labels: Labels,
@@ -116,6 +119,7 @@ pub struct SeriesScores {
 
 /// Change points of one result series, from [`crate::Db::change_points`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SeriesChangePoints {
     /// The series or group.
     pub labels: Labels,
@@ -149,6 +153,7 @@ impl Default for CorrelateOptions {
 
 /// The correlation of two result series, from [`crate::Db::correlate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CorrelationPair {
     /// The series (or group) of the first query.
     pub x: Labels,
@@ -165,6 +170,7 @@ pub struct CorrelationPair {
 
 /// How one dimension's values compare, from [`crate::Db::breakdown`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DimensionBreakdown {
     /// The dimension.
     pub dimension: String,

@@ -25,6 +25,7 @@ pub const MAX_BUCKET_NS: i64 = 1 << 62;
 /// NaN (its deviation from the mean is undefined); a `Quantile` interpolated between a
 /// finite and an infinite neighbour is that infinity, and between `-inf` and `+inf` NaN.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Aggregate {
     /// Number of (non-NaN) points.
     Count,
@@ -144,6 +145,7 @@ impl std::str::FromStr for Aggregate {
 /// What an empty bucket between `start` and `end` becomes. Only for queries that
 /// downsample with a bucket width; "missing" is NaN in results.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Fill {
     /// Empty buckets are left out. The default.
     #[default]
@@ -316,6 +318,7 @@ impl std::str::FromStr for ValueFilter {
 
 /// A per-series transform applied to the merged points before filtering and aggregation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Transform {
     /// Per-second rate of increase of a counter between consecutive points, at the later
     /// point's timestamp. A decrease is a counter reset: the increase is then the new

@@ -3,6 +3,8 @@
 
 mod app;
 pub mod ui;
+#[cfg(test)]
+mod ui_tests;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -65,21 +65,23 @@ pub fn draw(f: &mut Frame, data: &DashboardData, state: &UiState) {
 }
 
 fn footer_line(data: &DashboardData, state: &UiState) -> Line<'static> {
-    let mut spans = vec![
-        Span::styled(format!(" window {} ", state.window), Style::new().add_modifier(Modifier::REVERSED)),
-        Span::raw(format!(
-            " to {} UTC · refresh #{} every {} · 1/2/3: 1h/24h/7d · Tab: next panel · r: refresh · q: quit",
-            time(data.end.saturating_sub(1)),
-            state.refreshes,
-            state.refresh
-        )),
-    ];
+    let mut spans = vec![Span::styled(
+        format!(" window {} ", state.window),
+        Style::new().add_modifier(Modifier::REVERSED),
+    )];
+    // A failed refresh comes first, so that a narrow terminal does not cut it off.
     if let Some(e) = &state.error {
         spans.push(Span::styled(
-            format!("  refresh failed: {e}"),
+            format!(" refresh failed: {e} ·"),
             Style::new().fg(Color::Red),
         ));
     }
+    spans.push(Span::raw(format!(
+        " to {} UTC · refresh #{} every {} · 1/2/3: 1h/24h/7d · Tab: panel · r: refresh · q: quit",
+        time(data.end.saturating_sub(1)),
+        state.refreshes,
+        state.refresh
+    )));
     Line::from(spans)
 }
 
@@ -223,7 +225,12 @@ fn topk_panel(f: &mut Frame, area: Rect, t: &TopkPanel, selected: bool) {
             .map(|s| {
                 let bar = ((s.value / top).clamp(0.0, 1.0) * 12.0).round() as usize;
                 let mut text = format!("{} {}", number(Some(s.value)), unit);
-                text = format!("{text:<14} {}", s.series);
+                // The title names the metric: the labels are what tells series apart.
+                let labels = s
+                    .series
+                    .strip_prefix(t.metric.as_str())
+                    .unwrap_or(&s.series);
+                text = format!("{text:<14} {labels}");
                 text.truncate(width.saturating_sub(13));
                 Line::from(vec![
                     Span::styled(
