@@ -12,6 +12,13 @@ pub const SCORE_HALF_SURPRISE: f64 = 4.0;
 
 /// While muted, surprises are capped at this fraction of the alert surprise.
 const MUTED_CAP: f64 = 0.5;
+/// While muted, a surprise at least this many times the largest one reported since the
+/// alert is reported again, uncapped, and restarts the mute: the mute silences repeats
+/// of the evidence already reported, not evidence that is orders of magnitude stronger
+/// (a frozen sensor whose run keeps growing, a dip that deepens). Doubling the decades
+/// means the probability is squared, so one event gives at most a few such reports,
+/// logarithmic in its strength.
+const ESCALATION: f64 = 2.0;
 
 /// The score in `[0, 1)` of a surprise (decades of tail probability).
 pub fn score_of_surprise(surprise: f64) -> f64 {
@@ -29,6 +36,8 @@ pub fn score_of_surprise(surprise: f64) -> f64 {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Ensemble {
     mute_left: u32,
+    /// The largest surprise reported (uncapped) since the current mute began.
+    reported: f64,
 }
 
 /// What the ensemble made of one point.
@@ -46,7 +55,10 @@ pub(crate) struct Verdict {
 
 impl Ensemble {
     pub(crate) fn new() -> Self {
-        Ensemble { mute_left: 0 }
+        Ensemble {
+            mute_left: 0,
+            reported: 0.0,
+        }
     }
 
     /// Whether an alert was raised within the last `mute_points`.
@@ -66,7 +78,7 @@ impl Ensemble {
                 (0, 0.0),
                 |best, (i, s)| if s > best.1 { (i, s) } else { best },
             );
-        if self.mute_left > 0 {
+        if self.mute_left > 0 && top < ESCALATION * self.reported {
             self.mute_left -= 1;
             return Verdict {
                 surprise: top.min(MUTED_CAP * config.alert_surprise),
@@ -75,9 +87,11 @@ impl Ensemble {
                 mute_ended: self.mute_left == 0,
             };
         }
+        // Not muted, or muted but escalating (which is at least the alert surprise too).
         let alerted = top >= config.alert_surprise;
         if alerted {
             self.mute_left = config.mute_points;
+            self.reported = top;
         }
         Verdict {
             surprise: top,
