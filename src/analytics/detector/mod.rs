@@ -174,9 +174,7 @@ impl Detector {
         }
         self.observe_step(ts);
         self.points = self.points.saturating_add(1);
-        // The resolution a point is judged against comes from earlier points only: a
-        // 1e300 spike after a run of ones must not make 1e300 the series' quantum (and
-        // so its own deviation two spreads). It learns the point once it is scored.
+        self.resolution.observe(value);
         let resolution = self.resolution.step();
         let step = if self.step_secs > 0.0 {
             self.step_secs
@@ -195,7 +193,6 @@ impl Detector {
         let boost = if muted { MUTED_BOOST } else { 1.0 };
         let deviation = self.baseline.update(u, resolution, boost);
         let stuck_surprise = self.stuck.update(value);
-        self.resolution.observe(value);
 
         let mut surprises = [0.0; COMPONENTS];
         for ((slot, component), calibrator) in

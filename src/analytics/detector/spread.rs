@@ -38,7 +38,15 @@ impl Resolution {
     /// Records `x` (finite).
     pub(crate) fn observe(&mut self, x: f64) {
         if self.seen {
-            let d = (x - self.prev).abs();
+            // Values on a grid of quantum `q` are 0 or at least `q` in magnitude, so a
+            // step is a quantum no larger than the smaller non-zero value it joins: a jump
+            // from 1 to 1e300 says the quantum is at most 1, not 1e300 (which would make
+            // the jump itself two spreads).
+            let smaller = match (x.abs(), self.prev.abs()) {
+                (a, 0.0) | (0.0, a) => a,
+                (a, b) => a.min(b),
+            };
+            let d = (x - self.prev).abs().min(smaller);
             // Steps far below the value's own precision are rounding noise, not a quantum.
             if d > 0.0 && d > x.abs() * 1e-12 && (self.step == 0.0 || d < self.step) {
                 self.step = d;
