@@ -194,3 +194,68 @@ fn analytics_find_what_was_planted() {
     assert!((ranked[0].share_of_delta - 1.0).abs() < 0.01);
     assert!(ranked[1].share_of_delta.abs() < 0.01);
 }
+
+/// `Db::anomaly_scores` is the streaming detector run over each result series: the same
+/// scores as a `Detector` fed the same points, whether they sit in segments or in the
+/// head, one result series per stored series.
+#[test]
+fn anomaly_scores_equal_a_streaming_detector_over_segments_and_head() {
+    use sedimentdb::analytics::detector::{Detector, DetectorConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default().durability(Durability::None)).unwrap();
+    let hosts = ["a", "b", "c"];
+    let mut expected = Vec::new();
+    for (h, host) in hosts.iter().enumerate() {
+        let ts: Vec<i64> = (0..3000_i64).map(|i| i * 10 * SEC).collect();
+        let values: Vec<f64> = (0..3000_u64)
+            .map(|i| {
+                let spike = if i == 2000 { 30.0 } else { 0.0 };
+                20.0 + 3.0 * noise(i + h as u64 * 7_777) + spike
+            })
+            .collect();
+        // The first two thirds go to segments, the rest stays in the head.
+        for (part, range) in [(0, 0..2000), (1, 2000..3000)] {
+            let mut batch = WriteBatch::new();
+            let key = SeriesKey::new("lat").with("host", *host);
+            for i in range {
+                batch.push_key(&key, ts[i], values[i]);
+            }
+            db.write(&batch).unwrap();
+            if part == 0 {
+                db.flush().unwrap();
+            }
+        }
+        let mut detector = Detector::new(DetectorConfig::default()).unwrap();
+        expected.push((host.to_string(), detector.score_all(&ts, &values)));
+    }
+    let scored = db
+        .anomaly_scores(&Query::metric("lat"), &DetectorConfig::default())
+        .unwrap();
+    assert_eq!(scored.len(), hosts.len());
+    for s in &scored {
+        let host = s.labels.get("host").expect("one result series per host");
+        let (_, want) = expected.iter().find(|(h, _)| h == host).unwrap();
+        assert_eq!(s.scores.len(), 3000);
+        assert!(s.series_id.is_some());
+        for (i, (got, want)) in s.scores.iter().zip(want).enumerate() {
+            assert_eq!(got.to_bits(), want.to_bits(), "host {host} point {i}");
+        }
+    }
+}
+
+/// A detector configuration that cannot work is refused before any scoring.
+#[test]
+fn anomaly_scores_refuse_an_invalid_config() {
+    use sedimentdb::analytics::detector::DetectorConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default().durability(Durability::None)).unwrap();
+    let mut config = DetectorConfig::default();
+    config.alert_surprise = f64::NAN;
+    let err = db
+        .anomaly_scores(&Query::metric("lat"), &config)
+        .unwrap_err();
+    assert!(
+        matches!(err, sedimentdb::Error::InvalidArgument(_)),
+        "{err:?}"
+    );
+}

@@ -94,6 +94,7 @@ fn reference(values: &[f64], agg: Aggregate) -> Option<f64> {
                 a + frac * (b - a)
             }
         }
+        other => panic!("no IEEE reference for {other:?}: add one"),
     })
 }
 

@@ -275,6 +275,7 @@ fn naive_aggregate(points: &[(i64, f64, usize)], agg: Aggregate) -> (f64, Option
             };
             (v, None)
         }
+        other => panic!("the model has no reference for {other:?}: add one"),
     }
 }
 

@@ -300,6 +300,7 @@ fn purge_rollup_only(cx: &Context<'_>, report: &mut CompactionReport) -> Result<
 
 /// Which tier [`crate::Db::compact_partition`] encodes a partition for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Tier {
     /// One segment with the flush encoding (fast to read).
     Warm,

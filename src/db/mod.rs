@@ -95,9 +95,11 @@ pub struct RecoveryReport {
     /// Points put back into the head.
     pub replayed_points: u64,
     /// A torn tail cut off the last WAL file: (file, offset). Its points were never
-    /// acknowledged.
+    /// acknowledged as durable. Offset 0: the file was removed, being empty or shorter
+    /// than its header (a crash while creating it, or a truncation: they look the same).
     pub truncated_tail: Option<(PathBuf, u64)>,
-    /// Damage skipped in salvage mode: (file, offset, what).
+    /// Damage skipped in salvage mode: (file, offset, what). A WAL file missing from the
+    /// sequence is listed by its name, offset 0.
     pub salvaged: Vec<(PathBuf, u64, String)>,
     /// Files found on disk that the manifest does not list (left by a crash), removed.
     pub orphans_removed: Vec<PathBuf>,

@@ -3,12 +3,13 @@
 
 use super::Db;
 use crate::analytics::correlation::CorrelationMethod;
+use crate::analytics::detector::DetectorConfig;
 use crate::analytics::dimensional::Attribution;
 use crate::error::Result;
 use crate::query::{
     analytics, AnomalyMethod, CorrelateOptions, CorrelationPair, DimensionBreakdown, Explain,
-    Labels, Query, QueryResult, SeriesAnomalies, SeriesChangePoints, SeriesTrend, Snapshot,
-    TrendOptions,
+    Labels, Query, QueryResult, SeriesAnomalies, SeriesChangePoints, SeriesScores, SeriesTrend,
+    Snapshot, TrendOptions,
 };
 use crate::types::TimeRange;
 
@@ -110,6 +111,42 @@ impl Db {
     /// ```
     pub fn anomalies(&self, query: &Query, method: AnomalyMethod) -> Result<Vec<SeriesAnomalies>> {
         self.on_snapshot(|snap| analytics::anomalies(snap, query, method))
+    }
+
+    /// The streaming anomaly detector's score for every point of every result series of
+    /// `query` ([`crate::analytics::detector`]): one fresh
+    /// [`Detector`](crate::analytics::detector::Detector) per series, fed its points in
+    /// time order, so a score is exactly what a streaming monitor that saw the same
+    /// points would have said. Scores are in `[0, 1)` and comparable across series: one
+    /// threshold (0.43 is the detector's own alert level,
+    /// [`DetectorConfig::alert_surprise`] 3) means the same on a request counter and on a
+    /// flat sensor. Queries that downsample score the buckets. An invalid `config` is
+    /// [`crate::Error::InvalidArgument`].
+    ///
+    /// ```
+    /// use sedimentdb::analytics::detector::DetectorConfig;
+    /// use sedimentdb::{Db, Options, Query, SeriesKey, WriteBatch};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = Db::open(dir.path(), Options::default()).unwrap();
+    /// let minute = 60_000_000_000_i64;
+    /// let mut batch = WriteBatch::new();
+    /// for i in 0..2000_i64 {
+    ///     let noise = ((i * 7919) % 13) as f64 / 13.0;
+    ///     let value = if i == 1500 { 40.0 } else { 10.0 + noise };
+    ///     batch.push_key(&SeriesKey::new("latency").with("host", "a"), i * minute, value);
+    /// }
+    /// db.write(&batch).unwrap();
+    /// let scored = db.anomaly_scores(&Query::metric("latency"), &DetectorConfig::default()).unwrap();
+    /// assert_eq!(scored[0].scores.len(), 2000);
+    /// let top = scored[0].scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap();
+    /// assert_eq!(scored[0].timestamps[top.0], 1500 * minute);
+    /// ```
+    pub fn anomaly_scores(
+        &self,
+        query: &Query,
+        config: &DetectorConfig,
+    ) -> Result<Vec<SeriesScores>> {
+        self.on_snapshot(|snap| analytics::anomaly_scores(snap, query, config))
     }
 
     /// Shifts of the mean level (CUSUM) in each result series of `query`; see

@@ -13,6 +13,7 @@ use crate::analytics::anomaly::{
 use crate::analytics::correlation::{
     align, best_lag, rank_correlated, CorrelationMethod, LagResult,
 };
+use crate::analytics::detector::{Detector, DetectorConfig};
 use crate::analytics::dimensional::{self, attribution, Attribution, Contribution, GroupAgg};
 use crate::analytics::trend::{linear_trend, Direction, Forecast, Trend, Verdict};
 use crate::error::{Error, Result};
@@ -52,6 +53,7 @@ impl Default for TrendOptions {
 
 /// The trend of one result series, from [`crate::Db::trend`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SeriesTrend {
     /// The series or group.
     pub labels: Labels,
@@ -65,6 +67,7 @@ pub struct SeriesTrend {
 
 /// How [`crate::Db::anomalies`] decides what is unusual.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum AnomalyMethod {
     /// Robust z-score of each point against the median and MAD of the `window` points
     /// before it (see [`rolling_robust_zscore`]); flagged when `|score| > threshold`
@@ -88,6 +91,7 @@ pub enum AnomalyMethod {
 
 /// Anomalies of one result series, from [`crate::Db::anomalies`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SeriesAnomalies {
     /// The series or group.
     pub labels: Labels,
@@ -95,8 +99,27 @@ pub struct SeriesAnomalies {
     pub anomalies: Vec<Anomaly>,
 }
 
+/// The streaming detector's score for every point of one result series, from
+/// [`crate::Db::anomaly_scores`]. `scores[i]` belongs to `timestamps[i]`/`values[i]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SeriesScores {
+    /// The series or group.
+    pub labels: Labels,
+    /// The series' id when the result series is one stored series (not a group).
+    pub series_id: Option<SeriesId>,
+    /// Timestamps of the points, nanoseconds since the Unix epoch, ascending.
+    pub timestamps: Vec<Timestamp>,
+    /// The points' values.
+    pub values: Vec<f64>,
+    /// Each point's score in `[0, 1)` (see [`crate::analytics::detector`]); 0 for a
+    /// value that is not finite.
+    pub scores: Vec<f64>,
+}
+
 /// Change points of one result series, from [`crate::Db::change_points`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SeriesChangePoints {
     /// The series or group.
     pub labels: Labels,
@@ -130,6 +153,7 @@ impl Default for CorrelateOptions {
 
 /// The correlation of two result series, from [`crate::Db::correlate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CorrelationPair {
     /// The series (or group) of the first query.
     pub x: Labels,
@@ -146,6 +170,7 @@ pub struct CorrelationPair {
 
 /// How one dimension's values compare, from [`crate::Db::breakdown`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DimensionBreakdown {
     /// The dimension.
     pub dimension: String,
@@ -230,6 +255,35 @@ pub(crate) fn anomalies(
         }
     }
     Ok(out)
+}
+
+/// [`crate::Db::anomaly_scores`] over one snapshot: one fresh detector per result
+/// series, fed the series in time order, so the scores are exactly what a streaming
+/// monitor that saw the same points would have returned.
+pub(crate) fn anomaly_scores(
+    snap: &Snapshot<'_>,
+    query: &Query,
+    config: &DetectorConfig,
+) -> Result<Vec<SeriesScores>> {
+    config.validate()?;
+    let result = snap.query(query)?;
+    // Series are independent: score them on the rayon pool, keeping the result order.
+    use rayon::prelude::*;
+    result
+        .series
+        .into_par_iter()
+        .map(|s| {
+            let mut detector = Detector::new(*config)?;
+            let scores = detector.score_all(&s.timestamps, &s.values);
+            Ok(SeriesScores {
+                labels: s.labels,
+                series_id: s.series_id,
+                timestamps: s.timestamps,
+                values: s.values,
+                scores,
+            })
+        })
+        .collect()
 }
 
 /// [`crate::Db::change_points`] over one snapshot.

@@ -130,7 +130,7 @@ use crate::version::Version;
 
 pub use analytics::{
     AnomalyMethod, CorrelateOptions, CorrelationPair, DimensionBreakdown, SeriesAnomalies,
-    SeriesChangePoints, SeriesTrend, TrendOptions,
+    SeriesChangePoints, SeriesScores, SeriesTrend, TrendOptions,
 };
 pub use result::{Explain, Labels, QueryResult, ResultSeries};
 pub use spec::{

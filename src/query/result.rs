@@ -64,6 +64,7 @@ impl fmt::Display for Labels {
 /// strictly increasing. A NaN value means "no value" (a `Fill::Null` bucket, a standard
 /// deviation of one point) — or, in a raw query, a NaN that was stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ResultSeries {
     /// The series or group.
     pub labels: Labels,
@@ -101,6 +102,7 @@ impl ResultSeries {
 /// The answer to a query: result series in a fixed order (ungrouped: by series id;
 /// grouped: by labels; ranked: best first).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct QueryResult {
     /// The result series.
     pub series: Vec<ResultSeries>,
@@ -154,6 +156,7 @@ impl<'a> IntoIterator for &'a QueryResult {
 /// How a query ran (see [`crate::Db::explain`]): what was pruned, what was answered from
 /// chunk statistics and what had to be decoded.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Explain {
     /// Segments in the snapshot the query read.
     pub segments_total: u64,

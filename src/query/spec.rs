@@ -25,6 +25,7 @@ pub const MAX_BUCKET_NS: i64 = 1 << 62;
 /// NaN (its deviation from the mean is undefined); a `Quantile` interpolated between a
 /// finite and an infinite neighbour is that infinity, and between `-inf` and `+inf` NaN.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Aggregate {
     /// Number of (non-NaN) points.
     Count,
@@ -91,9 +92,60 @@ impl Aggregate {
     }
 }
 
+impl std::str::FromStr for Aggregate {
+    type Err = Error;
+
+    /// The inverse of [`Aggregate::name`], plus a few spellings people use: `count`,
+    /// `sum`, `min`, `max`, `avg` (`mean`), `first`, `last`, `stddev` (`std`), `median`,
+    /// `pNN` (`p99`, `p99.9`: a percentile) and `qX` (`q0.25`: a quantile).
+    ///
+    /// ```
+    /// use sedimentdb::Aggregate;
+    /// assert_eq!("p99".parse::<Aggregate>()?, Aggregate::P99);
+    /// assert_eq!("q0.25".parse::<Aggregate>()?, Aggregate::Quantile(0.25));
+    /// assert_eq!("max".parse::<Aggregate>()?.name(), "max");
+    /// assert!("p101".parse::<Aggregate>().is_err());
+    /// # Ok::<(), sedimentdb::Error>(())
+    /// ```
+    fn from_str(text: &str) -> Result<Self> {
+        let t = text.trim().to_ascii_lowercase();
+        let agg = match t.as_str() {
+            "count" => Aggregate::Count,
+            "sum" => Aggregate::Sum,
+            "min" => Aggregate::Min,
+            "max" => Aggregate::Max,
+            "avg" | "mean" => Aggregate::Avg,
+            "first" => Aggregate::First,
+            "last" => Aggregate::Last,
+            "stddev" | "std" => Aggregate::Stddev,
+            "median" => Aggregate::P50,
+            _ => {
+                let q = if let Some(pct) = t.strip_prefix('p') {
+                    pct.parse::<f64>().ok().map(|p| p / 100.0)
+                } else if let Some(q) = t.strip_prefix('q') {
+                    q.parse::<f64>().ok()
+                } else {
+                    None
+                };
+                match q {
+                    Some(q) if (0.0..=1.0).contains(&q) => Aggregate::Quantile(q),
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "unknown aggregate {text:?} (count, sum, min, max, avg, first, \
+                             last, stddev, median, p0..p100, q0..q1)"
+                        )))
+                    }
+                }
+            }
+        };
+        Ok(agg)
+    }
+}
+
 /// What an empty bucket between `start` and `end` becomes. Only for queries that
 /// downsample with a bucket width; "missing" is NaN in results.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Fill {
     /// Empty buckets are left out. The default.
     #[default]
@@ -217,8 +269,56 @@ impl ValueFilter {
     }
 }
 
+impl std::str::FromStr for ValueFilter {
+    type Err = Error;
+
+    /// `"> 90"`, `">=0.5"`, `"< 1e-3"`, `"== 0"`, `"!= 0"` (spaces optional; `=` is `==`).
+    ///
+    /// ```
+    /// use sedimentdb::query::ValueFilter;
+    /// assert_eq!("> 90".parse::<ValueFilter>()?, ValueFilter::gt(90.0));
+    /// assert_eq!("<=0.5".parse::<ValueFilter>()?, ValueFilter::le(0.5));
+    /// assert!("> lots".parse::<ValueFilter>().is_err());
+    /// # Ok::<(), sedimentdb::Error>(())
+    /// ```
+    fn from_str(text: &str) -> Result<Self> {
+        let t = text.trim();
+        // Two-character operators first, so that ">=" is not read as ">" then "=5".
+        let ops: [(&str, Comparison); 7] = [
+            (">=", Comparison::Ge),
+            ("<=", Comparison::Le),
+            ("==", Comparison::Eq),
+            ("!=", Comparison::Ne),
+            (">", Comparison::Gt),
+            ("<", Comparison::Lt),
+            ("=", Comparison::Eq),
+        ];
+        let Some((op, rest)) = ops
+            .iter()
+            .find_map(|(sym, op)| t.strip_prefix(sym).map(|rest| (*op, rest)))
+        else {
+            return Err(Error::invalid(format!(
+                "value filter {text:?} must start with >, >=, <, <=, == or != (e.g. \"> 90\")"
+            )));
+        };
+        let threshold: f64 = rest.trim().parse().map_err(|_| {
+            Error::invalid(format!(
+                "value filter {text:?}: {:?} is not a number",
+                rest.trim()
+            ))
+        })?;
+        if threshold.is_nan() {
+            return Err(Error::invalid(format!(
+                "value filter {text:?}: the threshold is NaN"
+            )));
+        }
+        Ok(ValueFilter { op, threshold })
+    }
+}
+
 /// A per-series transform applied to the merged points before filtering and aggregation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Transform {
     /// Per-second rate of increase of a counter between consecutive points, at the later
     /// point's timestamp. A decrease is a counter reset: the increase is then the new

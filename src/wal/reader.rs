@@ -5,7 +5,8 @@
 //!
 //! | where                                  | what                         | Strict            | Salvage            |
 //! |----------------------------------------|------------------------------|-------------------|--------------------|
-//! | newest file, no/partial header, no records | crash while creating it  | file removed      | file removed       |
+//! | files after the checkpoint             | a seq missing (deleted file) | `Corruption`      | reported, rest replayed |
+//! | newest file, no/partial header, no records | crash while creating it  | removed, reported | removed, reported  |
 //! | newest file, a record                  | torn, bad CRC, undecodable   | truncated there   | truncated there    |
 //! | any other file, a record               | torn, bad CRC, undecodable   | `Corruption`      | rest of file skipped |
 //! | any file with records, the header      | bad magic, CRC, seq          | `Corruption`      | file skipped       |
@@ -38,13 +39,15 @@ pub(crate) struct ReplayReport {
     pub files: usize,
     /// Records replayed.
     pub records: u64,
-    /// The newest file was cut at this offset (or removed, offset 0, when its header was
-    /// incomplete): a torn tail whose points were never acknowledged as durable.
+    /// The newest file was cut at this offset (or removed, offset 0, when it was empty or
+    /// its header incomplete): a torn tail whose points were never acknowledged as
+    /// durable, or (the same bytes) a truncation.
     pub truncated_tail: Option<(PathBuf, u64)>,
     /// Damage skipped in [`RecoveryMode::Salvage`]: file, offset, what was wrong. The
     /// rest of each such file was not replayed.
     pub salvaged: Vec<(PathBuf, u64, String)>,
-    /// The largest seq of any WAL file in the directory (replayed or not), 0 if none.
+    /// The largest seq of any WAL file left in the directory (replayed or not), 0 if
+    /// none; a newest file removed as half-created does not count.
     pub max_seq: u64,
 }
 
@@ -119,8 +122,27 @@ fn replay_files(
     };
     report.max_seq = files.last().map_or(0, |(seq, _)| *seq);
     let newest = report.max_seq;
+    // The seq of the file listed before the one being replayed (0: none).
+    let mut listed_before = files
+        .iter()
+        .rev()
+        .find(|(seq, _)| *seq < from_seq)
+        .map_or(0, |(seq, _)| *seq);
+    // The seq the next replayed file must have: the writer numbers files one by one and
+    // only deletes files below the checkpoint, so a hole after it is a deleted file.
+    let mut expected = from_seq.max(1);
 
     for (seq, path) in files.into_iter().filter(|(seq, _)| *seq >= from_seq) {
+        if seq != expected {
+            let missing = record::file_path(dir, expected);
+            let what = missing_files_message(expected, seq);
+            match mode {
+                RecoveryMode::Strict => return Err(Error::corruption(missing, 0, what)),
+                RecoveryMode::Salvage => report.salvaged.push((missing, 0, what)),
+            }
+        }
+        expected = seq.saturating_add(1);
+        let before = std::mem::replace(&mut listed_before, seq);
         let data = match repair {
             Repair::OnDisk => read_whole(fs, &path)?,
             // The writer may append meanwhile: the file may only have grown.
@@ -149,9 +171,13 @@ fn replay_files(
                 fs.remove(&path)
                     .map_err(|e| Error::io("remove", &path, e))?;
                 fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
-                if !data.is_empty() {
-                    report.truncated_tail = Some((path, 0));
-                }
+                // Reported even when empty: a crash while the file was created leaves
+                // that, but so does a truncation of a file that held records, and the
+                // two cannot be told apart.
+                report.truncated_tail = Some((path, 0));
+                // The file held nothing: its seq is free again. Numbering the next file
+                // after it would leave a hole that the next open reads as a deleted file.
+                report.max_seq = before;
             }
             Damage::Record { offset, .. } if is_newest => {
                 rewrite(fs, &path, data.get(..offset).unwrap_or(&data))?;
@@ -167,6 +193,21 @@ fn replay_files(
         }
     }
     Ok(report)
+}
+
+/// What a hole in the WAL sequence from `first_missing` up to (not including) `next`
+/// means.
+fn missing_files_message(first_missing: u64, next: u64) -> String {
+    let count = next - first_missing;
+    let files = if count == 1 {
+        "this file is".to_owned()
+    } else {
+        format!("this file and the {} after it are", count - 1)
+    };
+    format!(
+        "WAL file missing: {files} absent before {}, so the records they held are lost",
+        record::file_name(next)
+    )
 }
 
 /// Reads a file another process may be appending to: the read must have returned at

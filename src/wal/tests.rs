@@ -308,8 +308,22 @@ fn open_starts_a_new_file_after_existing_and_min_seq() {
     assert_eq!(wal.current_seq(), 20);
     drop(wal);
 
-    let (_, report) = replay_all(&dir, 0, RecoveryMode::Strict).expect("replay");
+    // Files 4 and 7..=19 never existed here: holes, which only salvage reads past.
+    assert!(matches!(
+        replay_all(&dir, 3, RecoveryMode::Strict),
+        Err(Error::Corruption { .. })
+    ));
+    let (_, report) = replay_all(&dir, 3, RecoveryMode::Salvage).expect("replay");
     assert_eq!((report.files, report.max_seq), (4, 20));
+    let holes: Vec<&Path> = report
+        .salvaged
+        .iter()
+        .map(|(p, _, _)| p.as_path())
+        .collect();
+    assert_eq!(
+        holes,
+        [record::file_path(&dir, 4), record::file_path(&dir, 7)]
+    );
     assert!(dir.join("notes.txt").exists());
 }
 
@@ -350,7 +364,7 @@ fn rotate_with_separates_old_records_from_new() {
         "the current file is never removed"
     );
     wal.close().expect("close");
-    let (got, _) = replay_all(&dir, 1, RecoveryMode::Strict).expect("replay");
+    let (got, _) = replay_all(&dir, seq, RecoveryMode::Strict).expect("replay");
     assert_same(&got, &[c]);
 }
 
@@ -511,16 +525,17 @@ fn half_created_newest_file_is_removed() {
     let second = record::file_path(&dir, 2);
     let header = record::encode_header(2);
 
-    let mut cases: Vec<(Vec<u8>, bool)> = (0..HEADER_LEN)
-        .map(|cut| (header[..cut].to_vec(), cut > 0))
-        .collect();
-    cases.push((vec![0; HEADER_LEN], true)); // size made durable, data not
-    for (bytes, reported) in cases {
+    let mut cases: Vec<Vec<u8>> = (0..HEADER_LEN).map(|cut| header[..cut].to_vec()).collect();
+    cases.push(vec![0; HEADER_LEN]); // size made durable, data not
+    for bytes in cases {
         std::fs::write(&second, &bytes).expect("write");
         let (got, report) = replay_all(&dir, 1, RecoveryMode::Strict).expect("replay");
         assert_same(&got, &entries);
         assert!(!second.exists(), "{} header bytes", bytes.len());
-        assert_eq!(report.truncated_tail, reported.then(|| (second.clone(), 0)));
+        // Even an empty file is reported: a truncation to nothing looks the same.
+        assert_eq!(report.truncated_tail, Some((second.clone(), 0)));
+        // Its seq is free again, so the next file takes it and leaves no hole.
+        assert_eq!(report.max_seq, 1, "{} header bytes", bytes.len());
     }
 
     // A complete header with no records is simply an empty file.
@@ -672,6 +687,114 @@ fn half_created_file_that_is_not_the_newest_is_corruption() {
     assert!(matches!(err, Error::Corruption { offset: 0, .. }), "{err}");
     let (_, report) = replay_all(&dir, 1, RecoveryMode::Salvage).expect("salvage");
     assert_eq!(report.salvaged.len(), 1);
+}
+
+/// Three files of two records each, closed; returns their entries per file.
+fn three_files(dir: &Path) -> Vec<Vec<WalEntry>> {
+    let wal = open(Arc::new(OsFileSystem), dir, 1 << 20, Durability::Sync);
+    let mut per_file = Vec::new();
+    for f in 0..3u32 {
+        if f > 0 {
+            wal.rotate_with(|| ()).expect("rotate");
+        }
+        let entries = vec![points(f, &[1, 2]), points(f, &[3])];
+        for e in &entries {
+            append(&wal, e).expect("append");
+        }
+        per_file.push(entries);
+    }
+    assert_eq!(wal.current_seq(), 3);
+    wal.close().expect("close");
+    per_file
+}
+
+#[test]
+fn a_file_missing_after_the_checkpoint_is_corruption_or_reported_lost() {
+    for missing in [1u64, 2] {
+        let (_tmp, dir) = wal_dir();
+        let per_file = three_files(&dir);
+        let gone = record::file_path(&dir, missing);
+        std::fs::remove_file(&gone).expect("remove");
+
+        match replay_all(&dir, 1, RecoveryMode::Strict) {
+            Err(Error::Corruption { file, offset, what }) => {
+                assert_eq!((&file, offset), (&gone, 0), "{what}");
+                assert!(what.contains("missing"), "{what}");
+            }
+            other => panic!("file {missing} deleted: {other:?}"),
+        }
+        let (got, report) = replay_all(&dir, 1, RecoveryMode::Salvage).expect("salvage");
+        let kept: Vec<WalEntry> = (1..=3u64)
+            .filter(|&seq| seq != missing)
+            .flat_map(|seq| per_file[seq as usize - 1].clone())
+            .collect();
+        assert_same(&got, &kept);
+        assert_eq!(report.salvaged.len(), 1, "{:?}", report.salvaged);
+        assert_eq!((&report.salvaged[0].0, report.salvaged[0].1), (&gone, 0));
+    }
+
+    // Files below the checkpoint are not expected: replay from file 2 does not miss 1.
+    let (_tmp, dir) = wal_dir();
+    let per_file = three_files(&dir);
+    std::fs::remove_file(record::file_path(&dir, 1)).expect("remove");
+    let (got, report) = replay_all(&dir, 2, RecoveryMode::Strict).expect("replay");
+    assert_same(&got, &per_file[1..].concat());
+    assert!(report.salvaged.is_empty());
+}
+
+#[test]
+fn a_removed_half_created_file_leaves_no_hole_for_the_next_open() {
+    let (_tmp, dir) = wal_dir();
+    let entries = sample_entries(2);
+    write_one_file(&dir, &entries);
+    std::fs::write(record::file_path(&dir, 2), &record::encode_header(2)[..5]).expect("write");
+    let (_, report) = replay_all(&dir, 1, RecoveryMode::Strict).expect("replay");
+    let wal = Wal::open(
+        Arc::new(OsFileSystem),
+        &dir,
+        WalOptions {
+            file_size: 1 << 20,
+            durability: Durability::Sync,
+        },
+        report.max_seq + 1,
+    )
+    .expect("reopen");
+    assert_eq!(wal.current_seq(), 2, "the removed file's seq is reused");
+    let extra = points(7, &[5]);
+    append(&wal, &extra).expect("append");
+    wal.close().expect("close");
+    let (got, report) = replay_all(&dir, 1, RecoveryMode::Strict).expect("no hole");
+    assert_same(&got[..entries.len()], &entries);
+    assert_same(&got[entries.len()..], std::slice::from_ref(&extra));
+    assert!(report.salvaged.is_empty());
+}
+
+#[test]
+fn an_emptied_file_is_reported_when_newest_and_corruption_when_not() {
+    let (_tmp, dir) = wal_dir();
+    let per_file = three_files(&dir);
+    // The newest: what a crash while creating it leaves, but also what a truncation of
+    // a file with records leaves. Replay goes on, and says so.
+    let newest = record::file_path(&dir, 3);
+    std::fs::write(&newest, b"").expect("empty");
+    let (got, report) = replay_all(&dir, 1, RecoveryMode::Strict).expect("replay");
+    assert_same(&got, &per_file[..2].concat());
+    assert_eq!(report.truncated_tail, Some((newest, 0)));
+
+    // Any other file: its header was fsynced before the next file existed.
+    let second = record::file_path(&dir, 2);
+    std::fs::write(&second, b"").expect("empty");
+    std::fs::write(record::file_path(&dir, 3), record::encode_header(3)).expect("write");
+    match replay_all(&dir, 1, RecoveryMode::Strict) {
+        Err(Error::Corruption { file, offset, .. }) => {
+            assert_eq!((file, offset), (second.clone(), 0))
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+    let (got, report) = replay_all(&dir, 1, RecoveryMode::Salvage).expect("salvage");
+    assert_same(&got, &per_file[0]);
+    assert_eq!(report.salvaged.len(), 1);
+    assert_eq!((&report.salvaged[0].0, report.salvaged[0].1), (&second, 0));
 }
 
 #[test]

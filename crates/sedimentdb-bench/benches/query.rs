@@ -52,7 +52,7 @@ fn queries(c: &mut Criterion) {
         .expect("opening the bench database");
     let shape = Shape::new(HOSTS, HOURS, 123);
     load(&db, &shape);
-    let params = Params::new(&shape);
+    let params = Params::new(&sedimentdb_bench::tsbs_dataset::Dataset::generated(shape));
     let mut group = c.benchmark_group("tsbs");
     group
         .sample_size(20)

@@ -1,21 +1,31 @@
 //! TSBS "devops cpu-only" load into sedimentdb, with SQLite as the baseline.
 //!
 //! ```text
-//! cargo run --release --example tsbs -- --hosts 100 --hours 24
-//!     [--seed 123] [--batch 10000] [--dir PATH] [--skip-sqlite] [--skip-sqlite-rowid]
+//! python3 ../shared/bench/gen.py --hosts 100 --hours 24 --seed 123 --format influx > cpu.lp
+//! cargo run --release -p sedimentdb-bench --example tsbs -- --from-file cpu.lp
+//!     [--precision s] [--batch 10000] [--dir PATH] [--skip-sqlite] [--skip-sqlite-rowid]
 //!     [--cold-zstd-level L] [--cold-chunk-points N]
+//! cargo run --release -p sedimentdb-bench --example tsbs -- --hosts 100 --hours 24 [--seed 123]
 //! ```
 //!
-//! The data has the shape of `/work/shared/bench/gen.py` (see `common/tsbs_data.rs`):
+//! The data: with `--from-file`, gen.py's own line-protocol file (the bytes the peers
+//! load), read with the reader `sediment import` uses; without it, the in-process
+//! generator (`tsbs_data.rs`: gen.py's model with other random numbers, for quick runs).
 //! 100 hosts x 24 h x 10 fields every 10 s = 8.64 M points, one series `cpu_<field>` per
 //! (host, field) with the ten TSBS host tags as dimensions, loaded time-major in batches.
 //!
 //! What is measured, in this order:
-//! 1. sedimentdb, default options (`Durability::Sync`, group commit): ingest through series
-//!    handles (series creation included), `flush`, bytes on disk per point, `close`,
+//! 0. With `--from-file` only: the file loaded into a fresh database (default options)
+//!    through `sedimentdb_formats::load`, parse included, as the peers' loaders are
+//!    timed: `ingest_file_points_per_sec`. (Reading the file into memory for the steps
+//!    below is not timed.)
+//! 1. sedimentdb, default options (`Durability::Sync`, group commit): ingest from memory
+//!    through series handles (series creation included; `ingest_points_per_sec`),
+//!    `flush`, bytes on disk per point, `close`,
 //!    reopen time, and a full read-back checked value by value against the generator;
-//!    then the TSBS query set (`common/tsbs_queries.rs`) on that flushed database:
-//!    `query_<name>_ms`, the median of 10 runs after a warm-up, and how each query ran
+//!    then the TSBS query set (`tsbs_queries.rs`, the peers' questions) on that flushed
+//!    database: `query_<name>_ms`, the median of 10 runs after a warm-up, the number of
+//!    values each answer holds (`query_<name>_values`), and how each query ran
 //!    (statistics vs decoding) on stderr. Then `compact` (warm), every partition
 //!    compacted cold, and the query set again on the cold data: `query_<name>_cold_ms`
 //!    and `query_<name>_cold_vs_warm` (cold time over flushed-data time; the aim is at
@@ -44,18 +54,25 @@ use std::time::{Duration, Instant};
 use sedimentdb::{Db, Options, Selector, SeriesHandle, SeriesKey, Tier, TimeRange, WriteBatch};
 use sedimentdb_bench::sqlite_baseline::{self, Layout, SqliteRun};
 use sedimentdb_bench::sys;
-use sedimentdb_bench::tsbs_data::{self, metric_name, Checksum, GenPoint, Host, Shape, FIELDS};
+use sedimentdb_bench::tsbs_data::{self, metric_name, GenPoint, Shape, FIELDS};
+use sedimentdb_bench::tsbs_dataset::{Dataset, FileData};
 use sedimentdb_bench::tsbs_queries::{self, Digest};
+use sedimentdb_formats::{Format, Precision, ReadOptions};
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 
-const USAGE: &str = "usage: tsbs [--hosts N] [--hours H] [--seed S] [--batch POINTS] [--dir PATH] \
+const USAGE: &str = "usage: tsbs [--from-file FILE.lp [--precision s|ms|us|ns]] \
+                     [--hosts N] [--hours H] [--seed S] [--batch POINTS] [--dir PATH] \
                      [--skip-sqlite] [--skip-sqlite-rowid] [--cold-zstd-level L] \
                      [--cold-chunk-points N]";
 
 /// Command-line arguments.
 #[derive(Debug)]
 struct Args {
+    /// gen.py's line-protocol file, instead of the in-process generator.
+    from_file: Option<PathBuf>,
+    /// The file's timestamp unit (gen.py writes seconds).
+    precision: Precision,
     hosts: usize,
     hours: f64,
     seed: u64,
@@ -72,6 +89,8 @@ struct Args {
 impl Args {
     fn parse(mut raw: impl Iterator<Item = String>) -> BoxResult<Args> {
         let mut args = Args {
+            from_file: None,
+            precision: Precision::Seconds,
             hosts: 100,
             hours: 24.0,
             seed: 123,
@@ -94,6 +113,12 @@ impl Args {
                     .ok_or_else(|| format!("{flag} needs a value\n{USAGE}").into())
             };
             match flag.as_str() {
+                "--from-file" => args.from_file = Some(PathBuf::from(value()?)),
+                "--precision" => {
+                    let text = value()?;
+                    args.precision = Precision::parse(&text)
+                        .ok_or_else(|| format!("--precision {text:?}: use s, ms, us or ns"))?;
+                }
                 "--hosts" => args.hosts = parse_value(&flag, &value()?)?,
                 "--hours" => args.hours = parse_value(&flag, &value()?)?,
                 "--seed" => args.seed = parse_value(&flag, &value()?)?,
@@ -159,11 +184,19 @@ impl<T, E: Display> Context<T> for Result<T, E> {
 
 fn main() -> BoxResult<()> {
     let args = Args::parse(std::env::args().skip(1))?;
-    let shape = Shape::new(args.hosts, args.hours, args.seed);
-    if shape.timestamps == 0 {
-        return Err("--hours is too small for one 10 s interval".into());
-    }
-    let hosts = tsbs_data::make_hosts(shape.hosts, shape.seed);
+    let data = match &args.from_file {
+        Some(path) => {
+            eprintln!("reading {} into memory (not timed)", path.display());
+            Dataset::File(FileData::read(path, args.precision)?)
+        }
+        None => {
+            let shape = Shape::new(args.hosts, args.hours, args.seed);
+            if shape.timestamps == 0 {
+                return Err("--hours is too small for one 10 s interval".into());
+            }
+            Dataset::generated(shape)
+        }
+    };
 
     // Keep the temporary directory alive until the end; it is removed on drop.
     let (_tempdir, root) = match &args.dir {
@@ -178,24 +211,35 @@ fn main() -> BoxResult<()> {
         }
     };
     eprintln!(
-        "tsbs devops cpu-only: {} hosts x {} h x {} fields every {} s = {} points in {} series; \
-         batches of {}; working in {}",
-        shape.hosts,
-        args.hours,
+        "tsbs devops cpu-only ({}): {} hosts x {} fields = {} series, {} points; batches of {}; working in {}",
+        match &args.from_file {
+            Some(path) => format!("gen.py's file {}", path.display()),
+            None => format!("in-process generator, {} h, seed {}", args.hours, args.seed),
+        },
+        data.hosts().len(),
         FIELDS.len(),
-        tsbs_data::INTERVAL_SECS,
-        shape.points(),
-        shape.series(),
+        data.series(),
+        data.points(),
         args.batch,
         root.display()
     );
+
+    // 0. The file as the peers load it: parse included.
+    if let Some(path) = &args.from_file {
+        ingest_file(
+            &root.join("sediment-from-file"),
+            path,
+            args.precision,
+            &data,
+        )?;
+    }
 
     // 1. sedimentdb: ingest, flush, size, reopen, verify.
     let db_dir = root.join("sediment");
     let db = Db::open(&db_dir, Options::default())
         .context(|| format!("opening {}", db_dir.display()))?;
     eprintln!("sedimentdb: ingesting with default options (Durability::Sync)");
-    let ingest = ingest(&db, &shape, &hosts, args.batch)?;
+    let ingest = ingest(&db, &data, args.batch)?;
     if ingest.non_durable_receipts > 0 {
         eprintln!(
             "warning: {} write receipts were not durable under Durability::Sync",
@@ -203,17 +247,17 @@ fn main() -> BoxResult<()> {
         );
     }
     figure("points", ingest.points);
-    figure("series", shape.series());
+    figure("series", data.series());
     figure("ingest_secs", secs(ingest.elapsed));
     figure(
         "ingest_points_per_sec",
         format!("{:.0}", rate(ingest.points, ingest.elapsed)),
     );
-    if ingest.points != shape.points() {
+    if ingest.points != data.points() {
         return Err(format!(
             "sedimentdb acknowledged {} points, the dataset has {}",
             ingest.points,
-            shape.points()
+            data.points()
         )
         .into());
     }
@@ -255,14 +299,14 @@ fn main() -> BoxResult<()> {
         .context(|| format!("reopening {}", db_dir.display()))?;
     figure("reopen_secs", secs(started.elapsed()));
     let started = Instant::now();
-    let read_back = verify(&db, &shape)?;
+    let read_back = verify(&db, &data)?;
     let scan_time = started.elapsed();
     figure("verify", "ok");
     figure(
         "scan_points_per_sec",
         format!("{:.0}", rate(read_back, scan_time)),
     );
-    let our_queries = sediment_queries(&db, &shape, "")?;
+    let our_queries = sediment_queries(&db, &data, "")?;
     // Compaction: merge each partition's flush segments into one warm segment, then
     // reopen with every partition counted as cold and compact again densely.
     let compacted = db.compact().context(|| "compact (warm)".into())?;
@@ -326,11 +370,11 @@ fn main() -> BoxResult<()> {
         "cold_bytes_per_point",
         format!("{:.3}", cold_bytes as f64 / ingest.points as f64),
     );
-    verify(&db, &shape)?;
+    verify(&db, &data)?;
     figure("verify_cold", "ok");
     // The same queries on the cold partitions (one dense segment each): the aim is no
     // slower than on the flushed (warm) data above.
-    let cold_queries = sediment_queries(&db, &shape, "_cold")?;
+    let cold_queries = sediment_queries(&db, &data, "_cold")?;
     for ((name, warm_ms, warm_digest), (_, cold_ms, cold_digest)) in
         our_queries.iter().zip(&cold_queries)
     {
@@ -350,7 +394,7 @@ fn main() -> BoxResult<()> {
     drop(db);
 
     // 2. WAL replay after a drop without close.
-    let replay = measure_replay(&root.join("sediment-replay"), &shape, &hosts, args.batch)?;
+    let replay = measure_replay(&root.join("sediment-replay"), &data, args.batch)?;
     figure("replay_secs", secs(replay.open_time));
     figure("replay_points", replay.points);
 
@@ -367,7 +411,7 @@ fn main() -> BoxResult<()> {
     if args.skip_sqlite {
         eprintln!("SQLite skipped (--skip-sqlite)");
     } else {
-        let careful = sqlite(&root, Layout::WithoutRowid, &shape, &hosts, args.batch)?;
+        let careful = sqlite(&root, Layout::WithoutRowid, &data, args.batch)?;
         figure(
             "sqlite_ingest_points_per_sec",
             format!("{:.0}", careful.points_per_sec()),
@@ -376,9 +420,9 @@ fn main() -> BoxResult<()> {
             "sqlite_bytes_per_point",
             format!("{:.3}", careful.bytes_per_point()),
         );
-        sqlite_queries(&careful.db_path, &shape, &our_queries)?;
+        sqlite_queries(&careful.db_path, &data, &our_queries)?;
         if !args.skip_sqlite_rowid {
-            let typical = sqlite(&root, Layout::RowidPlusIndex, &shape, &hosts, args.batch)?;
+            let typical = sqlite(&root, Layout::RowidPlusIndex, &data, args.batch)?;
             figure(
                 "sqlite_rowid_ingest_points_per_sec",
                 format!("{:.0}", typical.points_per_sec()),
@@ -396,11 +440,11 @@ fn main() -> BoxResult<()> {
             ),
         );
     }
-    if replay.points != shape.points() {
+    if replay.points != data.points() {
         return Err(format!(
             "WAL replay brought back {} points, {} were acknowledged",
             replay.points,
-            shape.points()
+            data.points()
         )
         .into());
     }
@@ -414,16 +458,17 @@ const QUERY_RUNS: usize = 10;
 /// stderr.
 fn sediment_queries(
     db: &Db,
-    shape: &Shape,
+    data: &Dataset,
     suffix: &str,
 ) -> BoxResult<Vec<(&'static str, f64, Digest)>> {
-    let params = tsbs_queries::Params::new(shape);
+    let params = tsbs_queries::Params::new(data);
     let mut out = Vec::new();
     for name in tsbs_queries::NAMES {
         let (ms, digest) =
             tsbs_queries::time_median(QUERY_RUNS, || tsbs_queries::run_sediment(db, name, &params))
                 .context(|| format!("query {name}"))?;
         figure(&format!("query_{name}{suffix}_ms"), format!("{ms:.3}"));
+        figure(&format!("query_{name}{suffix}_values"), digest.rows);
         let explain = tsbs_queries::explain_sediment(db, name, &params)?;
         eprintln!(
             "  {name}: {} rows; {} segments scanned ({} pruned), {} series, chunks {} from stats / {} decoded / {} skipped, {} points decoded, {} bytes read",
@@ -446,13 +491,13 @@ fn sediment_queries(
 /// check that both engines gave the same answers.
 fn sqlite_queries(
     db_path: &Path,
-    shape: &Shape,
+    data: &Dataset,
     ours: &[(&'static str, f64, Digest)],
 ) -> BoxResult<()> {
     let conn =
         rusqlite::Connection::open(db_path).context(|| "opening SQLite for queries".into())?;
     tsbs_queries::prepare_sqlite(&conn).context(|| "SQLite query tables".into())?;
-    let params = tsbs_queries::Params::new(shape);
+    let params = tsbs_queries::Params::new(data);
     let mut log_ratio_sum = 0.0;
     for &(name, our_ms, ref our_digest) in ours {
         let (ms, digest) = tsbs_queries::time_median(QUERY_RUNS, || {
@@ -503,10 +548,11 @@ struct Ingest {
 /// Loads the dataset time-major in batches of `batch` points. The timed region covers
 /// series resolution (each series once, the first time it appears), filling the batch
 /// and `write`; drawing the random values is outside it.
-fn ingest(db: &Db, shape: &Shape, hosts: &[Host], batch: usize) -> BoxResult<Ingest> {
+fn ingest(db: &Db, data: &Dataset, batch: usize) -> BoxResult<Ingest> {
+    let hosts = data.hosts();
     let metric_names: Vec<String> = (0..FIELDS.len()).map(metric_name).collect();
-    let mut handles: Vec<Option<SeriesHandle>> = vec![None; shape.series()];
-    let mut stream = shape.stream();
+    let mut handles: Vec<Option<SeriesHandle>> = vec![None; data.series()];
+    let mut stream = data.stream();
     let mut chunk: Vec<GenPoint> = Vec::with_capacity(batch);
     let mut write_batch = WriteBatch::with_capacity(batch);
     let mut result = Ingest {
@@ -514,7 +560,7 @@ fn ingest(db: &Db, shape: &Shape, hosts: &[Host], batch: usize) -> BoxResult<Ing
         elapsed: Duration::ZERO,
         non_durable_receipts: 0,
     };
-    let report_every = (shape.points() / 10).max(1);
+    let report_every = (data.points() / 10).max(1);
     let mut next_report = report_every;
     while stream.fill(&mut chunk, batch) {
         let started = Instant::now();
@@ -558,13 +604,57 @@ fn ingest(db: &Db, shape: &Shape, hosts: &[Host], batch: usize) -> BoxResult<Ing
     Ok(result)
 }
 
+/// Loads gen.py's file into a fresh database at `dir` with default options through
+/// `sedimentdb_formats::load` (the code of `sediment import`): reading, parsing, series
+/// resolution and writes, all timed, as the peers' loaders are. The database is checked
+/// to hold every point, then removed (the runs below use their own).
+fn ingest_file(dir: &Path, path: &Path, precision: Precision, data: &Dataset) -> BoxResult<()> {
+    eprintln!("sedimentdb: loading {} (parse included)", path.display());
+    let started = Instant::now();
+    let db = Db::open(dir, Options::default()).context(|| format!("opening {}", dir.display()))?;
+    let file = std::fs::File::open(path).context(|| format!("opening {}", path.display()))?;
+    let options = ReadOptions::default().precision(precision);
+    let mut reader =
+        Format::Influx.reader(std::io::BufReader::with_capacity(1 << 20, file), &options);
+    let report = sedimentdb_formats::load(Some(&db), reader.as_mut(), |_| {})
+        .context(|| format!("loading {}", path.display()))?;
+    let elapsed = started.elapsed();
+    figure("ingest_file_secs", secs(elapsed));
+    figure(
+        "ingest_file_points_per_sec",
+        format!("{:.0}", rate(report.points_written, elapsed)),
+    );
+    figure(
+        "ingest_file_mb_per_sec",
+        format!(
+            "{:.1}",
+            report.bytes as f64 / 1e6 / elapsed.as_secs_f64().max(1e-9)
+        ),
+    );
+    if report.points_written != data.points() || report.skipped_lines != 0 {
+        return Err(format!(
+            "loading {}: {} points written and {} lines skipped; the file holds {} points",
+            path.display(),
+            report.points_written,
+            report.skipped_lines,
+            data.points()
+        )
+        .into());
+    }
+    let read = verify(&db, data)?;
+    db.close().context(|| "close after the file load".into())?;
+    drop(db);
+    std::fs::remove_dir_all(dir).context(|| format!("removing {}", dir.display()))?;
+    eprintln!("file load: {read} points read back, identical to the file");
+    Ok(())
+}
+
 /// Reads every series back, metric by metric, and compares each one exactly with the
-/// series regenerated on its own (timestamps, and values bit for bit). Returns the points
-/// read.
-fn verify(db: &Db, shape: &Shape) -> BoxResult<u64> {
-    let mut seen: HashSet<usize> = HashSet::with_capacity(shape.series());
-    let mut total = Checksum::default();
-    let expected_ts: Vec<i64> = (0..shape.timestamps).map(|i| shape.timestamp(i)).collect();
+/// dataset's own (timestamps, and values bit for bit). Returns the points read.
+fn verify(db: &Db, data: &Dataset) -> BoxResult<u64> {
+    let hosts = data.hosts().len();
+    let mut seen: HashSet<usize> = HashSet::with_capacity(data.series());
+    let mut points = 0u64;
     for field in 0..FIELDS.len() {
         let name = metric_name(field);
         let series = db
@@ -577,12 +667,13 @@ fn verify(db: &Db, shape: &Shape) -> BoxResult<u64> {
                 .dimension("hostname")
                 .and_then(|h| h.strip_prefix("host_"))
                 .and_then(|i| i.parse::<usize>().ok())
-                .filter(|&i| i < shape.hosts)
+                .filter(|&i| i < hosts)
                 .ok_or_else(|| format!("verify: unexpected series {}", s.key))?;
-            let index = shape.series_index(host, field);
+            let index = host * FIELDS.len() + field;
             if !seen.insert(index) {
                 return Err(format!("verify: series {} returned twice", s.key).into());
             }
+            let (expected_ts, expected) = data.series_points(index);
             if s.timestamps != expected_ts {
                 return Err(format!(
                     "verify: {} has {} timestamps, {} expected, or they differ",
@@ -592,7 +683,6 @@ fn verify(db: &Db, shape: &Shape) -> BoxResult<u64> {
                 )
                 .into());
             }
-            let expected = shape.series_values(index);
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             if bits(&s.values) != bits(&expected) {
                 let at = s
@@ -609,25 +699,25 @@ fn verify(db: &Db, shape: &Shape) -> BoxResult<u64> {
                 )
                 .into());
             }
-            s.values.iter().for_each(|&v| total.add(v));
+            points += s.values.len() as u64;
         }
     }
-    if seen.len() != shape.series() || total.points != shape.points() {
+    if seen.len() != data.series() || points != data.points() {
         return Err(format!(
             "verify: read {} series and {} points, wrote {} series and {} points",
             seen.len(),
-            total.points,
-            shape.series(),
-            shape.points()
+            points,
+            data.series(),
+            data.points()
         )
         .into());
     }
     eprintln!(
         "verify: {} series, {} points, identical to what was written",
         seen.len(),
-        total.points
+        points
     );
-    Ok(total.points)
+    Ok(points)
 }
 
 struct Replay {
@@ -637,11 +727,11 @@ struct Replay {
 
 /// Ingests the dataset into a database that never flushes, drops it without `close` (so
 /// everything lives in the WAL only), and times the `open` that replays it.
-fn measure_replay(dir: &Path, shape: &Shape, hosts: &[Host], batch: usize) -> BoxResult<Replay> {
+fn measure_replay(dir: &Path, data: &Dataset, batch: usize) -> BoxResult<Replay> {
     // The head must hold the whole dataset: a budget far above its size and a window
     // longer than the data, so neither trigger fires.
-    let data_span =
-        Duration::from_secs_f64((shape.timestamps as f64 + 1.0) * tsbs_data::INTERVAL_SECS as f64);
+    let span_ns = (data.end() - data.start()).max(0) as u64 + tsbs_data::INTERVAL_NS as u64;
+    let data_span = Duration::from_nanos(span_ns);
     let window = data_span.max(Duration::from_secs(48 * 3600)) + Duration::from_secs(3600);
     let options = || {
         Options::default()
@@ -650,7 +740,7 @@ fn measure_replay(dir: &Path, shape: &Shape, hosts: &[Host], batch: usize) -> Bo
     };
     eprintln!("replay: ingesting into a database that never flushes");
     let db = Db::open(dir, options()).context(|| format!("opening {}", dir.display()))?;
-    let loaded = ingest(&db, shape, hosts, batch)?;
+    let loaded = ingest(&db, data, batch)?;
     let stats = db.stats();
     eprintln!(
         "replay: {} points loaded at {:.0} points/s; head {} points in {} bytes, {} segments, WAL {} bytes; dropping without close",
@@ -690,28 +780,22 @@ fn measure_replay(dir: &Path, shape: &Shape, hosts: &[Host], batch: usize) -> Bo
     })
 }
 
-fn sqlite(
-    root: &Path,
-    layout: Layout,
-    shape: &Shape,
-    hosts: &[Host],
-    batch: usize,
-) -> BoxResult<SqliteRun> {
+fn sqlite(root: &Path, layout: Layout, data: &Dataset, batch: usize) -> BoxResult<SqliteRun> {
     eprintln!(
         "sqlite ({}): ingesting, WAL + synchronous=FULL, one transaction per batch",
         layout.name()
     );
-    let run = sqlite_baseline::load(root, layout, shape, hosts, batch)
+    let run = sqlite_baseline::load(root, layout, data, batch)
         .context(|| format!("SQLite load ({})", layout.name()))?;
     let read = sqlite_baseline::checksum(&run.db_path).context(|| "SQLite read-back".into())?;
-    let expected = Checksum::of_dataset(shape);
-    if read != expected || run.series != shape.series() {
+    let expected = data.checksum();
+    if read != expected || run.series != data.series() {
         return Err(format!(
             "SQLite ({}) holds {:?} in {} series, expected {expected:?} in {}",
             layout.name(),
             read,
             run.series,
-            shape.series()
+            data.series()
         )
         .into());
     }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection};
 
-use crate::tsbs_data::{metric_name, Checksum, GenPoint, Host, Shape, FIELDS};
+use crate::tsbs_data::{metric_name, Checksum, GenPoint, FIELDS};
+use crate::tsbs_dataset::Dataset;
 
 /// How the points table is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,15 +87,14 @@ impl SqliteRun {
     }
 }
 
-/// Loads the dataset `shape` into a new SQLite database under `dir`, `batch` points per
-/// transaction.
+/// Loads `data` into a new SQLite database under `dir`, `batch` points per transaction.
 pub fn load(
     dir: &Path,
     layout: Layout,
-    shape: &Shape,
-    hosts: &[Host],
+    data: &Dataset,
     batch: usize,
 ) -> Result<SqliteRun, Box<dyn Error>> {
+    let hosts = data.hosts();
     let db_path = dir.join(format!("sqlite_{}.db", layout.name()));
     let mut conn = Connection::open(&db_path)
         .map_err(|e| format!("opening SQLite database {}: {e}", db_path.display()))?;
@@ -128,8 +128,8 @@ pub fn load(
         .collect();
     let metric_names: Vec<String> = (0..FIELDS.len()).map(metric_name).collect();
 
-    let mut series_ids: Vec<Option<i64>> = vec![None; shape.series()];
-    let mut stream = shape.stream();
+    let mut series_ids: Vec<Option<i64>> = vec![None; data.series()];
+    let mut stream = data.stream();
     let mut chunk: Vec<GenPoint> = Vec::with_capacity(batch);
     let mut ingest = Duration::ZERO;
     let mut points = 0u64;
@@ -227,16 +227,16 @@ fn file_len(path: &Path) -> Result<u64, Box<dyn Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tsbs_data::make_hosts;
+    use crate::tsbs_data::Shape;
 
     #[test]
     fn both_layouts_load_everything() {
         let dir = tempfile::tempdir().unwrap();
         let shape = Shape::new(3, 0.25, 5);
-        let hosts = make_hosts(shape.hosts, shape.seed);
+        let data = Dataset::generated(shape);
         let expected = Checksum::of_dataset(&shape);
         for layout in [Layout::WithoutRowid, Layout::RowidPlusIndex] {
-            let run = load(dir.path(), layout, &shape, &hosts, 64).unwrap();
+            let run = load(dir.path(), layout, &data, 64).unwrap();
             assert_eq!(run.points, shape.points());
             assert_eq!(run.series, shape.series());
             assert!(run.bytes > 0);

@@ -56,6 +56,18 @@ pub enum Command {
         after_help = "Example:\n  sediment completions bash > /etc/bash_completion.d/sediment"
     )]
     Completions(commands::completions::CompletionsArgs),
+    /// A report: per metric the headline figures, change, trend, anomalies and the
+    /// values behind the change, plus alerts and recommendations.
+    #[command(
+        after_help = "Examples:\n  sediment report --type performance --last 7d\n  sediment report --type all --last 24h --format html --out report.html\n  sediment report --start 2026-11-24T00:00:00Z --end 2026-12-01T00:00:00Z --format json"
+    )]
+    Report(commands::report::ReportArgs),
+    /// A terminal dashboard over a live database: metric charts, alerts, anomalies, top
+    /// series, recommendations; keys 1/2/3 switch the window, Tab moves, q quits.
+    #[command(
+        after_help = "Examples:\n  sediment dashboard --refresh 30s\n  sediment dashboard --layout dash.toml --window 24h\n  sediment dashboard --once --format json"
+    )]
+    Dashboard(commands::dashboard::DashboardArgs),
     /// Serve the Prometheus HTTP API (for Grafana and promtool), read-only, on loopback.
     #[command(
         after_help = "Example:\n  sediment --db ./data serve --listen 127.0.0.1:9090\n  promtool query instant http://127.0.0.1:9090 'rate(cpu_usage_user[5m])'"
@@ -78,4 +90,10 @@ pub enum Command {
         after_help = "Examples:\n  sediment --db ./data export --metric cpu_usage_user --start 2016-01-01 --format csv > cpu.csv\n  sediment --db ./data export --last 24h --format openmetrics --out last-day.om\n  sediment --db ./data export 'cpu_usage_user{hostname=~\"host_[12]\"}' --format jsonl"
     )]
     Export(commands::export::ExportArgs),
+    /// Query a selection over a time range: raw points, or downsampled, aggregated,
+    /// grouped, filtered and ranked. Read-only: works while a service writes.
+    #[command(
+        after_help = "Examples:\n  sediment --db ./data query 'cpu_usage{host=\"web-1\"}' --last 1h\n  sediment --db ./data query --metric cpu_usage --last 24h --step 5m --agg p99 --group-by region\n  sediment --db ./data query --metric cpu_usage --days 7 --step 1h --agg max --where '> 90' --top 5\n  sediment --db ./data query --metric cpu_usage --start 2016-01-01 --end now-1h --agg avg --format json\n  sediment --db ./data query --metric cpu_usage --now latest --last 1h --explain"
+    )]
+    Query(commands::query::QueryArgs),
 }

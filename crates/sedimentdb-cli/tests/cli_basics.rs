@@ -14,7 +14,14 @@ fn help_names_the_exit_statuses_and_every_command_has_an_example() {
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(help.contains("Exit status: 0"), "{help}");
-    for cmd in ["stats", "completions", "series"] {
+    for cmd in [
+        "stats",
+        "completions",
+        "series",
+        "import",
+        "export",
+        "query",
+    ] {
         let out = sediment().args([cmd, "--help"]).output().unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(

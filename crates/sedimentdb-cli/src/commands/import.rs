@@ -109,6 +109,9 @@ pub fn run(global: &Global, args: ImportArgs) -> CliResult<Status> {
         skipped_any |= skipped;
     }
     if let Some(db) = db {
+        // Settle the head into segments: a reader (`sediment query`) then maps segment
+        // files instead of replaying the WAL's points into memory on every open.
+        db.flush()?;
         db.close()?;
     }
     Ok(if skipped_any {

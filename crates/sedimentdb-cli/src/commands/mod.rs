@@ -1,8 +1,11 @@
 //! One module per subcommand; `run` dispatches.
 
 pub mod completions;
+pub mod dashboard;
 pub mod export;
 pub mod import;
+pub mod query;
+pub mod report;
 pub mod series;
 pub mod stats;
 
@@ -15,9 +18,12 @@ pub fn run(cli: Cli) -> CliResult<Status> {
     match cli.command {
         Command::Stats(args) => stats::run(&global, args),
         Command::Completions(args) => completions::run(args),
+        Command::Report(args) => report::run(&global, args),
+        Command::Dashboard(args) => dashboard::run(&global, args),
         Command::Serve(args) => crate::serve::run(&global, args),
         Command::Series(args) => series::run(&global, args),
         Command::Import(args) => import::run(&global, args),
         Command::Export(args) => export::run(&global, args),
+        Command::Query(args) => query::run(&global, args),
     }
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sedimentdb_promql::{
     instant_query, range_query, Labels, PromError, SeriesSelector, SeriesSource,
@@ -48,14 +48,29 @@ fn err(e: &PromError) -> ApiResponse {
     }
 }
 
-/// Query string plus, for a POST with a form body, the body's fields.
-fn params(method: &Method, headers: &HeaderMap, query: Option<String>, body: &Bytes) -> Params {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let form = (*method == Method::POST && is_form).then_some(body.as_ref());
-    Params::new(query.as_deref(), form)
+/// A request's parameters: the query string plus, for a POST with a form body, the
+/// body's fields (Prometheus accepts both, and Grafana POSTs forms).
+pub struct ApiParams(Params);
+
+impl<S: Send + Sync> FromRequest<S> for ApiParams {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let query = req.uri().query().map(str::to_owned);
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if req.method() == Method::POST && is_form {
+            let body = Bytes::from_request(req, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            Ok(ApiParams(Params::new(query.as_deref(), Some(&body))))
+        } else {
+            Ok(ApiParams(Params::new(query.as_deref(), None)))
+        }
+    }
 }
 
 /// Runs `f` on the blocking pool and turns its result into a response.
@@ -79,14 +94,7 @@ fn required<'p>(p: &'p Params, name: &str) -> Result<&'p str, PromError> {
 }
 
 /// `/api/v1/query`: `query`, `time` (default now), `lookback_delta`.
-pub async fn query(
-    State(state): State<Arc<ServerState>>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> ApiResponse {
-    let p = params(&method, &headers, q, &body);
+pub async fn query(State(state): State<Arc<ServerState>>, ApiParams(p): ApiParams) -> ApiResponse {
     blocking(move || {
         let text = required(&p, "query")?.to_owned();
         let time = p.time("time", now_ns())?;
@@ -103,12 +111,8 @@ pub async fn query(
 /// `/api/v1/query_range`: `query`, `start`, `end`, `step`, `lookback_delta`.
 pub async fn query_range(
     State(state): State<Arc<ServerState>>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
+    ApiParams(p): ApiParams,
 ) -> ApiResponse {
-    let p = params(&method, &headers, q, &body);
     blocking(move || {
         let text = required(&p, "query")?.to_owned();
         required(&p, "start")?;
@@ -169,14 +173,7 @@ fn matching_series(
 }
 
 /// `/api/v1/series`: `match[]` (required), `start`, `end`.
-pub async fn series(
-    State(state): State<Arc<ServerState>>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> ApiResponse {
-    let p = params(&method, &headers, q, &body);
+pub async fn series(State(state): State<Arc<ServerState>>, ApiParams(p): ApiParams) -> ApiResponse {
     blocking(move || {
         let (selectors, window) = selectors_and_window(&p)?;
         if selectors.is_empty() {
@@ -198,14 +195,7 @@ pub async fn series(
 }
 
 /// `/api/v1/labels`: `match[]`, `start`, `end`.
-pub async fn labels(
-    State(state): State<Arc<ServerState>>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> ApiResponse {
-    let p = params(&method, &headers, q, &body);
+pub async fn labels(State(state): State<Arc<ServerState>>, ApiParams(p): ApiParams) -> ApiResponse {
     blocking(move || {
         let (selectors, window) = selectors_and_window(&p)?;
         let db = state.snapshot.current();
@@ -223,12 +213,8 @@ pub async fn labels(
 pub async fn label_values(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
+    ApiParams(p): ApiParams,
 ) -> ApiResponse {
-    let p = params(&method, &headers, q, &body);
     blocking(move || {
         let (selectors, window) = selectors_and_window(&p)?;
         let db = state.snapshot.current();

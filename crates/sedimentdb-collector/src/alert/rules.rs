@@ -430,7 +430,7 @@ impl AlertRule {
     /// Evaluates the condition over one group's points (time-ordered); `other` holds the
     /// other metric's points for correlation rules. Returns `(holds, observed value,
     /// text)`, or `None` when there is too little data to say.
-    pub(crate) fn condition(
+    pub fn condition(
         &self,
         points: &[(Timestamp, f64)],
         other: &[(Timestamp, f64)],
