@@ -27,7 +27,7 @@ pub fn wal_replay(data: &[u8]) {
     for mode in [RecoveryMode::Strict, RecoveryMode::Salvage] {
         let fs = fs_with(&dir.join(crate::wal::file_name(1)), data);
         let mut points = 0usize;
-        let _ = crate::wal::replay(&fs, dir, 1, mode, |entry| {
+        let _ = crate::wal::replay(&fs, dir, 1, mode, |entry, _| {
             if let crate::wal::WalEntry::Points(cols) = entry {
                 assert_eq!(cols.series.len(), cols.timestamps.len());
                 assert_eq!(cols.series.len(), cols.values.len());
@@ -40,7 +40,7 @@ pub fn wal_replay(data: &[u8]) {
             .create_new(&dir.join(crate::wal::file_name(2)))
             .expect("create");
         drop(newest);
-        let _ = crate::wal::replay(&fs, dir, 1, mode, |_| Ok(()));
+        let _ = crate::wal::replay(&fs, dir, 1, mode, |_, _| Ok(()));
     }
 }
 

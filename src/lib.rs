@@ -69,7 +69,7 @@ pub use batch::{SeriesHandle, WriteBatch, WriteReceipt};
 pub use compaction::{CompactionReport, RetentionReport, SkippedPartition, Tier};
 pub use db::{
     Db, DeleteReport, FlushReport, MaintenanceStatus, PartitionStats, QuarantineReport,
-    RecoveryReport, RefreshReport, SegmentDamage, Stats, VerifyReport,
+    RecoveryReport, RefreshReport, SegmentDamage, SkippedPoints, Stats, VerifyReport,
 };
 pub use error::{Error, Result};
 pub use options::{

@@ -2,8 +2,9 @@
 //! exactly what was written.
 //!
 //! `tests/golden/v1/` is a whole database directory written by [`build`] (format version
-//! 1 of every file type; manifest version 2). It holds every file type FORMAT.md
-//! describes:
+//! 1 of every file type; manifest version 2); `tests/golden/v2/` the same written after
+//! the WAL moved to version 2 (records carry a durable mark), the other files as in
+//! v1. Each holds every file type FORMAT.md describes:
 //!
 //! - `MANIFEST` with segments, rollups, a tombstone and a hidden series;
 //! - `segments/`: a cold (level 2) segment with its rollup file, a warm (level 1)
@@ -19,7 +20,7 @@
 //! To write the directory (only when adding a new version):
 //!
 //! ```text
-//! SEDIMENTDB_GOLDEN_OUT=tests/golden/v2 cargo test -p sedimentdb --test compat -- --ignored write_golden
+//! SEDIMENTDB_GOLDEN_OUT=tests/golden/v3 cargo test -p sedimentdb --test compat -- --ignored write_golden
 //! ```
 //!
 //! Every test here opens a copy (open rewrites the WAL tail and starts a new WAL file).
@@ -38,8 +39,13 @@ const PART: i64 = 1000;
 /// Rollup resolution of `cpu`.
 const RES: i64 = 100;
 
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v1")
+/// The golden directories, oldest first; the last is what this build writes.
+const VERSIONS: [&str; 2] = ["v1", "v2"];
+
+fn golden_dir(version: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(version)
 }
 
 /// The options the golden database was written with; reads must use the same partition
@@ -234,14 +240,14 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 }
 
 /// A copy of the golden database in a fresh temporary directory.
-fn golden_copy() -> (tempfile::TempDir, PathBuf) {
+fn golden_copy(version: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let golden = files(&golden_dir());
+    let golden = files(&golden_dir(version));
     assert!(
         !golden.is_empty(),
         "no golden files under {:?}",
-        golden_dir()
+        golden_dir(version)
     );
     for (rel, bytes) in &golden {
         let path = dir.join(rel);
@@ -275,149 +281,163 @@ fn expected() -> BTreeMap<String, BTreeMap<i64, u64>> {
     out
 }
 
-fn open_golden() -> (tempfile::TempDir, Db) {
-    let (tmp, dir) = golden_copy();
+fn open_golden(version: &str) -> (tempfile::TempDir, Db) {
+    let (tmp, dir) = golden_copy(version);
     let db = Db::open(&dir, options()).unwrap();
     (tmp, db)
 }
 
 #[test]
 fn the_golden_directory_holds_every_file_type() {
-    let golden = files(&golden_dir());
-    let names: Vec<String> = golden
-        .keys()
-        .map(|p| p.to_string_lossy().replace('\\', "/"))
-        .collect();
-    let count = |prefix: &str, ext: &str| {
-        names
+    for version in VERSIONS {
+        let golden = files(&golden_dir(version));
+        let names: Vec<String> = golden
+            .keys()
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .collect();
+        let count = |prefix: &str, ext: &str| {
+            names
+                .iter()
+                .filter(|n| n.starts_with(prefix) && n.ends_with(ext))
+                .count()
+        };
+        assert!(names.contains(&"MANIFEST".to_string()), "{names:?}");
+        assert_eq!(count("wal/", ".wal"), 1, "{names:?}");
+        assert_eq!(count("catalog/", ".cat"), 1, "{names:?}");
+        // Cold, its rollup, warm, level 0.
+        assert_eq!(count("segments/", ".seg"), 4, "{names:?}");
+        assert_eq!(count("quarantine/", ".seg"), 1, "{names:?}");
+        let magic = |prefix: &str| -> Vec<[u8; 8]> {
+            golden
+                .iter()
+                .filter(|(p, _)| p.starts_with(prefix))
+                .map(|(_, b)| b[..8].try_into().unwrap())
+                .collect()
+        };
+        assert_eq!(magic("MANIFEST"), vec![*b"SDMANIF\x01"]);
+        assert_eq!(magic("wal"), vec![*b"SDWAL\r\n\x1a"]);
+        // The WAL's format version (bytes 8..12): the one thing v2 changed.
+        let wal_version: Vec<u32> = golden
             .iter()
-            .filter(|n| n.starts_with(prefix) && n.ends_with(ext))
-            .count()
-    };
-    assert!(names.contains(&"MANIFEST".to_string()), "{names:?}");
-    assert_eq!(count("wal/", ".wal"), 1, "{names:?}");
-    assert_eq!(count("catalog/", ".cat"), 1, "{names:?}");
-    // Cold, its rollup, warm, level 0.
-    assert_eq!(count("segments/", ".seg"), 4, "{names:?}");
-    assert_eq!(count("quarantine/", ".seg"), 1, "{names:?}");
-    let magic = |prefix: &str| -> Vec<[u8; 8]> {
-        golden
-            .iter()
-            .filter(|(p, _)| p.starts_with(prefix))
-            .map(|(_, b)| b[..8].try_into().unwrap())
-            .collect()
-    };
-    assert_eq!(magic("MANIFEST"), vec![*b"SDMANIF\x01"]);
-    assert_eq!(magic("wal"), vec![*b"SDWAL\r\n\x1a"]);
-    assert_eq!(magic("catalog"), vec![*b"SDCAT\0\0\x01"]);
-    assert_eq!(magic("quarantine"), vec![*b"SDSEGMT\x01"]);
-    let mut segs = magic("segments");
-    segs.sort();
-    assert_eq!(
-        segs,
-        vec![
-            *b"SDROLUP\x01",
-            *b"SDSEGMT\x01",
-            *b"SDSEGMT\x01",
-            *b"SDSEGMT\x01"
-        ]
-    );
-    let total: usize = golden.values().map(Vec::len).sum();
-    assert!(total < 64 << 10, "golden files are {total} bytes");
+            .filter(|(p, _)| p.starts_with("wal"))
+            .map(|(_, b)| u32::from_le_bytes(b[8..12].try_into().unwrap()))
+            .collect();
+        let want: u32 = version[1..].parse().unwrap();
+        assert_eq!(wal_version, vec![want]);
+        assert_eq!(magic("catalog"), vec![*b"SDCAT\0\0\x01"]);
+        assert_eq!(magic("quarantine"), vec![*b"SDSEGMT\x01"]);
+        let mut segs = magic("segments");
+        segs.sort();
+        assert_eq!(
+            segs,
+            vec![
+                *b"SDROLUP\x01",
+                *b"SDSEGMT\x01",
+                *b"SDSEGMT\x01",
+                *b"SDSEGMT\x01"
+            ]
+        );
+        let total: usize = golden.values().map(Vec::len).sum();
+        assert!(total < 64 << 10, "golden files are {total} bytes");
+    }
 }
 
 #[test]
 fn golden_database_reads_back_every_point_exactly() {
-    let (_tmp, db) = open_golden();
-    let report = db.recovery_report();
-    assert_eq!(report.wal_files, 1);
-    assert_eq!(
-        report.replayed_points,
-        writes().batches[WAL_ONLY].len() as u64
-    );
-    assert!(report.orphans_removed.is_empty(), "{report:?}");
-    assert!(report.truncated_tail.is_none());
+    for version in VERSIONS {
+        let (_tmp, db) = open_golden(version);
+        let report = db.recovery_report();
+        assert_eq!(report.wal_files, 1);
+        assert_eq!(
+            report.replayed_points,
+            writes().batches[WAL_ONLY].len() as u64
+        );
+        assert!(report.orphans_removed.is_empty(), "{report:?}");
+        assert!(report.truncated_tail.is_none());
 
-    let expected = expected();
-    let listed: Vec<String> = db
-        .list_series(&Selector::any())
-        .unwrap()
-        .iter()
-        .map(|k| k.to_string())
-        .collect();
-    let mut sorted = listed.clone();
-    sorted.sort();
-    assert_eq!(sorted, expected.keys().cloned().collect::<Vec<_>>());
+        let expected = expected();
+        let listed: Vec<String> = db
+            .list_series(&Selector::any())
+            .unwrap()
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        let mut sorted = listed.clone();
+        sorted.sort();
+        assert_eq!(sorted, expected.keys().cloned().collect::<Vec<_>>());
 
-    let mut got: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
-    for series in db.select(&Selector::any(), TimeRange::all()).unwrap() {
-        let series = series.unwrap();
-        let points = got.entry(series.key.to_string()).or_default();
-        for (t, v) in series.iter() {
-            assert!(points.insert(t, v.to_bits()).is_none());
+        let mut got: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
+        for series in db.select(&Selector::any(), TimeRange::all()).unwrap() {
+            let series = series.unwrap();
+            let points = got.entry(series.key.to_string()).or_default();
+            for (t, v) in series.iter() {
+                assert!(points.insert(t, v.to_bits()).is_none());
+            }
         }
+        assert_eq!(got, expected);
+        assert!(db.verify().unwrap().damaged.is_empty());
     }
-    assert_eq!(got, expected);
-    assert!(db.verify().unwrap().damaged.is_empty());
 }
 
 #[test]
 fn golden_manifest_lists_tiers_rollups_tombstones_and_quarantine() {
-    let (_tmp, db) = open_golden();
-    let stats = db.stats();
-    // One series name each for cpu x2, mem, température, gone (hidden, still in the
-    // catalog) and disk (from the WAL).
-    assert_eq!(stats.series, 6);
-    assert_eq!(stats.segments, 3);
-    // cpu{host=h1} in a range, and all of `gone`.
-    assert_eq!(stats.tombstones, 2);
-    assert_eq!((stats.rollup_files, stats.rollup_buckets), (1, 20));
-    let parts: Vec<(i64, bool, u64)> = stats
-        .partitions
-        .iter()
-        .map(|p| (p.start, p.cold, p.segments))
-        .collect();
-    assert_eq!(
-        parts,
-        vec![(0, true, 1), (1000, false, 1), (2000, false, 1)]
-    );
-    // Every distinct point written before the quarantined partition, hidden or not:
-    // tombstones hide points, compaction (not run after the deletions) removes them.
-    let mut flushed = std::collections::BTreeSet::new();
-    for batch in &writes().batches[P0_A..=P2] {
-        for (key, t, _) in batch {
-            flushed.insert((key.to_string(), *t));
+    for version in VERSIONS {
+        let (_tmp, db) = open_golden(version);
+        let stats = db.stats();
+        // One series name each for cpu x2, mem, température, gone (hidden, still in the
+        // catalog) and disk (from the WAL).
+        assert_eq!(stats.series, 6);
+        assert_eq!(stats.segments, 3);
+        // cpu{host=h1} in a range, and all of `gone`.
+        assert_eq!(stats.tombstones, 2);
+        assert_eq!((stats.rollup_files, stats.rollup_buckets), (1, 20));
+        let parts: Vec<(i64, bool, u64)> = stats
+            .partitions
+            .iter()
+            .map(|p| (p.start, p.cold, p.segments))
+            .collect();
+        assert_eq!(
+            parts,
+            vec![(0, true, 1), (1000, false, 1), (2000, false, 1)]
+        );
+        // Every distinct point written before the quarantined partition, hidden or not:
+        // tombstones hide points, compaction (not run after the deletions) removes them.
+        let mut flushed = std::collections::BTreeSet::new();
+        for batch in &writes().batches[P0_A..=P2] {
+            for (key, t, _) in batch {
+                flushed.insert((key.to_string(), *t));
+            }
         }
-    }
-    let points = flushed.len() as u64;
-    assert_eq!(stats.segment_points, points);
-    assert_eq!(stats.head_points, writes().batches[WAL_ONLY].len() as u64);
+        let points = flushed.len() as u64;
+        assert_eq!(stats.segment_points, points);
+        assert_eq!(stats.head_points, writes().batches[WAL_ONLY].len() as u64);
 
-    let quarantined = files(&golden_dir())
-        .into_iter()
-        .find(|(p, _)| p.starts_with("quarantine"))
-        .unwrap();
-    let name = quarantined.0.file_name().unwrap().to_owned();
-    assert!(
-        !db.path().join("segments").join(&name).exists(),
-        "a quarantined segment is not live"
-    );
-    assert_eq!(
-        std::fs::read(db.path().join(&quarantined.0)).unwrap(),
-        quarantined.1,
-        "open leaves quarantine/ alone"
-    );
-    // A written-again hidden series is visible again, with only its new point.
-    let mut batch = WriteBatch::new();
-    batch.push_key(&gone(), 5000, 3.0);
-    db.write(&batch).unwrap();
-    let back: Vec<_> = db
-        .select(&Selector::metric("gone"), TimeRange::all())
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(back.len(), 1);
-    assert_eq!(back[0].timestamps, vec![5000]);
+        let quarantined = files(&golden_dir(version))
+            .into_iter()
+            .find(|(p, _)| p.starts_with("quarantine"))
+            .unwrap();
+        let name = quarantined.0.file_name().unwrap().to_owned();
+        assert!(
+            !db.path().join("segments").join(&name).exists(),
+            "a quarantined segment is not live"
+        );
+        assert_eq!(
+            std::fs::read(db.path().join(&quarantined.0)).unwrap(),
+            quarantined.1,
+            "open leaves quarantine/ alone"
+        );
+        // A written-again hidden series is visible again, with only its new point.
+        let mut batch = WriteBatch::new();
+        batch.push_key(&gone(), 5000, 3.0);
+        db.write(&batch).unwrap();
+        let back: Vec<_> = db
+            .select(&Selector::metric("gone"), TimeRange::all())
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].timestamps, vec![5000]);
+    }
 }
 
 /// Per-bucket aggregates of the raw points of `cpu` in partition 0, computed here.
@@ -464,44 +484,46 @@ fn expected_buckets(agg: Aggregate) -> BTreeMap<String, Vec<(i64, f64)>> {
 
 #[test]
 fn golden_rollup_answers_coarse_queries_with_its_buckets() {
-    let (_tmp, db) = open_golden();
-    for agg in [
-        Aggregate::Count,
-        Aggregate::Sum,
-        Aggregate::Min,
-        Aggregate::Max,
-        Aggregate::First,
-        Aggregate::Last,
-        Aggregate::Stddev,
-    ] {
-        let q = Query::metric("cpu")
-            .between(0, PART)
-            .downsample(Duration::from_nanos(RES as u64), agg);
-        let (result, explain) = db.query_explained(&q).unwrap();
-        assert_eq!(explain.rollup_partitions, 1, "{agg:?}: {explain}");
-        assert_eq!(explain.rollup_buckets, 20, "{agg:?}: {explain}");
-        assert_eq!(explain.chunks_decoded, 0, "{agg:?}: {explain}");
-        let got: BTreeMap<String, Vec<(i64, f64)>> = result
-            .series
-            .iter()
-            .map(|s| {
-                let key = s.labels.series_key().unwrap().to_string();
-                (key, s.points().collect())
-            })
-            .collect();
-        let want = expected_buckets(agg);
-        assert_eq!(got.len(), want.len(), "{agg:?}");
-        for (key, want) in &want {
-            let got = &got[key];
-            assert_eq!(got.len(), want.len(), "{agg:?} {key}");
-            for ((gt, gv), (wt, wv)) in got.iter().zip(want) {
-                assert_eq!(gt, wt, "{agg:?} {key}");
-                let close = if agg == Aggregate::Stddev {
-                    (gv - wv).abs() <= 1e-9 * wv.abs().max(1.0)
-                } else {
-                    gv.to_bits() == wv.to_bits()
-                };
-                assert!(close, "{agg:?} {key} bucket {gt}: {gv} vs {wv}");
+    for version in VERSIONS {
+        let (_tmp, db) = open_golden(version);
+        for agg in [
+            Aggregate::Count,
+            Aggregate::Sum,
+            Aggregate::Min,
+            Aggregate::Max,
+            Aggregate::First,
+            Aggregate::Last,
+            Aggregate::Stddev,
+        ] {
+            let q = Query::metric("cpu")
+                .between(0, PART)
+                .downsample(Duration::from_nanos(RES as u64), agg);
+            let (result, explain) = db.query_explained(&q).unwrap();
+            assert_eq!(explain.rollup_partitions, 1, "{agg:?}: {explain}");
+            assert_eq!(explain.rollup_buckets, 20, "{agg:?}: {explain}");
+            assert_eq!(explain.chunks_decoded, 0, "{agg:?}: {explain}");
+            let got: BTreeMap<String, Vec<(i64, f64)>> = result
+                .series
+                .iter()
+                .map(|s| {
+                    let key = s.labels.series_key().unwrap().to_string();
+                    (key, s.points().collect())
+                })
+                .collect();
+            let want = expected_buckets(agg);
+            assert_eq!(got.len(), want.len(), "{agg:?}");
+            for (key, want) in &want {
+                let got = &got[key];
+                assert_eq!(got.len(), want.len(), "{agg:?} {key}");
+                for ((gt, gv), (wt, wv)) in got.iter().zip(want) {
+                    assert_eq!(gt, wt, "{agg:?} {key}");
+                    let close = if agg == Aggregate::Stddev {
+                        (gv - wv).abs() <= 1e-9 * wv.abs().max(1.0)
+                    } else {
+                        gv.to_bits() == wv.to_bits()
+                    };
+                    assert!(close, "{agg:?} {key} bucket {gt}: {gv} vs {wv}");
+                }
             }
         }
     }
@@ -517,7 +539,8 @@ fn golden_wal_and_manifest_are_what_this_build_writes() {
     build(&dir);
     let mut fresh = files(&dir);
     fresh.remove(Path::new("LOCK"));
-    let golden = files(&golden_dir());
+    let newest = VERSIONS[VERSIONS.len() - 1];
+    let golden = files(&golden_dir(newest));
     assert_eq!(
         fresh.keys().collect::<Vec<_>>(),
         golden.keys().collect::<Vec<_>>(),

@@ -101,10 +101,30 @@ pub struct RecoveryReport {
     /// Damage skipped in salvage mode: (file, offset, what). A WAL file missing from the
     /// sequence is listed by its name, offset 0.
     pub salvaged: Vec<(PathBuf, u64, String)>,
+    /// Points salvage could not put back because no intact WAL record and no catalog
+    /// defines their series (its definition was in a damaged or missing part of the
+    /// log): one entry per WAL record and series. Empty outside
+    /// [`crate::RecoveryMode::Salvage`], where such a log fails `open` instead.
+    pub skipped_points: Vec<SkippedPoints>,
     /// Files found on disk that the manifest does not list (left by a crash), removed.
     pub orphans_removed: Vec<PathBuf>,
     /// Damaged segments set aside under [`crate::DamagedSegments::Quarantine`].
     pub quarantined: Vec<QuarantineReport>,
+}
+
+/// Points of one series in one WAL record that salvage skipped: see
+/// [`RecoveryReport::skipped_points`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SkippedPoints {
+    /// The series id the record names.
+    pub series: u32,
+    /// Points of that series in the record.
+    pub points: u64,
+    /// The WAL file holding the record.
+    pub file: PathBuf,
+    /// The record's offset in it.
+    pub offset: u64,
 }
 
 /// Sizes per tier. Hot = head (memory) and WAL (disk); warm = segments.
@@ -493,9 +513,11 @@ impl Db {
         quarantine::quarantine_segment(&self.inner, file.as_ref())
     }
 
-    /// Decodes every chunk of every live segment (checksums, decompression, codecs) and
-    /// lists the damaged segments, so that damage is found before a query or compaction
-    /// meets it; [`Db::quarantine_segment`] then sets them aside. Reads every segment
+    /// Decodes every chunk of every live segment (checksums, decompression, codecs),
+    /// recomputes each chunk's statistics from its decoded points and lists the damaged
+    /// segments (a chunk that fails to decode, or whose stored statistics, which answer
+    /// aggregates without decoding, disagree with its points), so that damage is found
+    /// before a query or compaction meets it; [`Db::quarantine_segment`] then sets them aside. Reads every segment
     /// byte: as costly as reading the whole database once. Works on a snapshot; writes,
     /// flushes and compactions go on meanwhile.
     ///

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::quarantine::{self, QuarantineReport};
-use super::{DbInner, FlushRequest, RecoveryReport, NEXT_DB_TAG};
+use super::{DbInner, FlushRequest, RecoveryReport, SkippedPoints, NEXT_DB_TAG};
 use crate::error::{Error, Result};
 use crate::head::Head;
-use crate::index::Catalog;
-use crate::options::{DamagedSegments, Options};
+use crate::index::{Catalog, RecoveryConflict};
+use crate::options::{DamagedSegments, Options, RecoveryMode};
 use crate::segment::rollup::Rollup;
 use crate::segment::Segment;
 use crate::storage::{check_length, read_whole, write_atomic, FileSystem};
@@ -19,7 +19,7 @@ use crate::version::layout::{self, parse_numbered, Layout};
 use crate::version::{
     Edit, LiveRollup, LiveSegment, ManifestBody, Tombstones, Version, VersionSet,
 };
-use crate::wal::{self, Wal, WalEntry, WalOptions};
+use crate::wal::{self, PointColumns, RecordAt, Wal, WalEntry, WalOptions};
 
 pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
     opts.validate()?;
@@ -120,19 +120,29 @@ pub(super) fn open(path: &Path, opts: Options) -> Result<DbInner> {
         .orphans_removed
         .extend(quarantine::remove_temporaries(&*fs, &layout)?);
 
-    let mut points = 0u64;
+    let mut replayed = Replayed {
+        catalog: &catalog,
+        head: &live,
+        mode: opts.recovery,
+        points: 0,
+        report: &mut report,
+    };
     let replay = wal::replay(
         &*fs,
         &layout.wal,
         manifest.wal_checkpoint,
         opts.recovery,
-        |entry| apply_wal_entry(&catalog, &layout.wal, &live, &mut points, entry),
+        |entry, at| apply_wal_entry(&mut replayed, entry, at),
     )?;
+    let points = replayed.points;
+    report.replayed_points = points;
     report.wal_files = replay.files;
     report.wal_records = replay.records;
-    report.replayed_points = points;
     report.truncated_tail = replay.truncated_tail;
+    // Damage the log itself showed first, then what it left undefinable.
+    let undefinable = std::mem::take(&mut report.salvaged);
     report.salvaged = replay.salvaged;
+    report.salvaged.extend(undefinable);
 
     // A hidden (wholly deleted) series written again after the last flush has its new
     // points in the replayed head: it is visible again.
@@ -223,35 +233,100 @@ pub(super) fn open_rollup(
     ))
 }
 
-/// Applies one replayed WAL entry: new series into `catalog`, points into `head`
-/// (counted in `points`).
+/// Where [`apply_wal_entry`] puts what it replays and what it had to leave out.
+pub(super) struct Replayed<'a> {
+    pub catalog: &'a Catalog,
+    pub head: &'a Head,
+    pub mode: RecoveryMode,
+    /// Points put into the head.
+    pub points: u64,
+    pub report: &'a mut RecoveryReport,
+}
+
+/// Applies one replayed WAL entry (the record at `at`): new series into the catalog,
+/// points into the head.
+///
+/// Series ids are dense, so a definition lost with a damaged part of the log leaves
+/// every later id undefinable too. `Strict` fails with `Corruption` naming the record;
+/// `Salvage` skips what cannot be defined and reports it: the definition in `salvaged`,
+/// the points (per record and series) in `skipped_points`. A definition the catalog
+/// already holds needs nothing from the log.
 pub(super) fn apply_wal_entry(
-    catalog: &Catalog,
-    wal_dir: &Path,
-    head: &Head,
-    points: &mut u64,
+    into: &mut Replayed<'_>,
     entry: WalEntry,
+    at: RecordAt<'_>,
 ) -> Result<()> {
     match entry {
         WalEntry::Series(list) => {
             for (id, key) in list {
-                catalog
-                    .insert_recovered(id, key)
-                    .map_err(|c| c.into_error(wal_dir, 0))?;
+                match into.catalog.insert_recovered(id, key) {
+                    Ok(()) => {}
+                    Err(gap @ RecoveryConflict::Gap { .. })
+                        if into.mode == RecoveryMode::Salvage =>
+                    {
+                        into.report.salvaged.push((
+                            at.file.to_path_buf(),
+                            at.offset,
+                            format!("{gap}: the definition is skipped, and its points"),
+                        ));
+                    }
+                    Err(c) => return Err(c.into_error(at.file, at.offset)),
+                }
             }
         }
-        WalEntry::Points(cols) => {
-            let known = catalog.len() as u32;
-            if let Some(bad) = cols.series.iter().find(|&&s| s >= known) {
-                return Err(Error::Internal(format!(
-                    "WAL names series {bad} before defining it"
-                )));
+        WalEntry::Points(mut cols) => {
+            let known = into.catalog.len() as u32;
+            if cols.series.iter().any(|&s| s >= known) {
+                if into.mode == RecoveryMode::Strict {
+                    let bad = cols.series.iter().find(|&&s| s >= known).copied();
+                    return Err(Error::corruption(
+                        at.file,
+                        at.offset,
+                        format!(
+                            "points of series {} that no intact WAL record or the catalog defines",
+                            bad.unwrap_or(known)
+                        ),
+                    ));
+                }
+                skip_undefined(&mut cols, known, at, &mut into.report.skipped_points);
             }
-            head.insert(&cols.series, &cols.timestamps, &cols.values);
-            *points += cols.series.len() as u64;
+            into.head
+                .insert(&cols.series, &cols.timestamps, &cols.values);
+            into.points += cols.series.len() as u64;
         }
     }
     Ok(())
+}
+
+/// Removes from `cols` the points of series `known` and above, reporting them per series.
+fn skip_undefined(
+    cols: &mut PointColumns,
+    known: u32,
+    at: RecordAt<'_>,
+    skipped: &mut Vec<SkippedPoints>,
+) {
+    let mut per_series: std::collections::BTreeMap<u32, u64> = Default::default();
+    let mut kept = PointColumns::default();
+    for ((&s, &t), &v) in cols.series.iter().zip(&cols.timestamps).zip(&cols.values) {
+        if s < known {
+            kept.series.push(s);
+            kept.timestamps.push(t);
+            kept.values.push(v);
+        } else {
+            *per_series.entry(s).or_default() += 1;
+        }
+    }
+    skipped.extend(
+        per_series
+            .into_iter()
+            .map(|(series, points)| SkippedPoints {
+                series,
+                points,
+                file: at.file.to_path_buf(),
+                offset: at.offset,
+            }),
+    );
+    *cols = kept;
 }
 
 /// True when `e` is damage found in `file` (and not, say, an I/O error reading it).

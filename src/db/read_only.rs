@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use super::open::{apply_wal_entry, open_rollup, read_catalog};
+use super::open::{apply_wal_entry, open_rollup, read_catalog, Replayed};
 use super::{DbInner, FlushRequest, RecoveryReport, NEXT_DB_TAG};
 use crate::error::{Error, Result};
 use crate::head::Head;
@@ -268,19 +268,28 @@ fn load_from(
 
     let head = Head::new();
     let mut report = RecoveryReport::default();
-    let mut points = 0u64;
+    let mut replayed = Replayed {
+        catalog,
+        head: &head,
+        mode: opts.recovery,
+        points: 0,
+        report: &mut report,
+    };
     let replay = wal::replay_read_only(
         fs,
         &layout.wal,
         manifest.wal_checkpoint,
         opts.recovery,
-        |entry| apply_wal_entry(catalog, &layout.wal, &head, &mut points, entry),
+        |entry, at| apply_wal_entry(&mut replayed, entry, at),
     )?;
+    let points = replayed.points;
+    report.replayed_points = points;
     report.wal_files = replay.files;
     report.wal_records = replay.records;
-    report.replayed_points = points;
     report.truncated_tail = replay.truncated_tail;
+    let undefinable = std::mem::take(&mut report.salvaged);
     report.salvaged = replay.salvaged;
+    report.salvaged.extend(undefinable);
 
     let mut hidden: roaring::RoaringBitmap = manifest.hidden_series.iter().copied().collect();
     if !hidden.is_empty() {

@@ -1,5 +1,7 @@
-//! [`crate::Db::verify`]: decode every chunk of every live segment, to find damage before
-//! a query or a compaction trips over it.
+//! [`crate::Db::verify`]: decode every chunk of every live segment and recompute its
+//! statistics from the decoded points, to find damage before a query or a compaction
+//! trips over it (including statistics forged with recomputed checksums, which no CRC
+//! check can see).
 
 use std::path::PathBuf;
 
@@ -7,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DbInner;
 use crate::error::{Error, Result};
+use crate::segment::format::ChunkStats;
 
 /// What [`crate::Db::verify`] checked and found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +47,23 @@ pub(crate) fn verify(db: &DbInner) -> Result<VerifyReport> {
             ts.clear();
             values.clear();
             match live.segment.decode_chunk(chunk, &mut ts, &mut values) {
-                Ok(()) => {}
+                Ok(()) => {
+                    // The CRCs only catch accidents: statistics rewritten together with
+                    // their checksums decode fine and would answer queries wrongly.
+                    let computed = ChunkStats::compute(&ts, &values);
+                    if let Some((field, stored, actual)) = chunk.stats.first_difference(&computed) {
+                        report.damaged.push(SegmentDamage {
+                            file: live.segment.path().to_path_buf(),
+                            offset: chunk.offset,
+                            what: format!(
+                                "chunk statistics of series {} disagree with its decoded points: \
+                                 {field} is {stored} in the file, {actual} computed",
+                                chunk.series
+                            ),
+                        });
+                        break;
+                    }
+                }
                 Err(Error::Corruption { file, offset, what }) => {
                     report.damaged.push(SegmentDamage { file, offset, what });
                     break;

@@ -19,4 +19,4 @@ mod postings;
 /// `u32`.
 pub(crate) const MAX_SERIES: u64 = u32::MAX as u64;
 
-pub(crate) use catalog::Catalog;
+pub(crate) use catalog::{Catalog, RecoveryConflict};

@@ -59,6 +59,41 @@ impl ChunkStats {
     }
 }
 
+impl ChunkStats {
+    /// The first field in which `self` and `other` differ (floats compared bit for bit,
+    /// which is what the writer's [`ChunkStats::compute`] reproduces), as
+    /// `(name, self's value, other's value)`.
+    pub(crate) fn first_difference(
+        &self,
+        other: &ChunkStats,
+    ) -> Option<(&'static str, String, String)> {
+        let ints = [
+            ("min_ts", self.min_ts, other.min_ts),
+            ("max_ts", self.max_ts, other.max_ts),
+            ("count", i64::from(self.count), i64::from(other.count)),
+            (
+                "nan_count",
+                i64::from(self.nan_count),
+                i64::from(other.nan_count),
+            ),
+        ];
+        if let Some((name, a, b)) = ints.into_iter().find(|(_, a, b)| a != b) {
+            return Some((name, a.to_string(), b.to_string()));
+        }
+        let floats = [
+            ("min", self.min, other.min),
+            ("max", self.max, other.max),
+            ("sum", self.sum, other.sum),
+            ("first", self.first, other.first),
+            ("last", self.last, other.last),
+        ];
+        floats
+            .into_iter()
+            .find(|(_, a, b)| a.to_bits() != b.to_bits())
+            .map(|(name, a, b)| (name, format!("{a:?}"), format!("{b:?}")))
+    }
+}
+
 /// Where one chunk lives and how it is encoded.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ChunkMeta {

@@ -97,6 +97,11 @@ impl Segment {
     }
 
     /// Every chunk, sorted by (series, time).
+    /// The file this segment was opened from.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub(crate) fn chunks(&self) -> &[ChunkMeta] {
         &self.footer.chunks
     }

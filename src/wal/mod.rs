@@ -1,7 +1,8 @@
 //! Write-ahead log: every write batch is appended here before it reaches the head, so
 //! that a crash loses nothing that was acknowledged.
 //!
-//! - `record.rs`: file names, the file header and record framing (length, CRC, type);
+//! - `record.rs`: file names, the file header and record framing (length, CRC, type,
+//!   durable mark);
 //!   the byte layout is in FORMAT.md ("WAL files").
 //! - `entry.rs`: what a record says ([`WalEntry`]: new series, or a batch of points)
 //!   and its compact encoding.
@@ -21,8 +22,8 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use entry::{encode_points, encode_series, WalEntry};
-pub(crate) use reader::{replay, replay_read_only};
+pub(crate) use entry::{encode_points, encode_series, PointColumns, WalEntry};
+pub(crate) use reader::{replay, replay_read_only, RecordAt};
 #[cfg(feature = "fuzzing")]
 pub(crate) use record::file_name;
 pub(crate) use record::parse_file_seq;

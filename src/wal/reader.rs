@@ -1,22 +1,20 @@
 //! Replay: reading the WAL back on open, and repairing what a crash left behind.
 //!
 //! What replay does with each kind of damage follows from what the writer guarantees
-//! (see the layout notes in `record.rs`):
+//! (FORMAT.md, "What the writer guarantees, and what replay assumes"):
 //!
 //! | where                                  | what                         | Strict            | Salvage            |
 //! |----------------------------------------|------------------------------|-------------------|--------------------|
 //! | files after the checkpoint             | a seq missing (deleted file) | `Corruption`      | reported, rest replayed |
 //! | newest file, no/partial header, no records | crash while creating it  | removed, reported | removed, reported  |
-//! | newest file, a record                  | torn, bad CRC, undecodable   | truncated there   | truncated there    |
-//! | any other file, a record               | torn, bad CRC, undecodable   | `Corruption`      | rest of file skipped |
+//! | newest file, a record                  | bad, no later durable mark above it (torn) | truncated there | truncated there |
+//! | newest file, a record                  | bad, below a later record's durable mark | `Corruption` | skipped, later records kept |
+//! | any other file, a record               | torn, bad CRC, undecodable   | `Corruption`      | skipped, later records kept |
 //! | any file with records, the header      | bad magic, CRC, seq          | `Corruption`      | file skipped       |
 //! | any file, the header                   | newer format version         | `UnsupportedVersion` | `UnsupportedVersion` |
 //!
-//! The newest file's first bad record ends the log even if intact records follow it:
-//! bytes written after the last fsync may reach the disk in any order, and nothing
-//! after that point was acknowledged as durable. Under `Durability::Sync` that is
-//! exactly right; under `Periodic`/`None` the records dropped there were acknowledged
-//! without a durability promise. The newest file is then rewritten with what replay
+//! In a version 1 file (no durable marks) the newest file's first bad record ends the
+//! log, as that version's rule was. The newest file is then rewritten with what replay
 //! accepted (see `rewrite`: cutting the torn tail off, and making the rest durable
 //! whatever happened to the fsyncs of the process that wrote it); a file left
 //! half-created is removed. Both go through the [`FileSystem`] and are fsynced, so the
@@ -27,7 +25,7 @@
 use std::path::{Path, PathBuf};
 
 use super::entry::{decode_entry, WalEntry};
-use super::record::{self, HeaderError, HEADER_LEN};
+use super::record::{self, Framing, HeaderError, HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::options::RecoveryMode;
 use crate::storage::{read_whole, write_atomic, FileSystem};
@@ -77,7 +75,7 @@ pub(crate) fn replay(
     dir: &Path,
     from_seq: u64,
     mode: RecoveryMode,
-    visit: impl FnMut(WalEntry) -> Result<()>,
+    visit: impl FnMut(WalEntry, RecordAt<'_>) -> Result<()>,
 ) -> Result<ReplayReport> {
     replay_files(fs, dir, from_seq, mode, Repair::OnDisk, visit)
 }
@@ -91,7 +89,7 @@ pub(crate) fn replay_read_only(
     dir: &Path,
     from_seq: u64,
     mode: RecoveryMode,
-    visit: impl FnMut(WalEntry) -> Result<()>,
+    visit: impl FnMut(WalEntry, RecordAt<'_>) -> Result<()>,
 ) -> Result<ReplayReport> {
     replay_files(fs, dir, from_seq, mode, Repair::InMemory, visit)
 }
@@ -111,7 +109,7 @@ fn replay_files(
     from_seq: u64,
     mode: RecoveryMode,
     repair: Repair,
-    mut visit: impl FnMut(WalEntry) -> Result<()>,
+    mut visit: impl FnMut(WalEntry, RecordAt<'_>) -> Result<()>,
 ) -> Result<ReplayReport> {
     let mut report = ReplayReport::default();
     // Not `exists`: a failed stat would read as "no log" and skip the replay.
@@ -150,24 +148,29 @@ fn replay_files(
         };
         report.files += 1;
         let is_newest = seq == newest;
-        let damage = match replay_file(&data, seq, &path, &mut visit, &mut report.records)? {
-            None => {
+        let role = if is_newest { Role::Newest } else { Role::Older };
+        let mut reading = FileReading {
+            path: &path,
+            mode,
+            role,
+            records: &mut report.records,
+            salvaged: &mut report.salvaged,
+        };
+        let end = reading.replay(&data, seq, &mut visit)?;
+        match end {
+            FileEnd::Clean => {
                 if is_newest && repair == Repair::OnDisk {
                     rewrite(fs, &path, &data)?;
                 }
-                continue;
             }
-            Some(damage) => damage,
-        };
-        match damage {
-            Damage::TornCreation | Damage::Record { .. }
-                if is_newest && repair == Repair::InMemory =>
-            {
-                if damage != Damage::TornCreation || !data.is_empty() {
-                    report.truncated_tail = Some((path, damage.position().0));
+            FileEnd::TornCreation | FileEnd::TornTail(_) if repair == Repair::InMemory => {
+                // (Only the newest file ends this way.) An empty newest file is usually
+                // the writer creating it this very moment: not worth a report.
+                if end != FileEnd::TornCreation || !data.is_empty() {
+                    report.truncated_tail = Some((path, end.offset()));
                 }
             }
-            Damage::TornCreation if is_newest => {
+            FileEnd::TornCreation if is_newest => {
                 fs.remove(&path)
                     .map_err(|e| Error::io("remove", &path, e))?;
                 fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
@@ -179,15 +182,18 @@ fn replay_files(
                 // after it would leave a hole that the next open reads as a deleted file.
                 report.max_seq = before;
             }
-            Damage::Record { offset, .. } if is_newest => {
+            FileEnd::TornTail(offset) => {
                 rewrite(fs, &path, data.get(..offset).unwrap_or(&data))?;
                 report.truncated_tail = Some((path, offset as u64));
             }
-            Damage::TornCreation | Damage::Header(_) | Damage::Record { .. } => {
-                let (offset, what) = damage.position();
+            FileEnd::TornCreation | FileEnd::BadHeader(_) => {
+                let what = match end {
+                    FileEnd::BadHeader(what) => what,
+                    _ => "file is shorter than its header or its header is damaged",
+                };
                 match mode {
-                    RecoveryMode::Strict => return Err(Error::corruption(path, offset, what)),
-                    RecoveryMode::Salvage => report.salvaged.push((path, offset, what.to_owned())),
+                    RecoveryMode::Strict => return Err(Error::corruption(path, 0, what)),
+                    RecoveryMode::Salvage => report.salvaged.push((path, 0, what.to_owned())),
                 }
             }
         }
@@ -229,74 +235,180 @@ fn read_growing(fs: &dyn FileSystem, path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Where the readable part of a file ended, and why.
+/// How a file's records were read to its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Damage {
+enum FileEnd {
+    /// To the last byte (in salvage, past damage that was skipped and reported).
+    Clean,
     /// The header is missing, partial or garbage, and the file is no longer than a
     /// header: a crash while the file was being created, before any record.
     TornCreation,
     /// The header is bad and records follow it.
-    Header(&'static str),
-    /// The record at `offset` is torn, fails its CRC, or does not decode.
-    Record { offset: usize, what: &'static str },
+    BadHeader(&'static str),
+    /// The newest file's records end at this offset with a torn write: what follows was
+    /// never made durable (see [`FileReading::is_torn`]).
+    TornTail(usize),
 }
 
-impl Damage {
-    fn position(self) -> (u64, &'static str) {
+impl FileEnd {
+    fn offset(self) -> u64 {
         match self {
-            Damage::TornCreation => (
-                0,
-                "file is shorter than its header or its header is damaged",
-            ),
-            Damage::Header(what) => (0, what),
-            Damage::Record { offset, what } => (offset as u64, what),
+            FileEnd::TornTail(offset) => offset as u64,
+            FileEnd::Clean | FileEnd::TornCreation | FileEnd::BadHeader(_) => 0,
         }
     }
 }
 
-/// Visits the readable records of one file; returns where and why reading stopped early.
-fn replay_file(
-    data: &[u8],
-    seq: u64,
-    path: &Path,
-    visit: &mut impl FnMut(WalEntry) -> Result<()>,
-    records: &mut u64,
-) -> Result<Option<Damage>> {
-    match record::check_header(data, seq) {
-        Ok(()) => {}
-        Err(HeaderError::Unsupported(found)) => {
-            return Err(Error::UnsupportedVersion {
-                file: path.to_path_buf(),
-                found,
-                supported: record::FORMAT_VERSION,
-            })
-        }
-        Err(HeaderError::Short) => return Ok(Some(Damage::TornCreation)),
-        Err(HeaderError::Damaged(_)) if data.len() <= HEADER_LEN => {
-            return Ok(Some(Damage::TornCreation))
-        }
-        Err(HeaderError::Damaged(what)) => return Ok(Some(Damage::Header(what))),
-    }
-    let mut offset = HEADER_LEN;
-    loop {
-        let raw = match record::read_record(data, offset) {
-            Ok(None) => return Ok(None),
-            Ok(Some(raw)) => raw,
-            Err(e) => {
-                return Ok(Some(Damage::Record {
-                    offset,
-                    what: e.what(),
-                }))
+/// Whether a file can end in a torn write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The newest file: bytes after its last fsync may be missing or torn.
+    Newest,
+    /// Any other: fsynced whole before the next file was created.
+    Older,
+}
+
+/// What the records after a damaged one say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct After {
+    /// Offset of the first intact record after the damage, if any.
+    next: Option<usize>,
+    /// The largest durable mark among the intact records after the damage (0: none,
+    /// or a version 1 file, which has no marks).
+    durable: u64,
+}
+
+/// Replay of one file: where it is, what may be done about damage, and what to report.
+struct FileReading<'a> {
+    path: &'a Path,
+    mode: RecoveryMode,
+    role: Role,
+    records: &'a mut u64,
+    salvaged: &'a mut Vec<(PathBuf, u64, String)>,
+}
+
+impl FileReading<'_> {
+    /// Visits the readable records of one file (`data`, WAL file `seq`) in order.
+    ///
+    /// At a damaged record (torn, bad CRC, undecodable) it looks at the intact records
+    /// after it: a torn tail ends the file there ([`FileEnd::TornTail`]); anything else
+    /// is damage to stored data, an error in `Strict` mode and skipped (reported, the
+    /// later records kept) in `Salvage`.
+    fn replay(
+        &mut self,
+        data: &[u8],
+        seq: u64,
+        visit: &mut impl FnMut(WalEntry, RecordAt<'_>) -> Result<()>,
+    ) -> Result<FileEnd> {
+        let framing = match record::check_header(data, seq) {
+            Ok(framing) => framing,
+            Err(HeaderError::Unsupported(found)) => {
+                return Err(Error::UnsupportedVersion {
+                    file: self.path.to_path_buf(),
+                    found,
+                    supported: record::FORMAT_VERSION,
+                })
             }
+            Err(HeaderError::Short) => return Ok(FileEnd::TornCreation),
+            Err(HeaderError::Damaged(_)) if data.len() <= HEADER_LEN => {
+                return Ok(FileEnd::TornCreation)
+            }
+            Err(HeaderError::Damaged(what)) => return Ok(FileEnd::BadHeader(what)),
         };
-        let entry = match decode_entry(raw.rtype, raw.payload) {
-            Ok(entry) => entry,
-            Err(what) => return Ok(Some(Damage::Record { offset, what })),
-        };
-        visit(entry)?;
-        *records += 1;
-        offset = raw.next;
+        let mut offset = HEADER_LEN;
+        loop {
+            let what = match record::read_record(data, offset, framing) {
+                Ok(None) => return Ok(FileEnd::Clean),
+                Ok(Some(raw)) => match decode_entry(raw.rtype, raw.payload) {
+                    Ok(entry) => {
+                        let at = RecordAt {
+                            file: self.path,
+                            offset: offset as u64,
+                        };
+                        visit(entry, at)?;
+                        *self.records += 1;
+                        offset = raw.next;
+                        continue;
+                    }
+                    Err(what) => what,
+                },
+                Err(e) => e.what(),
+            };
+            let after = records_after(data, offset, framing);
+            if self.is_torn(framing, offset, after) {
+                return Ok(FileEnd::TornTail(offset));
+            }
+            let what = match (self.role, after.next) {
+                (Role::Newest, Some(next)) => format!(
+                    "{what}, but the intact record at offset {next} or a later one was \
+                     written when the file was durable up to offset {}: damage to stored \
+                     data, not a torn write",
+                    after.durable
+                ),
+                (Role::Older, _) | (Role::Newest, None) => what.to_owned(),
+            };
+            match self.mode {
+                RecoveryMode::Strict => {
+                    return Err(Error::corruption(self.path, offset as u64, what))
+                }
+                RecoveryMode::Salvage => {
+                    self.salvaged
+                        .push((self.path.to_path_buf(), offset as u64, what));
+                    match after.next {
+                        Some(next) => offset = next,
+                        None => return Ok(FileEnd::Clean),
+                    }
+                }
+            }
+        }
     }
+
+    /// Whether the damage at `offset` is a torn write, given the intact records after
+    /// it. Only the newest file can end in one (every other file was fsynced whole).
+    /// There, bytes after the last fsync may reach the disk in any order, so intact
+    /// records after a damaged one do not by themselves make it damage at rest; their
+    /// durable marks do: a record whose mark is past `offset` was written after the
+    /// damaged bytes had been fsynced. A version 1 file has no marks, and its first
+    /// damage ends the log (the rule of that version).
+    fn is_torn(&self, framing: Framing, offset: usize, after: After) -> bool {
+        match (self.role, framing) {
+            (Role::Older, _) => false,
+            (Role::Newest, Framing::V1) => true,
+            (Role::Newest, Framing::Marked) => after.durable <= offset as u64,
+        }
+    }
+}
+
+/// The intact records after damage at `damaged` (see [`After`]), found by trying every
+/// later offset as a record start: a damaged length cannot be trusted to find the next
+/// record. A false start passes only a CRC-32 by chance; in a marked file most fail the
+/// cheaper check that the mark lies between the file header and the record.
+fn records_after(data: &[u8], damaged: usize, framing: Framing) -> After {
+    let mut after = After {
+        next: None,
+        durable: 0,
+    };
+    let mut at = damaged + 1;
+    while at < data.len() {
+        match record::read_record(data, at, framing) {
+            Ok(Some(raw)) => {
+                after.next.get_or_insert(at);
+                after.durable = after.durable.max(raw.durable.unwrap_or(0));
+                at = raw.next;
+            }
+            Ok(None) | Err(_) => at += 1,
+        }
+    }
+    after
+}
+
+/// Where a replayed record is: for reports about what it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecordAt<'a> {
+    /// The WAL file.
+    pub file: &'a Path,
+    /// The record's offset in it.
+    pub offset: u64,
 }
 
 /// Replaces the newest file with `intact`, the part of it replay read and accepted,

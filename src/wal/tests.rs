@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use super::entry::tests::{grid_batch, same_entry};
 use super::entry::{encode_entry, PointColumns, RecordType};
 use super::reader::{list_files, ReplayReport};
-use super::record::MAX_RECORD_LEN;
 use super::record::{self, encode_header_with_version, read_record, HEADER_LEN};
+use super::record::{MAX_RECORD_LEN, RECORD_HEADER_LEN as RECORD_HEADER_LEN_V2};
 use super::*;
 use crate::error::Error;
 use crate::options::{Durability, RecoveryMode};
@@ -162,7 +162,7 @@ fn replay_all(
     mode: RecoveryMode,
 ) -> Result<(Vec<WalEntry>, ReplayReport), Error> {
     let mut entries = Vec::new();
-    let report = replay(&OsFileSystem, dir, from_seq, mode, |e| {
+    let report = replay(&OsFileSystem, dir, from_seq, mode, |e, _| {
         entries.push(e);
         Ok(())
     })?;
@@ -211,7 +211,7 @@ fn sample_entries(count: usize) -> Vec<WalEntry> {
 fn record_starts(bytes: &[u8]) -> Vec<usize> {
     let mut starts = Vec::new();
     let mut offset = HEADER_LEN;
-    while let Ok(Some(raw)) = read_record(bytes, offset) {
+    while let Ok(Some(raw)) = read_record(bytes, offset, record::Framing::Marked) {
         starts.push(offset);
         offset = raw.next;
     }
@@ -623,6 +623,154 @@ fn damage_in_the_newest_file_truncates_or_fails_but_never_lies() {
     }
 }
 
+/// Writes `count` small records into one file, fsyncing after each of the first
+/// `synced` (the rest are appended without a durability promise, as under `Periodic`
+/// between ticks or under group commit). Returns the entries and the file's bytes.
+fn partly_synced_file(dir: &Path, count: usize, synced: usize) -> (Vec<WalEntry>, PathBuf) {
+    let wal = open(
+        Arc::new(OsFileSystem),
+        dir,
+        1 << 30,
+        Durability::Periodic(Duration::from_secs(3600)),
+    );
+    let entries: Vec<WalEntry> = (0..count)
+        .map(|i| points(i as u32 % 3, &[i as i64]))
+        .collect();
+    for (i, e) in entries.iter().enumerate() {
+        let lsn = append(&wal, e).expect("append");
+        if i < synced {
+            wal.sync_to(lsn).expect("sync");
+        }
+    }
+    let path = record::file_path(dir, wal.current_seq());
+    // Dropped, not closed: a close would fsync, and the marks are already written.
+    drop(wal);
+    (entries, path)
+}
+
+fn without(entries: &[WalEntry], k: usize) -> Vec<WalEntry> {
+    let mut kept = entries.to_vec();
+    kept.remove(k);
+    kept
+}
+
+#[test]
+fn damage_before_a_later_durable_mark_is_corruption_not_a_torn_tail() {
+    // Record 6 of 13 (index 5), every record fsynced before the next was written: the
+    // records after it say the file was durable past it.
+    let (_tmp, dir) = wal_dir();
+    let (entries, path) = partly_synced_file(&dir, 13, 13);
+    let original = std::fs::read(&path).expect("read");
+    let starts = record_starts(&original);
+    let name = path.file_name().expect("name").to_owned();
+    for k in [0usize, 5, 11] {
+        for i in starts[k]..starts[k + 1] {
+            let mut damaged = original.clone();
+            damaged[i] ^= 0x04;
+            let (_tmp, dir) = wal_dir();
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            let path = dir.join(&name);
+            std::fs::write(&path, &damaged).expect("write");
+
+            match replay_all(&dir, 1, RecoveryMode::Strict) {
+                Err(Error::Corruption { file, offset, what }) => {
+                    assert_eq!(
+                        (&file, offset),
+                        (&path, starts[k] as u64),
+                        "byte {i}: {what}"
+                    );
+                    assert!(what.contains("not a torn write"), "{what}");
+                }
+                other => panic!("record {k} byte {i}: expected corruption, got {other:?}"),
+            }
+            assert_eq!(
+                std::fs::read(&path).expect("read"),
+                damaged,
+                "strict cuts nothing"
+            );
+
+            let (got, report) = replay_all(&dir, 1, RecoveryMode::Salvage)
+                .unwrap_or_else(|e| panic!("record {k} byte {i}: {e}"));
+            assert_same(&got, &without(&entries, k));
+            assert_eq!(report.truncated_tail, None);
+            assert_eq!(report.salvaged.len(), 1);
+            assert_eq!(
+                (&report.salvaged[0].0, report.salvaged[0].1),
+                (&path, starts[k] as u64)
+            );
+        }
+    }
+    // The last record has nothing after it: a torn tail, cut in both modes.
+    let last = *starts.last().expect("records");
+    for mode in [RecoveryMode::Strict, RecoveryMode::Salvage] {
+        let mut damaged = original.clone();
+        damaged[last + 20] ^= 0x01;
+        let (_tmp, dir) = wal_dir();
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let path = dir.join(&name);
+        std::fs::write(&path, &damaged).expect("write");
+        let (got, report) = replay_all(&dir, 1, mode).expect("replay");
+        assert_same(&got, &entries[..12]);
+        assert_eq!(report.truncated_tail, Some((path.clone(), last as u64)));
+    }
+}
+
+#[test]
+fn damage_after_the_last_durable_mark_is_a_torn_write_even_with_intact_records_after_it() {
+    // Records 1-5 fsynced, 6-13 not: a power cut may persist the pages of 8-13 and not
+    // those of 7. Damage at 7 (index 6) is a torn write: the log ends there, in both
+    // modes. Damage at 3 (index 2) is below the mark the unsynced records carry.
+    let (_tmp, dir) = wal_dir();
+    let (entries, path) = partly_synced_file(&dir, 13, 5);
+    let original = std::fs::read(&path).expect("read");
+    let starts = record_starts(&original);
+    let name = path.file_name().expect("name").to_owned();
+    let write = |bytes: &[u8]| {
+        let (tmp, dir) = wal_dir();
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join(&name), bytes).expect("write");
+        (tmp, dir)
+    };
+    for k in [5usize, 6, 9] {
+        for mode in [RecoveryMode::Strict, RecoveryMode::Salvage] {
+            let mut damaged = original.clone();
+            damaged[starts[k] + 1] ^= 0x10; // the length
+            let (_tmp, dir) = write(&damaged);
+            let (got, report) = replay_all(&dir, 1, mode).expect("torn write");
+            assert_same(&got, &entries[..k]);
+            assert_eq!(
+                report.truncated_tail,
+                Some((dir.join(&name), starts[k] as u64)),
+                "record {k}"
+            );
+            assert_eq!(
+                std::fs::metadata(dir.join(&name)).expect("stat").len(),
+                starts[k] as u64,
+                "cut there"
+            );
+        }
+    }
+    for k in [0usize, 2, 4] {
+        let mut damaged = original.clone();
+        damaged[starts[k] + RECORD_HEADER_LEN_V2] ^= 0x01; // the payload
+        let (_tmp, dir) = write(&damaged);
+        match replay_all(&dir, 1, RecoveryMode::Strict) {
+            Err(Error::Corruption { offset, .. }) => assert_eq!(offset, starts[k] as u64),
+            other => panic!("record {k}: expected corruption, got {other:?}"),
+        }
+        let (got, report) = replay_all(&dir, 1, RecoveryMode::Salvage).expect("salvage");
+        assert_same(&got, &without(&entries, k));
+        assert_eq!(report.truncated_tail, None);
+    }
+    // Unsynced records carry the mark of the last fsync: the end of record 5.
+    for &k in &[5usize, 12] {
+        let raw = read_record(&original, starts[k], record::Framing::Marked)
+            .expect("read")
+            .expect("record");
+        assert_eq!(raw.durable, Some(starts[5] as u64), "record {k}");
+    }
+}
+
 #[test]
 fn damage_in_an_older_file_is_corruption_or_salvaged() {
     let first_entries = sample_entries(4);
@@ -648,7 +796,17 @@ fn damage_in_an_older_file_is_corruption_or_salvaged() {
         std::fs::write(&first_path, &damaged).expect("write");
         std::fs::write(record::file_path(&dir, second_seq), &second).expect("write");
         let offset = record_of(&starts, i).map_or(0, |k| starts[k]) as u64;
-        let good = record_of(&starts, i).unwrap_or(0);
+        // Salvage keeps every intact record: all but the damaged one (none at all from
+        // a file whose header is damaged).
+        let kept: Vec<WalEntry> = match record_of(&starts, i) {
+            Some(k) => first_entries
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != k)
+                .map(|(_, e)| e.clone())
+                .collect(),
+            None => Vec::new(),
+        };
 
         match replay_all(&dir, 1, RecoveryMode::Strict) {
             Err(Error::Corruption {
@@ -661,8 +819,8 @@ fn damage_in_an_older_file_is_corruption_or_salvaged() {
         }
         let (got, report) =
             replay_all(&dir, 1, RecoveryMode::Salvage).unwrap_or_else(|e| panic!("byte {i}: {e}"));
-        assert_same(&got[..good], &first_entries[..good]);
-        assert_same(&got[good..], &second_entries);
+        assert_same(&got[..kept.len()], &kept);
+        assert_same(&got[kept.len()..], &second_entries);
         assert_eq!(report.salvaged.len(), 1, "byte {i}");
         assert_eq!(
             (&report.salvaged[0].0, report.salvaged[0].1),
@@ -802,7 +960,12 @@ fn newer_format_version_is_refused() {
     let (_tmp, dir) = wal_dir();
     std::fs::create_dir_all(&dir).expect("mkdir");
     let mut bytes = encode_header_with_version(1, record::FORMAT_VERSION + 1).to_vec();
-    record::frame_record(RecordType::Points as u8, b"future", &mut bytes);
+    record::frame_record(
+        RecordType::Points as u8,
+        HEADER_LEN as u64,
+        b"future",
+        &mut bytes,
+    );
     std::fs::write(record::file_path(&dir, 1), &bytes).expect("write");
     for mode in [RecoveryMode::Strict, RecoveryMode::Salvage] {
         match replay_all(&dir, 1, mode) {
@@ -812,7 +975,7 @@ fn newer_format_version_is_refused() {
                 supported,
             }) => {
                 assert_eq!(file, record::file_path(&dir, 1));
-                assert_eq!((found, supported), (2, 1));
+                assert_eq!((found, supported), (3, 2));
             }
             other => panic!("expected UnsupportedVersion, got {other:?}"),
         }
@@ -829,7 +992,7 @@ fn visitor_errors_stop_replay() {
     let (_tmp, dir) = wal_dir();
     write_one_file(&dir, &sample_entries(3));
     let mut seen = 0;
-    let err = replay(&OsFileSystem, &dir, 1, RecoveryMode::Strict, |_| {
+    let err = replay(&OsFileSystem, &dir, 1, RecoveryMode::Strict, |_, _| {
         seen += 1;
         Err(Error::Internal("stop".into()))
     })
@@ -1046,7 +1209,7 @@ fn throughput_10m_points() {
         .sum();
     let started = Instant::now();
     let mut replayed = 0usize;
-    let report = replay(&OsFileSystem, &dir, 1, RecoveryMode::Strict, |e| {
+    let report = replay(&OsFileSystem, &dir, 1, RecoveryMode::Strict, |e, _| {
         if let WalEntry::Points(cols) = e {
             replayed += cols.len();
         }
@@ -1097,28 +1260,62 @@ fn golden_entries() -> Vec<WalEntry> {
     ]
 }
 
-/// Version 1 files must stay readable, and this build must still write them byte for
-/// byte. Regenerate (only for a new format version, never to paper over a change) with
-/// `SEDIMENTDB_BLESS=1 cargo test --lib wal::tests::golden`.
+/// Version 1 files (written by earlier builds, no durable marks) must stay readable:
+/// the golden file `testdata/v1.wal` is their framing around the same entries.
 #[test]
-fn golden_v1_file_still_reads_and_encodes_identically() {
+fn golden_v1_file_still_reads() {
     const GOLDEN: &[u8] = include_bytes!("testdata/v1.wal");
-    let mut built = record::encode_header(1).to_vec();
+    let mut built = encode_header_with_version(1, 1).to_vec();
     for entry in golden_entries() {
         let mut payload = Vec::new();
         let rtype = encode_entry(&entry, &mut payload);
-        record::frame_record(rtype, &payload, &mut built);
+        record::frame_record_v1(rtype, &payload, &mut built);
     }
-    if std::env::var_os("SEDIMENTDB_BLESS").is_some() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/wal/testdata/v1.wal");
-        std::fs::write(path, &built).expect("bless");
-        return;
-    }
-    assert_eq!(built, GOLDEN, "the v1 encoding changed");
+    assert_eq!(built, GOLDEN, "the v1 entry encoding changed");
 
     let (_tmp, dir) = wal_dir();
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(record::file_path(&dir, 1), GOLDEN).expect("write");
+    let (got, report) = replay_all(&dir, 1, RecoveryMode::Strict).expect("replay");
+    assert_same(&got, &golden_entries());
+    assert_eq!(report.truncated_tail, None);
+}
+
+/// Version 2 files must stay readable, and this build must still write them byte for
+/// byte: `testdata/v2.wal` is what a `Durability::Sync` writer makes of the golden
+/// entries, each record written after the one before it was fsynced (so each record's
+/// durable mark is its own offset). Regenerate (only for a new format version, never
+/// to paper over a change) with `SEDIMENTDB_BLESS=1 cargo test --lib wal::tests::golden`.
+#[test]
+fn golden_v2_file_still_reads_and_is_what_the_writer_writes() {
+    const GOLDEN: &[u8] = include_bytes!("testdata/v2.wal");
+    let mut built = record::encode_header(1).to_vec();
+    for entry in golden_entries() {
+        let mut payload = Vec::new();
+        let rtype = encode_entry(&entry, &mut payload);
+        let at = built.len() as u64;
+        record::frame_record(rtype, at, &payload, &mut built);
+    }
+    if std::env::var_os("SEDIMENTDB_BLESS").is_some() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/wal/testdata/v2.wal");
+        std::fs::write(path, &built).expect("bless");
+        return;
+    }
+    assert_eq!(built, GOLDEN, "the v2 encoding changed");
+
+    let (_tmp, dir) = wal_dir();
+    let wal = open(Arc::new(OsFileSystem), &dir, 1 << 20, Durability::Sync);
+    for entry in golden_entries() {
+        let lsn = append(&wal, &entry).expect("append");
+        wal.sync_to(lsn).expect("sync");
+    }
+    wal.close().expect("close");
+    let path = record::file_path(&dir, 1);
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        GOLDEN,
+        "the writer's bytes"
+    );
     let (got, report) = replay_all(&dir, 1, RecoveryMode::Strict).expect("replay");
     assert_same(&got, &golden_entries());
     assert_eq!(report.truncated_tail, None);
@@ -1148,7 +1345,8 @@ mod arbitrary_files {
                 for entry in &intact {
                     let mut payload = Vec::new();
                     let rtype = encode_entry(entry, &mut payload);
-                    record::frame_record(rtype, &payload, &mut bytes);
+                    let at = bytes.len() as u64;
+                    record::frame_record(rtype, at, &payload, &mut bytes);
                 }
             }
             bytes.extend_from_slice(&body);

@@ -83,8 +83,20 @@ struct Writer {
     /// file rather than trusting the file's tail.
     sealed: bool,
     lsn: Lsn,
+    /// The LSN at which this file's first record starts (at its header's end).
+    file_start: Lsn,
     /// Reused buffer for framing a record, so an append is one write call.
     frame: Vec<u8>,
+}
+
+impl Writer {
+    /// The durable mark of a record appended now, when everything up to `durable_lsn`
+    /// is known fsynced: the offset in this file up to which it is durable. The header
+    /// was fsynced when the file was made, and older files before it.
+    fn durable_mark(&self, durable_lsn: Lsn) -> u64 {
+        let in_file = durable_lsn.saturating_sub(self.file_start);
+        (HEADER_LEN as u64 + in_file).min(self.len)
+    }
 }
 
 #[derive(Default)]
@@ -150,6 +162,7 @@ impl Wal {
                 len: 0,
                 sealed: false,
                 lsn: 0,
+                file_start: 0,
                 frame: Vec::new(),
             }),
             written_lsn: AtomicU64::new(0),
@@ -207,7 +220,8 @@ impl Wal {
         let file = w.file.as_ref().ok_or(Error::Closed)?;
 
         w.frame.clear();
-        record::frame_record(rtype, payload, &mut w.frame);
+        let durable = w.durable_mark(shared.durable_lsn.load(Ordering::Acquire));
+        record::frame_record(rtype, durable, payload, &mut w.frame);
         let written = file.append(&w.frame);
         if w.frame.capacity() > KEEP_FRAME_CAPACITY {
             w.frame = Vec::new();
@@ -418,6 +432,7 @@ impl Shared {
         w.path = record::file_path(&self.dir, seq);
         w.seq = seq;
         w.len = HEADER_LEN as u64;
+        w.file_start = w.lsn;
         w.sealed = false;
         Ok(())
     }
