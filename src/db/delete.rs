@@ -30,6 +30,16 @@ pub(crate) fn delete_series(
     selector: &Selector,
     range: TimeRange,
 ) -> Result<DeleteReport> {
+    let result = delete_series_untraced(db, selector, range);
+    super::telemetry::deleted(&result);
+    result
+}
+
+fn delete_series_untraced(
+    db: &DbInner,
+    selector: &Selector,
+    range: TimeRange,
+) -> Result<DeleteReport> {
     let started = Instant::now();
     if range.is_empty() {
         return Err(Error::invalid(format!(

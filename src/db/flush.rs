@@ -43,6 +43,12 @@ pub(crate) fn flush(db: &DbInner) -> Result<FlushReport> {
 /// Flushes if `needed` still holds once the commit lock is held (another thread may
 /// have flushed meanwhile).
 pub(crate) fn flush_if(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Result<FlushReport> {
+    let result = flush_if_untraced(db, needed);
+    super::telemetry::flushed(&result);
+    result
+}
+
+fn flush_if_untraced(db: &DbInner, needed: impl Fn(&Version) -> bool) -> Result<FlushReport> {
     let versions = &db.versions;
     let lock = versions.lock();
     db.check_open()?;

@@ -127,7 +127,9 @@ fn run(
         if due(&mut next_compact, plan.compact_every) {
             // A partition skipped for a damaged segment is recorded as the last error;
             // the other partitions were compacted and the thread carries on.
-            let result = crate::compaction::compact(&db.compaction()).map(|r| {
+            let compacted = crate::compaction::compact(&db.compaction());
+            super::telemetry::compacted("compact", &compacted);
+            let result = compacted.map(|r| {
                 r.skipped
                     .first()
                     .map(|s| format!("compaction: {s} ({} partitions skipped)", r.skipped.len()))

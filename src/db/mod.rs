@@ -7,6 +7,7 @@ mod open;
 mod quarantine;
 mod query;
 mod read_only;
+mod telemetry;
 mod verify;
 
 use std::path::PathBuf;
@@ -212,6 +213,7 @@ impl Db {
     /// [`Options::create_if_missing`] is false), and replays its WAL.
     pub fn open(path: impl AsRef<std::path::Path>, opts: Options) -> Result<Db> {
         let inner = Arc::new(open::open(path.as_ref(), opts)?);
+        telemetry::opened(path.as_ref(), false, &inner.recovery);
         let db = Db {
             _workers: Arc::new(Workers(inner.clone())),
             inner,
@@ -265,6 +267,7 @@ impl Db {
     /// ```
     pub fn open_read_only(path: impl AsRef<std::path::Path>, opts: Options) -> Result<Db> {
         let inner = Arc::new(read_only::open_read_only(path.as_ref(), opts)?);
+        telemetry::opened(path.as_ref(), true, &inner.recovery);
         Ok(Db {
             _workers: Arc::new(Workers(inner.clone())),
             inner,
@@ -444,7 +447,9 @@ impl Db {
     /// are compacted all the same.
     pub fn compact(&self) -> Result<CompactionReport> {
         self.inner.check_writable("compact")?;
-        crate::compaction::compact(&self.inner.compaction())
+        let result = crate::compaction::compact(&self.inner.compaction());
+        telemetry::compacted("compact", &result);
+        result
     }
 
     /// Deletes the points of every series matching `selector` inside `range` (for
@@ -463,7 +468,9 @@ impl Db {
     /// caller asked for this partition; [`Db::compact`] skips it instead).
     pub fn compact_partition(&self, ts: crate::Timestamp, tier: Tier) -> Result<CompactionReport> {
         self.inner.check_writable("compact")?;
-        crate::compaction::compact_partition(&self.inner.compaction(), ts, tier)
+        let result = crate::compaction::compact_partition(&self.inner.compaction(), ts, tier);
+        telemetry::compacted("compact_partition", &result);
+        result
     }
 
     /// Drops the segments wholly older than [`Options::retention`] (measured back from the
@@ -581,6 +588,12 @@ impl DbInner {
     /// [`Db::apply_retention`]: the API call and the maintenance thread both come here,
     /// so that both apply the per-selector rules as well as the global retention.
     pub(crate) fn apply_retention(&self) -> Result<RetentionReport> {
+        let result = self.apply_retention_untraced();
+        telemetry::retained(&result);
+        result
+    }
+
+    fn apply_retention_untraced(&self) -> Result<RetentionReport> {
         let inner = self;
         // The database-wide retention and the rollup policies' retentions in one pass;
         // then the per-selector rules, as deletions.

@@ -42,10 +42,21 @@ fn naive_score(x: f64, centre: f64, mad: f64, mean_ad: f64, resolution: f64) -> 
     }
 }
 
-/// Smallest non-zero step between consecutive values, 0 if none.
+/// Smallest non-zero step between consecutive values, each step capped at the smaller
+/// non-zero magnitude of its two values (a quantum divides the values), 0 if none.
 fn naive_resolution(v: &[f64]) -> f64 {
     v.windows(2)
-        .map(|w| ((w[1] - w[0]).abs(), w[1]))
+        .map(|w| {
+            let (a, b) = (w[0].abs(), w[1].abs());
+            let smaller = if a == 0.0 {
+                b
+            } else if b == 0.0 {
+                a
+            } else {
+                a.min(b)
+            };
+            ((w[1] - w[0]).abs().min(smaller), w[1])
+        })
         .filter(|&(d, x)| d > 0.0 && d > x.abs() * 1e-12)
         .map(|(d, _)| d)
         .fold(0.0, |acc: f64, d| if acc == 0.0 { d } else { acc.min(d) })

@@ -19,7 +19,8 @@ pub struct DetectorConfig {
     pub warmup: u32,
     /// Surprise (`-log10` of the calibrated tail probability) at which the detector
     /// counts an alert of its own, mutes repeats and re-baselines. Default 3.0
-    /// (probability 1e-3; 4.0 scored 37.6 on anomaly-bench, 3.0 scored 50.1).
+    /// (probability 1e-3; 4.0 scored 37.6 on anomaly-bench, 3.0 scored 50.1, 49.4 once a
+    /// growing freeze escalates through the mute).
     pub alert_surprise: f64,
     /// Points after an alert during which scores are capped low, so that one event gives
     /// one detection, and the baselines adapt faster. Default 120.

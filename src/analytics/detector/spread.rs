@@ -19,6 +19,9 @@ const ABSOLUTE_FLOOR: f64 = 1e-12;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Resolution {
     prev: f64,
+    /// The smallest step, 0 while none has been seen. Not `INFINITY` for "none": the
+    /// state must survive every serde format, and JSON has no infinity (it writes
+    /// `null`, which does not read back as an `f64`).
     step: f64,
     seen: bool,
 }
@@ -27,7 +30,7 @@ impl Resolution {
     pub(crate) fn new() -> Self {
         Resolution {
             prev: 0.0,
-            step: f64::INFINITY,
+            step: 0.0,
             seen: false,
         }
     }
@@ -35,9 +38,17 @@ impl Resolution {
     /// Records `x` (finite).
     pub(crate) fn observe(&mut self, x: f64) {
         if self.seen {
-            let d = (x - self.prev).abs();
+            // Values on a grid of quantum `q` are 0 or at least `q` in magnitude, so a
+            // step is a quantum no larger than the smaller non-zero value it joins: a jump
+            // from 1 to 1e300 says the quantum is at most 1, not 1e300 (which would make
+            // the jump itself two spreads).
+            let smaller = match (x.abs(), self.prev.abs()) {
+                (a, 0.0) | (0.0, a) => a,
+                (a, b) => a.min(b),
+            };
+            let d = (x - self.prev).abs().min(smaller);
             // Steps far below the value's own precision are rounding noise, not a quantum.
-            if d > 0.0 && d > x.abs() * 1e-12 && d < self.step {
+            if d > 0.0 && d > x.abs() * 1e-12 && (self.step == 0.0 || d < self.step) {
                 self.step = d;
             }
         }
@@ -47,11 +58,7 @@ impl Resolution {
 
     /// The resolution, or 0 while no step has been seen.
     pub(crate) fn step(&self) -> f64 {
-        if self.step.is_finite() {
-            self.step
-        } else {
-            0.0
-        }
+        self.step
     }
 }
 

@@ -53,27 +53,37 @@ fn scores_are_deterministic() {
     assert_eq!(score(&values), score(&values));
 }
 
+/// A restore at any point (before two distinct values were seen, mid-mute, after
+/// re-baselining), through a binary and a text format, continues exactly as the
+/// uninterrupted run. The bug this caught: "no resolution seen yet" was stored as an
+/// infinite step, which JSON writes as `null` and cannot read back.
 #[test]
-#[ignore = "KNOWN BUG (open): scores after a bincode/json restore at point 2000 differ from the uninterrupted run; not yet found"]
 fn state_survives_a_serde_round_trip_mid_series() {
-    let values = mixed_series(6000, 3);
-    let ts = stamps(values.len());
-    let whole = score(&values);
-    for cut in [10, 2000, 4010] {
-        let mut det = Detector::new(DetectorConfig::default()).unwrap();
-        let mut got = det.score_all(&ts[..cut], &values[..cut]);
-        let bytes = bincode::serialize(&det).unwrap();
-        let restored: Detector = bincode::deserialize(&bytes).unwrap();
-        assert_eq!(restored, det);
-        let json = serde_json::to_string(&restored).unwrap();
-        let mut restored: Detector = serde_json::from_str(&json).unwrap();
-        got.extend(restored.score_all(&ts[cut..], &values[cut..]));
-        assert_eq!(got, whole, "restored after {cut} points");
+    let mixed = mixed_series(6000, 3);
+    let constant = vec![5.0; 3000];
+    for (values, cuts) in [
+        (&mixed, &[0, 1, 10, 2000, 2001, 3010, 4010, 5999][..]),
+        (&constant, &[0, 1, 2, 1500][..]),
+    ] {
+        let ts = stamps(values.len());
+        let whole = score(values);
+        for &cut in cuts {
+            let mut det = Detector::new(DetectorConfig::default()).unwrap();
+            let mut got = det.score_all(&ts[..cut], &values[..cut]);
+            let bytes = bincode::serialize(&det).unwrap();
+            let restored: Detector = bincode::deserialize(&bytes).unwrap();
+            assert_eq!(restored, det, "bincode after {cut} points");
+            let json = serde_json::to_string(&restored).unwrap();
+            let mut restored: Detector = serde_json::from_str(&json)
+                .unwrap_or_else(|e| panic!("json after {cut} points: {e}"));
+            assert_eq!(restored, det, "json after {cut} points");
+            got.extend(restored.score_all(&ts[cut..], &values[cut..]));
+            assert_eq!(got, whole, "restored after {cut} points");
+        }
     }
 }
 
 #[test]
-#[ignore = "open: the huge-rare assertion (score > 0.9 for 1e300 after ones) fails; the finiteness checks pass"]
 fn degenerate_series_give_finite_scores() {
     let n = 3000;
     let constant = vec![42.0; n];
@@ -134,7 +144,9 @@ fn a_spike_scores_high_and_noise_rarely_does() {
     let mut values: Vec<f64> = (0..8000).map(|_| 50.0 + rng.normal()).collect();
     values[6000] = 70.0;
     let scores = score(&values);
-    assert!(scores[6000] > 0.6, "spike scored {}", scores[6000]);
+    // The spike alerts: its score is at least the score of the alert surprise.
+    let alert = score_of_surprise(DetectorConfig::default().alert_surprise);
+    assert!(scores[6000] >= alert, "spike scored {}", scores[6000]);
     let loud = scores[1000..].iter().filter(|&&s| s >= 0.5).count();
     // One alert for the spike; pure noise gives hardly any others.
     assert!(loud <= 8, "{loud} points of 7000 scored >= 0.5");
@@ -149,7 +161,9 @@ fn a_level_shift_is_one_early_detection() {
         .map(|i| if i >= 5000 { 60.0 } else { 50.0 } + rng.normal())
         .collect();
     let scores = score(&values);
-    let alert = SCORE_HALF_SURPRISE / (SCORE_HALF_SURPRISE + SCORE_HALF_SURPRISE);
+    // The detector's own alert level (the configured alert surprise), not a score
+    // picked for this series.
+    let alert = score_of_surprise(DetectorConfig::default().alert_surprise);
     let first = scores[5000..].iter().position(|&s| s >= alert);
     assert!(first.is_some_and(|at| at <= 3), "first alert at {first:?}");
     // Afterwards the new level is the baseline: no alert once the mute has passed.
@@ -158,7 +172,6 @@ fn a_level_shift_is_one_early_detection() {
 }
 
 #[test]
-#[ignore = "open: the run-length stuck component does not reach 0.6 on this 100-point freeze"]
 fn a_stuck_sensor_is_found() {
     let mut rng = Rng::new(23);
     let mut values: Vec<f64> = (0..6000).map(|_| 20.0 + rng.normal()).collect();
