@@ -1,4 +1,4 @@
-//! The real `sediment dashboard` in a real terminal: tmux (Debian's tmux; `.ci/run`
+//! The real `sediment dashboard` in a real terminal: tmux (Debian's tmux; `scripts/test.sh`
 //! installs it) runs the binary in a detached 120 x 40 session on gen.py data while a
 //! writer holds the database open; the test reads the screen with `capture-pane`,
 //! waits for two refreshes, switches the window with `2`, and quits with `q`, after
@@ -27,7 +27,7 @@ impl Tmux {
         assert!(
             found.as_ref().is_ok_and(|o| o.status.success()),
             "tmux is needed to drive the dashboard in a real terminal and was not found: \
-             install it (Debian: apt-get install tmux; .ci/run does)"
+             install it (Debian: apt-get install tmux; scripts/test.sh does)"
         );
         Tmux {
             socket: format!("sediment-test-{}", std::process::id()),

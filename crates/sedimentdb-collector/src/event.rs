@@ -120,8 +120,12 @@ pub struct MetricEvent {
     /// Unit (e.g. `ms`, `percent`, `bytes`, `count`); may be empty.
     #[serde(default)]
     pub unit: String,
-    /// Dimensions: together with the name they identify the series.
-    #[serde(default)]
+    /// Dimensions: together with the name they identify the series. In JSON a value
+    /// may be a string, a boolean or a number, stored as its canonical string (`true`,
+    /// `15.2`, `3`: JSON's own spelling of it), so `{"success": true}` and
+    /// `{"success": "true"}` name the same series; `null`, arrays and objects are
+    /// refused.
+    #[serde(default, deserialize_with = "scalar_dimensions::deserialize")]
     pub dimensions: BTreeMap<String, String>,
     /// Free-form context. Not stored by the engine (it stores numbers); kept for sinks
     /// and exports in the same process.
@@ -259,6 +263,39 @@ pub mod rfc3339 {
                 serde::de::Error::custom(format!("timestamp {text:?} is not RFC 3339"))
             }),
         }
+    }
+}
+
+/// Dimension values in JSON: strings as they are, booleans and numbers as their
+/// canonical JSON text.
+mod scalar_dimensions {
+    use super::*;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, String>, D::Error> {
+        let raw = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+        raw.into_iter()
+            .map(|(key, value)| {
+                let text = match value {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    serde_json::Value::Number(n) => n.to_string(),
+                    other => {
+                        return Err(serde::de::Error::custom(format!(
+                            "dimension {key:?} is {}: a dimension value must be a string, \
+                             a boolean or a number",
+                            match other {
+                                serde_json::Value::Null => "null",
+                                serde_json::Value::Array(_) => "an array",
+                                _ => "an object",
+                            }
+                        )))
+                    }
+                };
+                Ok((key, text))
+            })
+            .collect()
     }
 }
 

@@ -86,7 +86,7 @@
 //! | event field   | stored as                                                         |
 //! |---------------|-------------------------------------------------------------------|
 //! | `name`        | the series' metric name                                           |
-//! | `dimensions`  | dimensions of the series (after enrichment, hashing, sanitising)  |
+//! | `dimensions`  | dimensions of the series (after enrichment, hashing, sanitising); in JSON a value may be a string, boolean or number, stored as its canonical string (`true`, `15.2`) |
 //! | `source`      | reserved dimension `source` (`system`, `user`, ...)               |
 //! | `category`    | reserved dimension `category`                                     |
 //! | `unit`        | reserved dimension `unit` (left out when empty)                   |
@@ -94,7 +94,7 @@
 //! | `timestamp`   | the point's timestamp (UTC nanoseconds)                           |
 //! | `value`       | the point's value                                                 |
 //! | `id`          | not stored: used for de-duplication only                          |
-//! | `metadata`    | not stored (the engine stores numbers); seen by in-process sinks  |
+//! | `metadata`    | not stored (the engine stores numbers); seen by in-process sinks; at most `ValidatorConfig::max_metadata_bytes` (16 KiB) of JSON |
 //!
 //! Source, category and unit are attributes of the series, not of each point: they sit
 //! once in the series catalog, cost nothing per point, and are indexed like any

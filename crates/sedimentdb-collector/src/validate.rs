@@ -14,22 +14,22 @@ use sedimentdb::Timestamp;
 pub enum Rejection {
     /// The metric name is empty, too long, or has characters outside
     /// `[A-Za-z0-9_:.-]` (or starts with a digit, `.` or `-`).
-    #[error("invalid metric name {0:?}")]
+    #[error("invalid metric name {0:?} (the rule is [A-Za-z_:][A-Za-z0-9_:.-]*; ValidatorConfig::max_name_len bounds its length, default 200 bytes)")]
     InvalidName(String),
     /// The category is empty, too long, or not `[a-z0-9_.-]+`.
-    #[error("invalid category {0:?}")]
+    #[error("invalid category {0:?} (the rule is [a-z0-9_.-]+; ValidatorConfig::max_label_len bounds its length, default 32 bytes)")]
     InvalidCategory(String),
     /// The unit is too long or has characters outside `[A-Za-z0-9_%/.]`.
-    #[error("invalid unit {0:?}")]
+    #[error("invalid unit {0:?} (the rule is [A-Za-z0-9_%/.]*; ValidatorConfig::max_label_len bounds its length, default 32 bytes)")]
     InvalidUnit(String),
     /// The unit is valid but not in the configured list of known units.
-    #[error("unknown unit {0:?}")]
+    #[error("unknown unit {0:?}: not in ValidatorConfig::allowed_units")]
     UnknownUnit(String),
     /// The value is NaN or infinite.
     #[error("value {0} is not finite")]
     NonFiniteValue(f64),
     /// The timestamp lies further in the future than the allowed clock skew.
-    #[error("timestamp {ts} is more than {skew:?} ahead of now")]
+    #[error("timestamp {} is more than {skew:?} ahead of the collector's clock (limit ValidatorConfig::max_future_skew)", crate::event::format_rfc3339(*ts))]
     TimestampInFuture {
         /// The event's timestamp.
         ts: Timestamp,
@@ -37,7 +37,7 @@ pub enum Rejection {
         skew: Duration,
     },
     /// The timestamp is older than the allowed age.
-    #[error("timestamp {ts} is more than {max_age:?} old")]
+    #[error("timestamp {} is more than {max_age:?} old (limit ValidatorConfig::max_age; set it to None to accept any age, as imports of history do)", crate::event::format_rfc3339(*ts))]
     TimestampTooOld {
         /// The event's timestamp.
         ts: Timestamp,
@@ -45,7 +45,7 @@ pub enum Rejection {
         max_age: Duration,
     },
     /// More dimensions than allowed.
-    #[error("{count} dimensions, the limit is {limit}")]
+    #[error("{count} dimensions, the limit is {limit} (ValidatorConfig::max_dimensions)")]
     TooManyDimensions {
         /// Dimensions on the event.
         count: usize,
@@ -53,7 +53,7 @@ pub enum Rejection {
         limit: usize,
     },
     /// A dimension key is empty, too long, or not `[A-Za-z_][A-Za-z0-9_.-]*`.
-    #[error("invalid dimension key {0:?}")]
+    #[error("invalid dimension key {0:?} (the rule is [A-Za-z_][A-Za-z0-9_.-]*; ValidatorConfig::max_dimension_key_len bounds its length, default 64 bytes)")]
     InvalidDimensionKey(String),
     /// A dimension key the collector sets itself (`source`, `category`, `unit`,
     /// `sample_rate`).
@@ -67,8 +67,16 @@ pub enum Rejection {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The event's metadata, as JSON, is larger than allowed.
+    #[error("metadata is {bytes} bytes as JSON, the limit is {limit} (ValidatorConfig::max_metadata_bytes)")]
+    MetadataTooLarge {
+        /// Its size as compact JSON.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The id is longer than allowed.
-    #[error("id is {len} bytes, the limit is {limit}")]
+    #[error("id is {len} bytes, the limit is {limit} (ValidatorConfig::max_id_len)")]
     IdTooLong {
         /// Its length.
         len: usize,
@@ -107,6 +115,10 @@ pub struct ValidatorConfig {
     pub max_id_len: usize,
     /// Longest category and unit in bytes. Default: 32.
     pub max_label_len: usize,
+    /// Largest metadata of one event, in bytes of compact JSON. Metadata is not stored,
+    /// but it is held in memory, queued and handed to in-process sinks with the event;
+    /// the bound keeps one event from costing megabytes. Default: 16 KiB.
+    pub max_metadata_bytes: usize,
     /// When set, units must be in this set (the empty unit is always allowed).
     /// Default: `None` (any well-formed unit). [`ValidatorConfig::known_units`] lists a
     /// usual set.
@@ -124,6 +136,7 @@ impl Default for ValidatorConfig {
             max_dimension_value_len: 256,
             max_id_len: 128,
             max_label_len: 32,
+            max_metadata_bytes: 16 << 10,
             allowed_units: None,
         }
     }
@@ -223,6 +236,15 @@ impl Validator {
                 max_age: self.config.max_age.unwrap_or(Duration::MAX),
             });
         }
+        if !event.metadata.is_empty() {
+            let bytes = metadata_json_len(&event.metadata);
+            if bytes > self.config.max_metadata_bytes {
+                return Err(Rejection::MetadataTooLarge {
+                    bytes,
+                    limit: self.config.max_metadata_bytes,
+                });
+            }
+        }
         if event.id.len() > self.config.max_id_len {
             return Err(Rejection::IdTooLong {
                 len: event.id.len(),
@@ -277,7 +299,8 @@ impl Validator {
             if value.len() > c.max_dimension_value_len {
                 return Err(Rejection::InvalidDimensionValue {
                     key: key.clone(),
-                    reason: "too long",
+                    reason:
+                        "longer than ValidatorConfig::max_dimension_value_len, default 256 bytes",
                 });
             }
             if value.contains('\0') {
@@ -289,6 +312,24 @@ impl Validator {
         }
         Ok(())
     }
+}
+
+/// The size of `metadata` as compact JSON, counted without building the text.
+fn metadata_json_len(metadata: &std::collections::BTreeMap<String, serde_json::Value>) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing JSON values into a counter cannot fail.
+    let _ = serde_json::to_writer(&mut count, metadata);
+    count.0
 }
 
 pub(crate) fn duration_ns(d: Duration) -> i64 {

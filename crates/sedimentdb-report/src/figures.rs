@@ -79,6 +79,40 @@ fn scalar(db: &Db, q: &Query, range: TimeRange, agg: Aggregate) -> Result<Option
         .filter(|v| v.is_finite()))
 }
 
+/// The median and 99th percentile of the finite values over all series, from one read
+/// of the points and two selections (two `Aggregate::Quantile` queries would read and
+/// fully sort them twice, the larger part of a report's time). Type-7 interpolation, as
+/// the engine's `analytics::stats::quantile`.
+fn median_and_p99(
+    db: &Db,
+    q: &Query,
+    range: TimeRange,
+    expected: usize,
+) -> Result<(Option<f64>, Option<f64>)> {
+    let mut values = Vec::with_capacity(expected);
+    for s in db.query(&q.clone().range(range))? {
+        values.extend(s.values.iter().copied().filter(|v| v.is_finite()));
+    }
+    let p50 = type7_quantile(&mut values, 0.5);
+    let p99 = type7_quantile(&mut values, 0.99);
+    Ok((p50, p99))
+}
+
+/// Type-7 quantile of finite values by selection (linear time; reorders `values`):
+/// with `h = (n - 1) q` and `lo = floor h`, `x[lo] + (h - lo) (x[lo + 1] - x[lo])` of the
+/// sorted values.
+pub(crate) fn type7_quantile(values: &mut [f64], q: f64) -> Option<f64> {
+    let last = values.len().checked_sub(1)?;
+    let h = last as f64 * q;
+    let lo = (h.floor() as usize).min(last);
+    let frac = h - lo as f64;
+    let (_, &mut a, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    match above.iter().copied().min_by(f64::total_cmp) {
+        Some(b) if frac > 0.0 => Some(a + frac * (b - a)),
+        _ => Some(a),
+    }
+}
+
 /// Computes the report of one metric; `query` selects its series.
 pub fn metric_report(
     db: &Db,
@@ -101,8 +135,7 @@ pub fn metric_report(
         headline.min = scalar(db, query, period, Aggregate::Min)?;
         headline.max = scalar(db, query, period, Aggregate::Max)?;
         headline.avg = scalar(db, query, period, Aggregate::Avg)?;
-        headline.p50 = scalar(db, query, period, Aggregate::P50)?;
-        headline.p99 = scalar(db, query, period, Aggregate::P99)?;
+        (headline.p50, headline.p99) = median_and_p99(db, query, period, count as usize)?;
     }
     headline.previous_avg = scalar(db, query, frame.previous(), Aggregate::Avg)?;
     if let (Some(now), Some(before)) = (headline.avg, headline.previous_avg) {
@@ -349,4 +382,36 @@ fn drivers(db: &Db, query: &Query, frame: &Frame, dimension: &str) -> Result<Vec
     });
     out.truncate(5);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::type7_quantile;
+    use sedimentdb::analytics::stats::quantile;
+
+    #[test]
+    fn selection_quantile_equals_the_engines_sorted_quantile() {
+        // Deterministic inputs of many sizes, with runs of equal values and negatives.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for n in (1..60).chain([101, 1000, 4097]) {
+            let values: Vec<f64> = (0..n)
+                .map(|_| ((next() % 200) as f64 - 100.0) / 8.0)
+                .collect();
+            let mut sorted = values.clone();
+            sorted.sort_unstable_by(f64::total_cmp);
+            for q in [0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 1.0] {
+                let mut scratch = values.clone();
+                let want = quantile(&sorted, q).unwrap();
+                assert_eq!(type7_quantile(&mut scratch, q), want, "n {n} q {q}");
+            }
+        }
+        assert_eq!(type7_quantile(&mut [], 0.5), None);
+        assert_eq!(type7_quantile(&mut [1.0, 2.0, 3.0, 4.0], 0.5), Some(2.5));
+    }
 }

@@ -119,9 +119,9 @@ pub struct Headline {
     pub min: Option<f64>,
     /// Mean.
     pub avg: Option<f64>,
-    /// Median (exact).
+    /// Median of the finite values (exact).
     pub p50: Option<f64>,
-    /// 99th percentile (exact).
+    /// 99th percentile of the finite values (exact).
     pub p99: Option<f64>,
     /// Largest value.
     pub max: Option<f64>,

@@ -1,5 +1,5 @@
 //! The HTML report in a real browser: headless Chromium (Debian's `chromium`, which
-//! `.ci/run` installs) renders the report of the sample data.
+//! `scripts/test.sh` installs) renders the report of the sample data.
 //!
 //! - `--dump-dom` of a copy with a probe script appended (the report itself has none):
 //!   every timeline is a live `SVGSVGElement` with a laid-out size, its mean line has one
@@ -53,7 +53,7 @@ fn chromium() -> PathBuf {
     }
     panic!(
         "Chromium is needed to test the HTML report in a real browser and was not found \
-         on the PATH: install it (Debian: apt-get install chromium; .ci/run does) or set \
+         on the PATH: install it (Debian: apt-get install chromium; scripts/test.sh does) or set \
          SEDIMENT_CHROMIUM to its binary"
     );
 }
