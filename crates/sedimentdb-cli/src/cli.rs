@@ -48,6 +48,20 @@ pub enum ColorChoice {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check every checksum and recompute every chunk's statistics; status 1 on damage.
+    #[command(after_help = "Example:\n  sediment --db ./data verify || echo damaged")]
+    Verify(commands::admin::VerifyArgs),
+    /// Merge each partition's segments (cold partitions densely); needs write access.
+    #[command(after_help = "Example:\n  sediment --db ./data compact")]
+    Compact(commands::admin::CompactArgs),
+    /// Delete the segments older than --keep; needs write access.
+    #[command(after_help = "Example:\n  sediment --db ./data retention --keep 30d")]
+    Retention(commands::admin::RetentionArgs),
+    /// Delete the selected series' points in a range (asks first unless --yes).
+    #[command(
+        after_help = "Example:\n  sediment --db ./data delete 'cpu{host=\"web-1\"}' --end 2024-01-01 --yes"
+    )]
+    Delete(commands::admin::DeleteArgs),
     /// Sizes per tier: series, points, bytes, partitions.
     #[command(after_help = "Example:\n  sediment --db ./data stats --format json")]
     Stats(commands::stats::StatsArgs),

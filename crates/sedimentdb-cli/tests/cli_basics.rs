@@ -21,6 +21,10 @@ fn help_names_the_exit_statuses_and_every_command_has_an_example() {
         "import",
         "export",
         "query",
+        "verify",
+        "compact",
+        "retention",
+        "delete",
     ] {
         let out = sediment().args([cmd, "--help"]).output().unwrap();
         let text = String::from_utf8(out.stdout).unwrap();

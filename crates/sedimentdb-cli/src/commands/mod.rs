@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches.
 
+pub mod admin;
 pub mod alert;
 pub mod completions;
 pub mod dashboard;
@@ -29,5 +30,9 @@ pub fn run(cli: Cli) -> CliResult<Status> {
         Command::Query(args) => query::run(&global, args),
         Command::Alert(args) => alert::run(&global, args),
         Command::Trend(args) => trend::run(&global, args),
+        Command::Verify(args) => admin::run_verify(&global, args),
+        Command::Compact(args) => admin::run_compact(&global, args),
+        Command::Retention(args) => admin::run_retention(&global, args),
+        Command::Delete(args) => admin::run_delete(&global, args),
     }
 }
