@@ -259,3 +259,50 @@ fn anomaly_scores_refuse_an_invalid_config() {
         "{err:?}"
     );
 }
+
+/// `AnomalyMethod::Streaming` flags exactly the points where the streaming detector
+/// raised its own alert: the planted spike is among them, each carries the detector's
+/// score and a finite expectation near the normal level, and they agree with a
+/// `Detector` fed the same points.
+#[test]
+fn streaming_anomalies_are_the_detectors_alerts() {
+    use sedimentdb::analytics::detector::{Detector, DetectorConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default().durability(Durability::None)).unwrap();
+    let ts: Vec<i64> = (0..3000_i64).map(|i| i * 10 * SEC).collect();
+    let values: Vec<f64> = (0..3000_u64)
+        .map(|i| 20.0 + 3.0 * noise(i) + if i == 2400 { 60.0 } else { 0.0 })
+        .collect();
+    let mut batch = WriteBatch::new();
+    let key = SeriesKey::new("lat").with("host", "a");
+    for (&t, &v) in ts.iter().zip(&values) {
+        batch.push_key(&key, t, v);
+    }
+    db.write(&batch).unwrap();
+    let config = DetectorConfig::default();
+    let found = db
+        .anomalies(&Query::metric("lat"), AnomalyMethod::Streaming(config))
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let anomalies = &found[0].anomalies;
+    let mut detector = Detector::new(config).unwrap();
+    let alerts: Vec<i64> = ts
+        .iter()
+        .zip(&values)
+        .filter(|(&t, &v)| detector.update_scored(t, v).alerted)
+        .map(|(&t, _)| t)
+        .collect();
+    let got: Vec<i64> = anomalies.iter().map(|a| a.ts).collect();
+    assert_eq!(got, alerts);
+    let spike = anomalies
+        .iter()
+        .find(|a| a.ts == ts[2400])
+        .expect("the spike raises an alert");
+    assert_eq!(spike.value, values[2400]);
+    assert!((0.0..1.0).contains(&spike.score) && spike.score > 0.4);
+    assert!((spike.expected - 20.0).abs() < 5.0, "{}", spike.expected);
+    // One event, one detection: no other alert within the mute after the spike.
+    assert!(!got
+        .iter()
+        .any(|&t| t > ts[2400] && t <= ts[2400 + config.mute_points as usize]));
+}

@@ -38,10 +38,12 @@ pub struct Anomaly {
     pub ts: Timestamp,
     /// The observed value.
     pub value: f64,
-    /// What the baseline expected at this point (a median).
+    /// What the baseline expected at this point (a median; for
+    /// `AnomalyMethod::Streaming`, the streaming detector's one-step expectation).
     pub expected: f64,
     /// Robust z-score of the deviation, signed: positive above the expectation. Always
-    /// finite: the spread has a floor (see the [module docs](self)).
+    /// finite: the spread has a floor (see the [module docs](self)). For
+    /// `AnomalyMethod::Streaming` it is the detector's calibrated score in `[0, 1)`.
     pub score: f64,
 }
 

@@ -87,6 +87,14 @@ pub enum AnomalyMethod {
         /// Score above which a point is anomalous.
         threshold: f64,
     },
+    /// The streaming [`Detector`] (see [`crate::analytics::detector`]), one per result
+    /// series, fed the series in time order: a point is flagged when it raises one of
+    /// the detector's own alerts (surprise at least
+    /// [`DetectorConfig::alert_surprise`] outside a mute), so one event is one anomaly.
+    /// The anomaly's `score` is the detector's calibrated score in `[0, 1)` and
+    /// `expected` its one-step expectation. The same detector and scores as
+    /// [`crate::Db::anomaly_scores`].
+    Streaming(DetectorConfig),
 }
 
 /// Anomalies of one result series, from [`crate::Db::anomalies`].
@@ -246,11 +254,34 @@ pub(crate) fn anomalies(
                 })?;
                 seasonal_baseline(&s.timestamps, &s.values, period, bucket, threshold)?
             }
+            AnomalyMethod::Streaming(config) => streaming_alerts(&s.timestamps, &s.values, config)?,
         };
         if !anomalies.is_empty() {
             out.push(SeriesAnomalies {
                 labels: s.labels,
                 anomalies,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The points of one series that raise the streaming detector's alerts.
+fn streaming_alerts(
+    ts: &[Timestamp],
+    values: &[f64],
+    config: DetectorConfig,
+) -> Result<Vec<Anomaly>> {
+    let mut detector = Detector::new(config)?;
+    let mut out = Vec::new();
+    for (&t, &x) in ts.iter().zip(values) {
+        let scored = detector.update_scored(t, x);
+        if scored.alerted {
+            out.push(Anomaly {
+                ts: t,
+                value: x,
+                expected: scored.expected,
+                score: scored.score,
             });
         }
     }

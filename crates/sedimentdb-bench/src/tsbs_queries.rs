@@ -127,7 +127,7 @@ fn field_metrics(n: usize) -> Vec<String> {
 
 /// The sedimentdb queries that answer `name`, in the order their results are read.
 /// `high_cpu_1` gives its first step only (the timestamps where usage_user > 90); the
-/// second depends on that answer ([`high_cpu_fields`]).
+/// second depends on that answer (`high_cpu_fields`).
 pub fn sediment_queries(name: &str, p: &Params) -> Vec<Query> {
     let on = |host: &str| Matcher::eq("hostname", host);
     match name {

@@ -96,4 +96,16 @@ pub enum Command {
         after_help = "Examples:\n  sediment --db ./data query 'cpu_usage{host=\"web-1\"}' --last 1h\n  sediment --db ./data query --metric cpu_usage --last 24h --step 5m --agg p99 --group-by region\n  sediment --db ./data query --metric cpu_usage --days 7 --step 1h --agg max --where '> 90' --top 5\n  sediment --db ./data query --metric cpu_usage --start 2016-01-01 --end now-1h --agg avg --format json\n  sediment --db ./data query --metric cpu_usage --now latest --last 1h --explain"
     )]
     Query(commands::query::QueryArgs),
+    /// Evaluate an alert rule (inline or from a rule file) over the stored points and
+    /// print what fires. Exit status 0 nothing firing, 1 firing, 2 error.
+    #[command(
+        after_help = "Exit status: 0 nothing firing, 1 something firing, 2 an error (bad rule, missing database).\n\nExamples:\n  sediment --db ./data alert --threshold 'error_rate > 0.05' --window 5m --group-by service\n  sediment --db ./data alert --threshold 'max(cpu_usage_user) >= 99' --now latest --window 10m\n  sediment --db ./data alert --anomaly cpu_usage_user --window 30m --z 4\n  sediment --db ./data alert --trend request_latency --min-slope 0.5 --window 1h\n  sediment --db ./data alert --rules rules.toml --watch 30s"
+    )]
+    Alert(commands::alert::AlertArgs),
+    /// Per series: slope per unit of time, R², a forecast with its prediction interval,
+    /// and a degrading / improving / stable verdict.
+    #[command(
+        after_help = "Examples:\n  sediment --db ./data trend --metric user_satisfaction --days 7 --step 1h --worse down\n  sediment --db ./data trend 'request_latency{service=\"api\"}' --last 24h --step 5m --horizon 6h --format json\n  sediment --db ./data trend --metric cpu_usage_user --now latest --last 1h --step 1m --group-by hostname"
+    )]
+    Trend(commands::trend::TrendArgs),
 }

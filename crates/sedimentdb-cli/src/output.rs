@@ -87,3 +87,15 @@ impl Format {
         })
     }
 }
+
+/// Writes `text` to stdout. A reader that went away (`| head`) ends the output quietly
+/// instead of failing the command (or panicking, as `println!` would).
+pub fn emit(text: &str) -> CliResult<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::new(format!("cannot write the output: {e}"))),
+    }
+}

@@ -66,6 +66,12 @@ impl Baseline {
         }
     }
 
+    /// The one-step prediction of the next deseasonalised value, `None` before the
+    /// first point.
+    pub(crate) fn prediction(&self) -> Option<f64> {
+        (!self.fast.is_empty()).then_some(self.fast.mean)
+    }
+
     /// The spread (a standard deviation estimate) with its floors.
     pub(crate) fn spread(&self, resolution: f64) -> f64 {
         let raw = self.abs_error.mean * std::f64::consts::FRAC_PI_2.sqrt();

@@ -95,6 +95,10 @@ pub struct Scored {
     /// The component with the largest surprise, `None` for a missing value or during
     /// warm-up.
     pub kind: Option<Component>,
+    /// The value the detector expected at this point, from earlier points only: its
+    /// one-step level plus the seasonal offset (the value itself for the first point,
+    /// NaN for a missing value).
+    pub expected: f64,
     /// This point raised one of the detector's own alerts (surprise at least
     /// [`DetectorConfig::alert_surprise`] outside a mute).
     pub alerted: bool,
@@ -105,6 +109,7 @@ impl Scored {
         score: 0.0,
         surprise: 0.0,
         kind: None,
+        expected: f64::NAN,
         alerted: false,
     };
 }
@@ -189,6 +194,10 @@ impl Detector {
         };
         let u = value - offset;
         let u = if u.is_finite() { u } else { value };
+        let expected = self
+            .baseline
+            .prediction()
+            .map_or(value, |level| level + offset);
         let muted = self.ensemble.muted();
         let boost = if muted { MUTED_BOOST } else { 1.0 };
         let deviation = self.baseline.update(u, resolution, boost);
@@ -214,7 +223,10 @@ impl Detector {
 
         let warm = self.points > u64::from(self.config.warmup);
         if !warm {
-            return Scored::NOTHING;
+            return Scored {
+                expected,
+                ..Scored::NOTHING
+            };
         }
         let verdict = self.ensemble.step(&surprises, &self.config);
         if verdict.mute_ended {
@@ -230,6 +242,7 @@ impl Detector {
             score: score_of_surprise(verdict.surprise),
             surprise: verdict.surprise,
             kind: ALL.get(verdict.top).copied(),
+            expected,
             alerted: verdict.alerted,
         }
     }

@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches.
 
+pub mod alert;
 pub mod completions;
 pub mod dashboard;
 pub mod export;
@@ -8,6 +9,7 @@ pub mod query;
 pub mod report;
 pub mod series;
 pub mod stats;
+pub mod trend;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{CliResult, Status};
@@ -25,5 +27,7 @@ pub fn run(cli: Cli) -> CliResult<Status> {
         Command::Import(args) => import::run(&global, args),
         Command::Export(args) => export::run(&global, args),
         Command::Query(args) => query::run(&global, args),
+        Command::Alert(args) => alert::run(&global, args),
+        Command::Trend(args) => trend::run(&global, args),
     }
 }

@@ -46,11 +46,10 @@ pub fn run(global: &Global, args: SeriesArgs) -> CliResult<Status> {
             .collect();
         let json = serde_json::to_string_pretty(&list)
             .map_err(|e| CliError::new(format!("cannot encode the series: {e}")))?;
-        println!("{json}");
+        crate::output::emit(&format!("{json}\n"))?;
     } else {
-        for key in &keys {
-            println!("{key}");
-        }
+        let text: String = keys.iter().map(|k| format!("{k}\n")).collect();
+        crate::output::emit(&text)?;
     }
     Ok(Status::Ok)
 }

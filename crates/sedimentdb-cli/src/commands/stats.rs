@@ -21,9 +21,9 @@ pub fn run(global: &Global, args: StatsArgs) -> CliResult<Status> {
     if args.format == "json" {
         let json = serde_json::to_string_pretty(&stats)
             .map_err(|e| CliError::new(format!("cannot encode the statistics: {e}")))?;
-        println!("{json}");
+        crate::output::emit(&format!("{json}\n"))?;
     } else {
-        print!("{}", render_text(&stats));
+        crate::output::emit(&render_text(&stats))?;
     }
     Ok(Status::Ok)
 }

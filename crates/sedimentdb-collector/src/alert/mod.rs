@@ -10,12 +10,14 @@
 
 mod rules;
 mod sinks;
+mod stored;
 
 pub use rules::{
     parse_duration, AlertRule, Op, RuleKind, Severity, TrendDirection, WindowAggregate,
 };
 pub(crate) use sinks::StoreSink;
 pub use sinks::{AlertSink, CallbackSink, JsonlSink};
+pub use stored::{evaluate_stored, Evaluation};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
