@@ -105,10 +105,10 @@ fn child_entry() {
                     db.write(&batch(id)).expect("child: write");
                     // A write error here means the parent is gone: stop.
                     writeln!(out, "ack {id}").expect("stdout");
-                    if w == 0 && (id / writers) % flush_every == 0 {
+                    if w == 0 && (id / writers).is_multiple_of(flush_every) {
                         db.flush().expect("child: flush");
                     }
-                    if w == 0 && (id / writers) % compact_every == 0 {
+                    if w == 0 && (id / writers).is_multiple_of(compact_every) {
                         db.compact().expect("child: compact");
                     }
                 }
