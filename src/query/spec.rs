@@ -456,7 +456,10 @@ pub enum Parallelism {
 /// assert_eq!(result.series[0].timestamps, vec![0, 60_000_000_000]);
 /// assert_eq!(result.series[0].values, vec![59.0, 119.0]);
 /// ```
-#[derive(Debug, Clone)]
+///
+/// A query serializes with serde (selectors in their text form), so that a service can
+/// take queries as JSON or store them; a round trip gives the same query.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Query {
     pub(crate) selectors: Vec<Selector>,
     pub(crate) time: TimeSpec,
@@ -475,7 +478,9 @@ pub struct Query {
     pub(crate) limit: Option<usize>,
     pub(crate) limits: QueryLimits,
     pub(crate) parallelism: Parallelism,
-    /// A bucket width given as a `Duration` too long for an `i64` of nanoseconds.
+    /// A bucket width given as a `Duration` too long for an `i64` of nanoseconds
+    /// (builder state only: a deserialized query carries none).
+    #[serde(skip)]
     bad_duration: Option<&'static str>,
 }
 
@@ -958,6 +963,28 @@ mod tests {
             }
         }
         assert!(!ValueFilter::ne(1.0).test(f64::NAN));
+    }
+
+    #[test]
+    fn queries_round_trip_through_serde() {
+        let q = Query::metric("cpu")
+            .filter(Matcher::regex("host", "web-.*").unwrap())
+            .or(Selector::metric("mem"))
+            .between(10, 1_000)
+            .downsample(Duration::from_secs(60), Aggregate::P99)
+            .group_by(["region"])
+            .fill(Fill::Value(0.5))
+            .having(ValueFilter::gt(90.0))
+            .top_k(3, Aggregate::Max)
+            .limit(2);
+        let json = serde_json::to_string(&q).unwrap();
+        let back: Query = serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        assert_eq!(back.selectors()[0].to_string(), r#"cpu{host=~"web-.*"}"#);
+        assert_eq!(back.bucket_ns(), Some(60_000_000_000));
+        assert_eq!(back.grouping(), &Grouping::By(vec!["region".into()]));
+        assert_eq!(back.resolve().unwrap().range, TimeRange::new(10, 1_000));
+        assert!(json.contains(r#""cpu{host=~\"web-.*\"}""#), "{json}");
     }
 
     #[test]
