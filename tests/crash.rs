@@ -19,7 +19,9 @@
 //! must lose nothing acknowledged either: the kernel keeps what was written.
 //!
 //! `cargo test --test crash` runs a bounded number of trials per durability mode
-//! (`SEDIMENT_CRASH_TRIALS`, default 25); `scripts/crash_soak.sh` (the ignored
+//! (`SEDIMENT_CRASH_TRIALS`, default 25), and as many with four writer threads
+//! (`SEDIMENT_CRASH_WRITERS` in the child; each writer acknowledges its own ids in
+//! order, and each may have one batch in flight at the kill); `scripts/crash_soak.sh` (the ignored
 //! `crash_soak` test) runs thousands.
 
 mod fault_support;
@@ -84,25 +86,35 @@ fn child_entry() {
         Ok("periodic") => Mode::Periodic,
         _ => Mode::Sync,
     };
+    let writers = env_u64("SEDIMENT_CRASH_WRITERS").unwrap_or(1).max(1);
     let db = Db::open(&dir, options(mode)).expect("child: open");
     // Written straight to stdout (not through the test harness's capture), one line
     // per acknowledgement, so the parent has it even if the next instant is a SIGKILL.
-    let mut out = std::io::stdout();
-    writeln!(out, "opened").expect("stdout");
+    writeln!(std::io::stdout(), "opened").expect("stdout");
     let mut rng = Rng(seed);
     let flush_every = 3 + rng.below(8);
     let compact_every = flush_every * (2 + rng.below(4));
-    for id in start.. {
-        db.write(&batch(id)).expect("child: write");
-        // A write error here means the parent is gone: stop.
-        writeln!(out, "ack {id}").expect("stdout");
-        if id % flush_every == 0 {
-            db.flush().expect("child: flush");
+    // Writer `w` of `writers` writes ids `start + w`, `start + w + writers`, ...; with
+    // several, their fsyncs are shared (group commit). Writer 0 also flushes and compacts.
+    std::thread::scope(|scope| {
+        for w in 0..writers {
+            let db = &db;
+            scope.spawn(move || {
+                let mut out = std::io::stdout();
+                for id in (start + w..).step_by(writers as usize) {
+                    db.write(&batch(id)).expect("child: write");
+                    // A write error here means the parent is gone: stop.
+                    writeln!(out, "ack {id}").expect("stdout");
+                    if w == 0 && (id / writers).is_multiple_of(flush_every) {
+                        db.flush().expect("child: flush");
+                    }
+                    if w == 0 && (id / writers).is_multiple_of(compact_every) {
+                        db.compact().expect("child: compact");
+                    }
+                }
+            });
         }
-        if id % compact_every == 0 {
-            db.compact().expect("child: compact");
-        }
-    }
+    });
 }
 
 /// What the parent knows across trials.
@@ -123,9 +135,16 @@ struct Ledger {
     open_latency: Duration,
 }
 
-/// One child run: spawn, kill at a random moment, collect the acknowledgements.
-/// Returns the id that may have been in flight at the kill.
-fn run_child(dir: &Path, mode: Mode, ledger: &mut Ledger, rng: &mut Rng) -> u64 {
+/// One child run with `writers` writer threads: spawn, kill at a random moment,
+/// collect the acknowledgements. Returns the ids that may have been in flight at the
+/// kill (one per writer).
+fn run_child(
+    dir: &Path,
+    mode: Mode,
+    writers: u64,
+    ledger: &mut Ledger,
+    rng: &mut Rng,
+) -> BTreeSet<u64> {
     let start = ledger.next;
     let exe = std::env::current_exe().expect("current_exe");
     let mut child = Command::new(exe)
@@ -140,6 +159,7 @@ fn run_child(dir: &Path, mode: Mode, ledger: &mut Ledger, rng: &mut Rng) -> u64 
         .env("SEDIMENT_CRASH_START", start.to_string())
         .env("SEDIMENT_CRASH_SEED", rng.next_u64().to_string())
         .env("SEDIMENT_CRASH_MODE", mode.name())
+        .env("SEDIMENT_CRASH_WRITERS", writers.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -209,32 +229,37 @@ fn run_child(dir: &Path, mode: Mode, ledger: &mut Ledger, rng: &mut Rng) -> u64 
     if !lines.iter().any(|l| l == "opened") {
         ledger.kills_before_open += 1;
     }
-    let mut expected = start;
+    // Per writer, the next id it would acknowledge.
+    let mut expected: Vec<u64> = (start..start + writers).collect();
     for line in &lines {
         if let Some(id) = line.strip_prefix("ack ") {
             let id: u64 = id.parse().expect("ack id");
-            assert_eq!(id, expected, "acknowledgements out of order");
-            expected += 1;
+            let w = ((id - start) % writers) as usize;
+            assert_eq!(
+                id, expected[w],
+                "acknowledgements of writer {w} out of order"
+            );
+            expected[w] += writers;
             ledger.acked.insert(id);
             ledger.acked_points += points_in(id);
         }
     }
-    // The child writes one batch at a time: the only one that can be in the database
-    // without an acknowledgement is the one after the last acknowledged.
-    expected
+    // Each writer writes one batch at a time: the only one of it that can be in the
+    // database without an acknowledgement is the one after its last acknowledged.
+    expected.into_iter().collect()
 }
 
 /// Opens the database in the parent and checks it against the ledger.
-fn verify(dir: &Path, mode: Mode, ledger: &mut Ledger, in_flight: u64) {
+fn verify(dir: &Path, mode: Mode, ledger: &mut Ledger, in_flight: &BTreeSet<u64>) {
     let db = Db::open(dir, options(mode))
         .unwrap_or_else(|e| panic!("trial {}: open after the kill failed: {e}", ledger.trials));
     let previous = &ledger.present;
     let present = check(&db, &ledger.acked, |id| {
-        id == in_flight || previous.contains(&id) || ledger.acked.contains(&id)
+        in_flight.contains(&id) || previous.contains(&id) || ledger.acked.contains(&id)
     })
     .unwrap_or_else(|e| {
         panic!(
-            "trial {}: {e} (batch in flight {in_flight}, last acknowledged {:?})",
+            "trial {}: {e} (batches in flight {in_flight:?}, last acknowledged {:?})",
             ledger.trials,
             ledger.acked.last()
         )
@@ -247,7 +272,8 @@ fn verify(dir: &Path, mode: Mode, ledger: &mut Ledger, in_flight: u64) {
     );
     db.close().expect("close");
     ledger.present = present;
-    ledger.next = in_flight + 1;
+    // Past every id a writer may have started (an unacknowledged one is never reused).
+    ledger.next = in_flight.last().map_or(ledger.next, |&last| last + 1);
 }
 
 /// Copies directory `from` to `to` (replaced), for a post-mortem of a failing trial.
@@ -274,6 +300,10 @@ fn copy_dir(from: &Path, to: &Path) {
 static ONE_HARNESS_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn harness(mode: Mode, trials: u64, seed: u64) -> Ledger {
+    harness_with(mode, 1, trials, seed)
+}
+
+fn harness_with(mode: Mode, writers: u64, trials: u64, seed: u64) -> Ledger {
     let _one = ONE_HARNESS_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -293,14 +323,14 @@ fn harness(mode: Mode, trials: u64, seed: u64) -> Ledger {
     let mut rng = Rng(seed);
     let started = Instant::now();
     for _ in 0..trials {
-        let in_flight = run_child(&dir, mode, &mut ledger, &mut rng);
+        let in_flight = run_child(&dir, mode, writers, &mut ledger, &mut rng);
         ledger.trials += 1;
         if let Some(keep) = &keep {
             if dir.exists() {
                 copy_dir(&dir, &keep.join("killed"));
             }
         }
-        verify(&dir, mode, &mut ledger, in_flight);
+        verify(&dir, mode, &mut ledger, &in_flight);
     }
     // A last write and a clean reopen cycle on the survivor.
     {
@@ -313,10 +343,10 @@ fn harness(mode: Mode, trials: u64, seed: u64) -> Ledger {
         ledger.segments = db.stats().segments;
         db.close().expect("final close");
     }
-    let last = ledger.next - 1;
-    verify(&dir, mode, &mut ledger, last);
+    let last = BTreeSet::from([ledger.next - 1]);
+    verify(&dir, mode, &mut ledger, &last);
     eprintln!(
-        "crash harness ({}): {} kill -9 trials ({} during open), {} batches / {} points \
+        "crash harness ({}, {writers} writers): {} kill -9 trials ({} during open), {} batches / {} points \
          acknowledged, 0 lost, {} batches present, {} segments, {:.1} s",
         mode.name(),
         ledger.trials,
@@ -342,6 +372,17 @@ fn kill9_sync_loses_nothing_acknowledged() {
 #[test]
 fn kill9_periodic_loses_nothing_acknowledged() {
     harness(Mode::Periodic, trials(), 2);
+}
+
+/// Four writer threads, `Sync`: group commit shares their fsyncs, and every
+/// acknowledged batch of every writer must survive the kill (issue #11).
+#[test]
+fn kill9_concurrent_writers_lose_nothing_acknowledged() {
+    let ledger = harness_with(Mode::Sync, 4, trials(), 3);
+    assert!(
+        ledger.acked.len() as u64 > ledger.trials,
+        "the writers wrote"
+    );
 }
 
 /// Thousands of trials: `SEDIMENT_CRASH_TRIALS` per mode (default 1000), seed from
