@@ -48,6 +48,12 @@ pub enum ColorChoice {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// How a query would run (segments pruned, chunks from statistics or decoded) without
+    /// its answer; takes the arguments of `query`.
+    #[command(
+        after_help = "Example:\n  sediment --db ./data explain 'cpu_usage_user{hostname=\"host_7\"}' --days 1 --step 1m --agg max"
+    )]
+    Explain(commands::query::QueryArgs),
     /// Check every checksum and recompute every chunk's statistics; status 1 on damage.
     #[command(after_help = "Example:\n  sediment --db ./data verify || echo damaged")]
     Verify(commands::admin::VerifyArgs),

@@ -182,3 +182,34 @@ fn writing_commands_say_when_a_service_holds_the_database() {
     let out = sediment(dir.path(), &["verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn explain_says_how_a_query_runs_without_answering_it() {
+    let dir = tempfile::tempdir().unwrap();
+    make(dir.path());
+    let out = sediment(
+        dir.path(),
+        &[
+            "explain",
+            "cpu{host=\"a\"}",
+            "--start",
+            "0",
+            "--end",
+            &(48 * HOUR).to_string(),
+            "--step",
+            "1h",
+            "--agg",
+            "max",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["series_matched"], 1, "{v}");
+    let text_out = sediment(dir.path(), &["explain", "--metric", "cpu"]);
+    assert_eq!(text_out.status.code(), Some(0), "{}", text(&text_out));
+    assert!(!text_out.stdout.is_empty());
+    let none = sediment(dir.path(), &["explain", "--metric", "nope"]);
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none));
+}

@@ -21,6 +21,7 @@ fn help_names_the_exit_statuses_and_every_command_has_an_example() {
         "import",
         "export",
         "query",
+        "explain",
         "verify",
         "compact",
         "retention",

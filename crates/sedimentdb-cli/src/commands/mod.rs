@@ -4,6 +4,7 @@ pub mod admin;
 pub mod alert;
 pub mod completions;
 pub mod dashboard;
+pub mod explain;
 pub mod export;
 pub mod import;
 pub mod query;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> CliResult<Status> {
         Command::Query(args) => query::run(&global, args),
         Command::Alert(args) => alert::run(&global, args),
         Command::Trend(args) => trend::run(&global, args),
+        Command::Explain(args) => explain::run(&global, args),
         Command::Verify(args) => admin::run_verify(&global, args),
         Command::Compact(args) => admin::run_compact(&global, args),
         Command::Retention(args) => admin::run_retention(&global, args),
